@@ -1,0 +1,101 @@
+"""The `samestory` command: serve, and a demo on the seed articles."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import Settings
+from .errors import ConfigurationError
+
+__all__ = ["main"]
+
+LOG = logging.getLogger("samestory")
+
+
+def _seeds_default() -> Path:
+    """seeds/ of the source tree (editable installs, the Docker image), else ./seeds."""
+    for candidate in (Path(__file__).resolve().parents[2] / "seeds", Path.cwd() / "seeds"):
+        if candidate.is_dir():
+            return candidate
+    return Path("seeds")
+
+
+def _settings(args: argparse.Namespace, **fixed) -> Settings:
+    flags = {
+        name: getattr(args, name, None)
+        for name in ("data_dir", "host", "port", "model_path", "threads", "log_level")
+    }
+    return Settings.load(**{**flags, **fixed})
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    settings = _settings(args)
+    logging.getLogger().setLevel(settings.log_level.upper())
+    serve(settings)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from samestory_client import SamestoryClient, format_cluster, format_decision
+    from samestory_client.cli import read_articles
+
+    from .server import BackgroundServer
+
+    seeds = sorted(p for p in args.seeds.glob("*.txt")) if args.seeds.is_dir() else []
+    if not seeds:
+        raise ConfigurationError(f"no seed articles (*.txt) in {args.seeds}: pass --seeds DIR")
+    with tempfile.TemporaryDirectory(prefix="samestory-demo-") as data_dir:
+        settings = _settings(args, data_dir=Path(data_dir), host="127.0.0.1", port=0)
+        print(f"Starting Samestory on a fresh data directory ({data_dir}); loading the model...", flush=True)
+        with BackgroundServer(settings) as server, SamestoryClient(server.target) as client:
+            print(f"Serving on {server.target}; sending {len(seeds)} seed articles from {args.seeds}\n", flush=True)
+            cluster_id = ""
+            for article in read_articles(seeds):
+                decision = client.ingest(article)
+                cluster_id = decision.cluster_id
+                print(format_decision(decision), end="\n\n", flush=True)
+            print(format_cluster(client.get_cluster(cluster_id)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="samestory", description="Samestory: has this news story been seen?")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env SAMESTORY_LOG_LEVEL)")
+    parser.add_argument("--model-path", type=Path, help="sentence-transformers model folder (env SAMESTORY_MODEL_PATH)")
+    parser.add_argument("--threads", type=int, help="CPU threads for the model (env SAMESTORY_THREADS)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gRPC server until SIGTERM")
+    serve.add_argument("--data-dir", type=Path, help="where the store lives (env SAMESTORY_DATA_DIR)")
+    serve.add_argument("--host", help="address to listen on (env SAMESTORY_HOST; default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (env SAMESTORY_PORT; default 50051)")
+    serve.set_defaults(run=_serve)
+
+    demo = sub.add_parser("demo", help="start on a fresh data directory and send the seed articles through")
+    demo.add_argument("--seeds", type=Path, default=_seeds_default(), help="folder of seed .txt articles")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=(args.log_level or "WARNING" if args.command == "demo" else args.log_level or "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.run(args)
+    except ConfigurationError as exc:
+        print(f"samestory: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Typed settings, read once from the environment and the command line."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .decide import Thresholds
+from .errors import ConfigurationError
+from .lexical import LexicalParams
+
+__all__ = ["ENV_PREFIX", "Settings"]
+
+ENV_PREFIX = "SAMESTORY_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How one Samestory server runs. Each field can be set as SAMESTORY_<FIELD NAME>."""
+
+    data_dir: Path = Path("samestory-data")
+    host: str = "127.0.0.1"
+    port: int = 50051
+    model_path: Path | None = None
+    threads: int = 2
+    max_article_chars: int = 200_000
+    max_message_bytes: int = 4 * 1024 * 1024
+    max_id_chars: int = 256
+    grace_seconds: float = 10.0
+    semantic_candidates: int = 20
+    align_articles: int = 20
+    log_level: str = "INFO"
+    lexical: LexicalParams = field(default_factory=LexicalParams)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then SAMESTORY_* variables, then explicit overrides (flags)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name in ("lexical", "thresholds"):
+                continue
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**{name: _convert(name, value) for name, value in values.items()})
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigurationError(f"port {self.port} is not a TCP port (0-65535)")
+        for name in ("threads", "max_article_chars", "max_message_bytes", "max_id_chars", "semantic_candidates"):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_message_bytes < self.max_article_chars:
+            raise ConfigurationError(
+                f"max_message_bytes ({self.max_message_bytes}) must be at least max_article_chars "
+                f"({self.max_article_chars}), or articles under the limit could not be sent"
+            )
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+_TYPES: dict[str, type] = {
+    "data_dir": Path,
+    "host": str,
+    "port": int,
+    "model_path": Path,
+    "threads": int,
+    "max_article_chars": int,
+    "max_message_bytes": int,
+    "max_id_chars": int,
+    "grace_seconds": float,
+    "semantic_candidates": int,
+    "align_articles": int,
+    "log_level": str,
+}
+
+
+def _convert(name: str, value: Any) -> Any:
+    kind = _TYPES.get(name)
+    if kind is None or isinstance(value, kind):
+        return value
+    try:
+        return kind(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(
+            f"{ENV_PREFIX}{name.upper()}={value!r} is not a valid {kind.__name__}"
+        ) from exc

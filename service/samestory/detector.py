@@ -1,0 +1,354 @@
+"""The detector: composes text, lexical, semantic, decide and quotes over a store.
+
+`check` and `ingest` are blocking and thread-safe; the gRPC layer runs them
+off the event loop. The model runs outside the lock; index reads, the
+decision and the store write run under one writer lock, so the LSH and FAISS
+indexes are never mutated concurrently and two articles of one event cannot
+both start a cluster.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import quotes as quotes_mod
+from . import text as text_mod
+from .config import Settings
+from .decide import Candidate, Outcome, Probe, Verdict, decide
+from .errors import AlreadyExists, IncompatibleData, InvalidArticle, LimitExceeded, NotFound
+from .lexical import Hasher, LexicalIndex, Signature
+from .records import ArticleIn, Decision, Match
+from .semantic import Embedder, VectorIndex
+from .store import ArticleRecord, ClusterRecord, NewArticle, QuoteRecord, Store
+
+__all__ = ["Detector"]
+
+LOG = logging.getLogger(__name__)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_FIELD_CHARS = 4096
+# Parameters that change what the indexes hold: a mismatch means the data must be rebuilt.
+_INDEX_PARAMETERS = ("model", "vector.dim", "minhash.", "shingle.", "lsh.")
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    article: ArticleIn
+    published: dt.datetime | None
+    clean: text_mod.CleanText
+    signature: Signature
+    exact_key: str
+    entities: frozenset[str]
+    vector: np.ndarray
+    quotes: tuple[QuoteRecord, ...]
+
+
+class Detector:
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self._hasher = Hasher(settings.lexical)
+        self._lock = threading.Lock()
+        self._lexical = LexicalIndex(settings.lexical)
+        self._vectors = VectorIndex(embedder.dim)
+        self.parameters = self._check_parameters()
+        self._rebuild()
+
+    # ------------------------------------------------------------ start-up
+
+    def _check_parameters(self) -> dict[str, str]:
+        lexical = self.settings.lexical
+        current = {
+            "model": self.embedder.identity,
+            "vector.dim": str(self.embedder.dim),
+            **lexical.as_dict(),
+            "lsh.bands": str(self._lexical.bands),
+            "lsh.rows": str(self._lexical.rows),
+            **self.settings.thresholds.as_dict(),
+        }
+        stored = self.store.parameters()
+        differ = {
+            k: (stored.get(k), current.get(k))
+            for k in sorted(set(stored) | set(current))
+            if k.startswith(_INDEX_PARAMETERS) and stored and stored.get(k) != current.get(k)
+        }
+        if differ:
+            lines = "; ".join(f"{k}: data has {old!r}, settings give {new!r}" for k, (old, new) in differ.items())
+            raise IncompatibleData(
+                f"the data directory {self.settings.data_dir} was built with other parameters ({lines}). "
+                "Start with the settings it was built with, or use a new --data-dir and ingest again."
+            )
+        if stored != current:
+            self.store.set_parameters(current)
+        return current
+
+    def _rebuild(self) -> None:
+        started = time.monotonic()
+        keys: list[int] = []
+        vectors: list[np.ndarray] = []
+        signatures: list[tuple[int, Signature]] = []
+        for entry in self.store.index_entries():
+            keys.append(entry.key)
+            vectors.append(entry.vector)
+            signatures.append((entry.key, entry.signature))
+        self._lexical.add_many(signatures)
+        if keys:
+            self._vectors.add(keys, np.vstack(vectors))
+        LOG.info("indexes rebuilt from the store: %d articles in %.2fs", len(keys), time.monotonic() - started)
+
+    # ---------------------------------------------------------- validation
+
+    def _validate(self, article: ArticleIn, need_id: bool) -> None:
+        limit = self.settings.max_id_chars
+        if need_id and not article.article_id.strip():
+            raise InvalidArticle("article.id is required to ingest: give each article a stable id")
+        if len(article.article_id) > limit:
+            raise InvalidArticle(f"article.id is {len(article.article_id)} characters; the limit is {limit}")
+        if _CONTROL.search(article.article_id):
+            raise InvalidArticle("article.id contains control characters")
+        if not article.text.strip():
+            raise InvalidArticle("article.text is empty")
+        max_chars = self.settings.max_article_chars
+        if len(article.text) > max_chars:
+            raise LimitExceeded(
+                f"article.text is {len(article.text)} characters; the limit is {max_chars} "
+                "(SAMESTORY_MAX_ARTICLE_CHARS)"
+            )
+        for name in ("title", "source", "url"):
+            value = getattr(article, name)
+            if len(value) > _MAX_FIELD_CHARS:
+                raise InvalidArticle(f"article.{name} is {len(value)} characters; the limit is {_MAX_FIELD_CHARS}")
+
+    def _prepare(self, article: ArticleIn, need_id: bool) -> _Prepared:
+        self._validate(article, need_id)
+        clean = text_mod.clean(article.text)
+        words = text_mod.tokens(clean.body)
+        if not words:
+            raise InvalidArticle("article.text has no words once page boilerplate is removed")
+        published = article.published
+        if published is None and clean.date is not None:
+            published = dt.datetime.combine(clean.date, dt.time(), tzinfo=dt.timezone.utc)
+        found = quotes_mod.extract(article.text, clean.paragraphs)
+        units = [quotes_mod.quote_units(article.text, q) for q in found]
+        doc = f"{article.title.strip()}\n{clean.body}" if article.title.strip() else clean.body
+        texts = [doc] + [unit for quote_units in units for unit, _ in quote_units]
+        vectors = self.embedder.encode(texts)
+        records = []
+        row = 1
+        for quote, quote_units in zip(found, units, strict=True):
+            records.append(QuoteRecord(quote, vectors[row : row + len(quote_units)]))
+            row += len(quote_units)
+        return _Prepared(
+            article=article,
+            published=published,
+            clean=clean,
+            signature=self._hasher.signature(words),
+            exact_key=text_mod.exact_key(clean.body),
+            entities=text_mod.entities(f"{article.title}\n{clean.body}"),
+            vector=vectors[0],
+            quotes=tuple(records),
+        )
+
+    # ------------------------------------------------------------ deciding
+
+    def _candidates(self, prep: _Prepared) -> list[Candidate]:
+        th = self.settings.thresholds
+        semantic = dict(self._vectors.search(prep.vector, self.settings.semantic_candidates))
+        keys = set(self._lexical.query(prep.signature))
+        keys |= {k for k, s in semantic.items() if s >= th.semantic_floor}
+        exact = self.store.by_exact_key(prep.exact_key)
+        records = self.store.by_keys(sorted(keys - {r.key for r in exact}))
+        records.update({r.key: r for r in exact})
+        out = []
+        for key, rec in records.items():
+            cosine = semantic.get(key)
+            if cosine is None:
+                cosine = float(np.dot(self._vectors.vector(key), prep.vector)) if key in self._vectors else 0.0
+            out.append(
+                Candidate(
+                    key=key,
+                    article_id=rec.article_id,
+                    cluster_id=rec.cluster_id,
+                    cluster_rank=rec.cluster_rank,
+                    exact_key=rec.exact_key,
+                    signature=rec.signature,
+                    entities=rec.entities,
+                    published=rec.published,
+                    semantic=cosine,
+                )
+            )
+        return out
+
+    def _align(self, prep: _Prepared, cluster_id: str) -> tuple[quotes_mod.Alignment, ...]:
+        if not prep.quotes:
+            return ()
+        cluster = self.store.cluster(cluster_id, limit=self.settings.align_articles)
+        if cluster is None:
+            return ()
+        members = [m for m in cluster.members if m.article_id != prep.article.article_id]
+        stored_quotes = self.store.quotes([m.key for m in members])
+        text = prep.article.text
+        mine = [(q, quotes_mod.quote_units(text, q.quote)) for q in prep.quotes]
+        found = []
+        for member in members:
+            for other in stored_quotes.get(member.key, []):
+                other_units = quotes_mod.quote_units(member.text, other.quote)
+                for record, units in mine:
+                    result = quotes_mod.align(
+                        text, record.quote, units, record.vectors, member.text, other.quote, other_units, other.vectors
+                    )
+                    if result is not None:
+                        found.append(
+                            quotes_mod.Alignment(
+                                result.quote,
+                                result.other,
+                                result.span,
+                                result.other_span,
+                                result.similarity,
+                                result.kind,
+                                member.article_id,
+                            )
+                        )
+        return tuple(found)
+
+    def _decision(self, prep: _Prepared, outcome: Outcome, cluster_id: str, stored: bool) -> Decision:
+        matches = tuple(
+            Match(
+                article_id=s.candidate.article_id,
+                cluster_id=cluster_id if s.candidate.cluster_id in outcome.merged else s.candidate.cluster_id,
+                lexical=round(s.lexical, 6),
+                semantic=round(s.semantic, 6),
+                combined=round(s.combined, 6),
+                relation=s.relation,
+                containment=round(s.containment, 6),
+                entity_overlap=round(s.entity_overlap, 6),
+                days_apart=None if s.days_apart is None else round(s.days_apart, 4),
+            )
+            for s in outcome.matches[:10]
+        )
+        return Decision(
+            article_id=prep.article.article_id,
+            verdict=outcome.verdict,
+            cluster_id=cluster_id,
+            new_cluster=outcome.cluster_id is None,
+            matches=matches,
+            quotes=tuple(q.quote for q in prep.quotes),
+            alignments=self._align(prep, cluster_id) if outcome.cluster_id else (),
+            stored=stored,
+            reason=outcome.reason,
+            published=prep.published,
+            merged=outcome.merged,
+        )
+
+    def check(self, article: ArticleIn) -> Decision:
+        """Where the article belongs, without storing it."""
+        prep = self._prepare(article, need_id=False)
+        with self._lock:
+            outcome = decide(_probe(prep), self._candidates(prep), self.settings.thresholds)
+            cluster_id = outcome.cluster_id or ""
+            decision = self._decision(prep, outcome, cluster_id, stored=False)
+        LOG.info("check %s: %s", article.article_id or "(no id)", outcome.reason)
+        return decision
+
+    def ingest(self, article: ArticleIn) -> Decision:
+        """Decide and store; idempotent by article id."""
+        content_hash = article.content_hash()
+        replay = self._replay(article, content_hash)
+        if replay is not None:
+            return replay
+        prep = self._prepare(article, need_id=True)
+        with self._lock:
+            replay = self._replay(article, content_hash)
+            if replay is not None:
+                return replay
+            outcome = decide(_probe(prep), self._candidates(prep), self.settings.thresholds)
+            cluster_id = outcome.cluster_id or f"c_{uuid.uuid4().hex[:24]}"
+            decision = self._decision(prep, outcome, cluster_id, stored=True)
+            key = self.store.add(
+                NewArticle(
+                    article_id=article.article_id,
+                    title=article.title,
+                    text=article.text,
+                    published=prep.published,
+                    source=article.source,
+                    url=article.url,
+                    content_hash=content_hash,
+                    exact_key=prep.exact_key,
+                    signature=prep.signature,
+                    vector=prep.vector,
+                    entities=prep.entities,
+                    verdict=outcome.verdict.value,
+                    cluster_id=cluster_id,
+                    new_cluster=outcome.cluster_id is None,
+                    merged=outcome.merged,
+                    decision=decision.to_json(),
+                    quotes=prep.quotes,
+                )
+            )
+            self._lexical.add(key, prep.signature)
+            self._vectors.add([key], prep.vector[None, :])
+        LOG.info("ingest %s -> %s %s: %s", article.article_id, outcome.verdict.name, cluster_id, outcome.reason)
+        return decision
+
+    def _replay(self, article: ArticleIn, content_hash: str) -> Decision | None:
+        if not article.article_id:
+            return None
+        existing = self.store.by_id(article.article_id)
+        if existing is None:
+            return None
+        if existing.content_hash != content_hash:
+            raise AlreadyExists(
+                f"article {article.article_id!r} is already stored with other content; "
+                "ingest the new version under a new id, or delete the old one first"
+            )
+        return Decision.from_json(existing.decision)
+
+    # -------------------------------------------------------------- reads
+
+    def get_article(self, article_id: str) -> tuple[ArticleRecord, list[QuoteRecord]]:
+        record = self.store.by_id(article_id)
+        if record is None:
+            raise NotFound(f"no article with id {article_id!r}")
+        return record, self.store.quotes([record.key])[record.key]
+
+    def get_cluster(self, cluster_id: str) -> ClusterRecord:
+        canonical = self.store.resolve_cluster(cluster_id) if cluster_id else None
+        cluster = self.store.cluster(canonical) if canonical else None
+        if cluster is None:
+            raise NotFound(f"no cluster with id {cluster_id!r}")
+        return cluster
+
+    def delete(self, article_id: str) -> ArticleRecord:
+        with self._lock:
+            record = self.store.delete(article_id)
+            self._lexical.remove(record.key)
+            self._vectors.remove([record.key])
+        LOG.info("deleted %s from cluster %s", article_id, record.cluster_id)
+        return record
+
+    def stats(self) -> dict[str, int]:
+        articles, clusters = self.store.counts()
+        with self._lock:
+            return {
+                "articles": articles,
+                "clusters": clusters,
+                "lexical_index_size": len(self._lexical),
+                "semantic_index_size": len(self._vectors),
+            }
+
+    def close(self) -> None:
+        with self._lock:
+            self.store.close()
+
+
+def _probe(prep: _Prepared) -> Probe:
+    return Probe(prep.exact_key, prep.signature, prep.entities, prep.published)

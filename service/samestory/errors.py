@@ -1,0 +1,50 @@
+"""Samestory's exceptions, translated to gRPC status codes and exit codes at the edges.
+
+    SamestoryError
+    ├── InvalidArticle        the request is wrong (INVALID_ARGUMENT)
+    ├── LimitExceeded         the request is over a configured limit (RESOURCE_EXHAUSTED)
+    ├── NotFound              an unknown article or cluster id (NOT_FOUND)
+    ├── AlreadyExists         an id already stored with other content (ALREADY_EXISTS)
+    └── ConfigurationError    the service cannot start as configured
+        └── IncompatibleData  the data directory was built with other parameters
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExists",
+    "ConfigurationError",
+    "IncompatibleData",
+    "InvalidArticle",
+    "LimitExceeded",
+    "NotFound",
+    "SamestoryError",
+]
+
+
+class SamestoryError(Exception):
+    """Base of every error Samestory raises on purpose."""
+
+
+class InvalidArticle(SamestoryError):
+    """The article cannot be processed as sent."""
+
+
+class LimitExceeded(SamestoryError):
+    """The request is over a configured limit."""
+
+
+class NotFound(SamestoryError):
+    """No article or cluster has this id."""
+
+
+class AlreadyExists(SamestoryError):
+    """An article with this id is stored with other content."""
+
+
+class ConfigurationError(SamestoryError):
+    """The service cannot start with these settings."""
+
+
+class IncompatibleData(ConfigurationError):
+    """The data directory was built with other parameters than these."""

@@ -1,0 +1,464 @@
+"""Direct quotes: extraction with speakers, and alignment across articles.
+
+Pure functions over the original text. Offsets are str indices into the text
+the caller sent; only the paragraphs that `text.clean` kept are read, so page
+boilerplate never yields a quote.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from enum import Enum
+
+import numpy as np
+
+from .text import Paragraph
+
+__all__ = [
+    "Alignment",
+    "AlignmentKind",
+    "Quote",
+    "align",
+    "extract",
+    "quote_units",
+]
+
+Span = tuple[int, int]
+
+_PAIRS = {"“": "”", "«": "»", "„": "“", '"': '"'}
+_CLOSERS_FOR = {"“": "”\"", "«": "»", "„": "“”\"", '"': '"”'}
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_CUES = (
+    r"said|says|say|saying|told|tells|wrote|writes|written|added|adds|stated|states|declared|explained|"
+    r"noted|notes|insisted|argued|argues|claimed|claims|warned|warns|urged|urges|described|asked|asks|"
+    r"replied|continued|posted|tweeted|announced|announces|recalled|remarked|acknowledged|admitted|"
+    r"stressed|emphasised|emphasized|cautioned|conceded|predicted|vowed|pledged|promised|concluded|"
+    r"confirmed|reported|reports|quoted|told\s+\w+"
+)
+_TITLE_WORDS = frozenset(
+    """mr mrs ms dr prof sir president vice prime minister foreign defence defense secretary general major
+    lieutenant colonel col lt capt captain spokesman spokeswoman spokesperson chancellor senator sen rep
+    representative gov governor judge chief king queen pope lord lady ambassador mayor sheriff officer
+    deputy admiral sergeant sgt coach director chairman chairwoman ceo usaf""".split()
+)
+_NAME = (
+    r"(?:(?:Mr|Mrs|Ms|Dr|Prof|Gen|Sen|Rep|Gov|Lt|Col|Capt|Sgt|St)\.?\s+)?"
+    r"[A-Z][\w'’-]+(?:\s+(?:[A-Z]\.|[A-Z][\w'’-]+|de|van|von|al|bin|da|del|la|le)){0,5}"
+)
+_PRONOUN = r"(?:he|she|they|He|She|They|it|It|we|We|I)"
+_DESCRIPTION = r"(?:[Tt]he|[Hh]is|[Hh]er|[Tt]heir)(?:\s+[\w'’-]+){1,4}?"
+_MENTION = rf"(?:{_NAME}|{_PRONOUN}|{_DESCRIPTION})"
+_ADVERB = r"(?:\s+\w+ly|\s+also|\s+later|\s+then|\s+meanwhile)?"
+# "..., he said." / "..., Smith wrote on Telegram."
+_AFTER_SUBJECT_CUE = re.compile(rf"^[\s,.;:!?—–-]*(?P<who>{_MENTION}){_ADVERB}\s+(?P<cue>{_CUES})\b")
+# "..., said Smith." / "..., says the spokesman."
+_AFTER_CUE_SUBJECT = re.compile(rf"^[\s,.;:!?—–-]*(?P<cue>{_CUES})\s+(?P<who>{_NAME}|{_DESCRIPTION})")
+# "Smith wrote on Telegram: ..." / "Pat Ryder said a ..." / "he described it as ..."
+_BEFORE_SUBJECT_CUE = re.compile(rf"(?P<who>{_MENTION}){_ADVERB}\s+(?P<cue>{_CUES})\b[^.!?\"“”]*$")
+_ACCORDING_TO = re.compile(rf"\b(?P<cue>according to)\s+(?P<who>{_NAME}|{_DESCRIPTION})")
+# Any "NAME said" in running text: who the pronouns and descriptions may refer to.
+_NAMED_SPEAKER = re.compile(rf"(?P<who>{_NAME}){_ADVERB}\s+(?P<cue>{_CUES})\b")
+_SENTENCE_END = re.compile(r"[.!?][\"”’»)]*\s")
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A direct quotation and who said it."""
+
+    text: str
+    start: int
+    end: int
+    parts: tuple[Span, ...]
+    speaker: str = ""
+    speaker_mention: str = ""
+    speaker_span: Span | None = None
+    cue: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "parts": [list(p) for p in self.parts],
+            "speaker": self.speaker,
+            "speaker_mention": self.speaker_mention,
+            "speaker_span": list(self.speaker_span) if self.speaker_span else None,
+            "cue": self.cue,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Quote:
+        span = data.get("speaker_span")
+        return cls(
+            text=data["text"],
+            start=data["start"],
+            end=data["end"],
+            parts=tuple((int(s), int(e)) for s, e in data["parts"]),
+            speaker=data.get("speaker", ""),
+            speaker_mention=data.get("speaker_mention", ""),
+            speaker_span=(int(span[0]), int(span[1])) if span else None,
+            cue=data.get("cue", ""),
+        )
+
+
+class AlignmentKind(Enum):
+    VERBATIM = 1
+    VARIANT = 2
+    PARTIAL = 3
+    PARAPHRASE = 4
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """`quote` (this article) says what `other` (another article) says."""
+
+    quote: Quote
+    other: Quote
+    span: Span
+    other_span: Span
+    similarity: float
+    kind: AlignmentKind
+    other_article: str = ""
+
+
+@dataclass(frozen=True)
+class _Word:
+    norm: str
+    plain: str
+    start: int
+    end: int
+
+
+@dataclass
+class _Raw:
+    start: int
+    end: int
+    open_mark: int
+    close_mark: int
+    paragraph: int
+    parts: list[Span] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- extraction
+
+
+def _trim(text: str, start: int, end: int) -> Span:
+    while start < end and (text[start].isspace() or text[start] in ",;"):
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in ",;"):
+        end -= 1
+    return start, end
+
+
+def _raw_quotes(text: str, paragraphs: Sequence[Paragraph]) -> list[_Raw]:
+    found: list[_Raw] = []
+    for number, para in enumerate(paragraphs):
+        i = para.start
+        while i < para.end:
+            mark = text[i]
+            if mark not in _PAIRS or (mark == '"' and i > para.start and text[i - 1].isalnum()):
+                i += 1
+                continue
+            closers = _CLOSERS_FOR[mark]
+            j = i + 1
+            while j < para.end and text[j] not in closers:
+                j += 1
+            if j >= para.end:
+                if i == para.start:
+                    # Multi-paragraph quote: only the last paragraph closes it.
+                    start, end = _trim(text, i + 1, para.end)
+                    if end > start:
+                        found.append(_Raw(start, end, i, para.end, number, [(start, end)]))
+                break
+            start, end = _trim(text, i + 1, j)
+            if _WORD.search(text[start:end]):
+                found.append(_Raw(start, end, i, j, number, [(start, end)]))
+            i = j + 1
+    return found
+
+
+def _clean_name(mention: str) -> str:
+    words = mention.replace("’", "'").split()
+    while len(words) > 1 and all(part in _TITLE_WORDS for part in words[0].rstrip(".").casefold().split("-")):
+        words = words[1:]
+    name = " ".join(words)
+    return re.sub(r"'s$", "", name)
+
+
+def _is_reference(mention: str) -> bool:
+    """A pronoun or a description that stands for a name said earlier."""
+    return bool(re.fullmatch(_PRONOUN, mention)) or bool(re.match(r"(?i)(the|his|her|their)\s", mention))
+
+
+def _named_speakers(text: str, paragraphs: Sequence[Paragraph]) -> list[tuple[int, str]]:
+    """Where each "NAME said" stands, for resolving later pronouns."""
+    out = []
+    for para in paragraphs:
+        for match in _NAMED_SPEAKER.finditer(text, para.start, para.end):
+            who = match.group("who")
+            if not _is_reference(who):
+                out.append((match.start(), _clean_name(who)))
+    return out
+
+
+def _sentence_bounds(text: str, para: Paragraph, start: int, end: int) -> Span:
+    left = para.start
+    for match in _SENTENCE_END.finditer(text, para.start, start):
+        left = match.end()
+    right = para.end
+    found = _SENTENCE_END.search(text, end, para.end)
+    if found:
+        right = found.end()
+    return left, right
+
+
+def _attribution(text: str, para: Paragraph, raw: _Raw, prev_end: int, next_start: int):
+    """(mention, span, cue) from the words around the quote, or None."""
+    after_end = min(next_start, para.end)
+    after = text[raw.close_mark + 1 : after_end]
+    for pattern in (_AFTER_CUE_SUBJECT, _AFTER_SUBJECT_CUE):
+        match = pattern.match(after)
+        if match:
+            base = raw.close_mark + 1
+            return match.group("who"), (base + match.start("who"), base + match.end("who")), match.group("cue")
+    sent_start, _ = _sentence_bounds(text, para, raw.open_mark, raw.close_mark)
+    before_start = max(prev_end, sent_start)
+    before = text[before_start : raw.open_mark]
+    for pattern in (_BEFORE_SUBJECT_CUE, _ACCORDING_TO):
+        matches = list(pattern.finditer(before))
+        if matches:
+            match = matches[-1]
+            return (
+                match.group("who"),
+                (before_start + match.start("who"), before_start + match.end("who")),
+                match.group("cue"),
+            )
+    sentence_after = text[raw.close_mark + 1 : _sentence_bounds(text, para, raw.open_mark, raw.close_mark)[1]]
+    match = _ACCORDING_TO.search(sentence_after)
+    if match:
+        base = raw.close_mark + 1
+        return match.group("who"), (base + match.start("who"), base + match.end("who")), match.group("cue")
+    return None
+
+
+def _merge_split(text: str, raws: list[_Raw]) -> list[_Raw]:
+    """Join `"X," he said, "Y."` into one quote with two parts."""
+    merged: list[_Raw] = []
+    for raw in raws:
+        if merged:
+            prev = merged[-1]
+            between = text[prev.close_mark + 1 : raw.open_mark]
+            ends_open = text[prev.parts[-1][1] : prev.close_mark + 1].rstrip("\"”»").endswith(",") or between.lstrip().startswith(",")
+            if (
+                prev.paragraph == raw.paragraph
+                and ends_open
+                and len(_WORD.findall(between)) <= 8
+                and re.search(rf"\b({_CUES})\b", between)
+                and between.rstrip().endswith(",")
+            ):
+                prev.parts.append((raw.start, raw.end))
+                prev.end = raw.end
+                prev.close_mark = raw.close_mark
+                continue
+        merged.append(raw)
+    return merged
+
+
+def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
+    """The direct quotes in the kept paragraphs, in order, with speakers."""
+    raws = _merge_split(text, _raw_quotes(text, paragraphs))
+    speakers = _named_speakers(text, paragraphs)
+    quotes: list[Quote] = []
+    last: Quote | None = None
+    last_paragraph = -2
+    for index, raw in enumerate(raws):
+        para = paragraphs[raw.paragraph]
+        prev_end = raws[index - 1].close_mark + 1 if index and raws[index - 1].paragraph == raw.paragraph else para.start
+        next_start = raws[index + 1].open_mark if index + 1 < len(raws) else para.end
+        found = _attribution(text, para, raw, prev_end, next_start)
+        speaker = mention = cue = ""
+        span: Span | None = None
+        if found:
+            mention, span, cue = found
+            if _is_reference(mention):
+                earlier = [name for pos, name in speakers if pos < raw.open_mark]
+                if last is not None and last.speaker and raw.paragraph - last_paragraph <= 1:
+                    speaker = last.speaker
+                elif earlier:
+                    speaker = earlier[-1]
+            else:
+                speaker = _clean_name(mention)
+        elif last is not None and raw.paragraph == last_paragraph:
+            # "... described it as "X" and urged "Y"": the same speaker goes on.
+            speaker, cue = last.speaker, last.cue
+        elif last is not None and raw.paragraph - last_paragraph == 1:
+            # A paragraph that is all quote goes on with the previous speaker.
+            whole = text[para.start : para.end].strip("\"“”«» .,")
+            if len(text[raw.start : raw.end]) >= 0.8 * len(whole):
+                speaker, cue = last.speaker, last.cue
+        words = len(_WORD.findall(" ".join(text[s:e] for s, e in raw.parts)))
+        if not found and not speaker and words < 3:
+            continue  # a title or a scare-quoted word, not a statement
+        quote = Quote(
+            text=" ".join(text[s:e] for s, e in raw.parts),
+            start=raw.start,
+            end=raw.end,
+            parts=tuple(raw.parts),
+            speaker=speaker,
+            speaker_mention=mention,
+            speaker_span=span,
+            cue=cue,
+        )
+        quotes.append(quote)
+        last, last_paragraph = quote, raw.paragraph
+    return quotes
+
+
+# ----------------------------------------------------------------- alignment
+
+_VARIANTS = (
+    (re.compile(r"isation(s?)$"), r"ization\1"),
+    (re.compile(r"is(e|ed|es|ing)$"), r"iz\1"),
+    (re.compile(r"ys(e|ed|es|ing)$"), r"yz\1"),
+    (re.compile(r"([a-z]{3})our(s|ed|ing)?$"), r"\1or\2"),
+    (re.compile(r"([a-z]{2})tre(s?)$"), r"\1ter\2"),
+    (re.compile(r"([a-z])ll(ed|ing|er)$"), r"\1l\2"),
+    (re.compile(r"ogue(s?)$"), r"og\1"),
+    (re.compile(r"fence(s?)$"), r"fense\1"),
+)
+_STOPWORDS = frozenset(
+    """a an the and or but of in on at to for from by with as is are was were be been being it its this that
+    these those we our us i you he she they them his her their will would can could should has have had do
+    does did not no so if than then there here what which who whom""".split()
+)
+
+
+_WHOLE_BONUS = 0.02
+
+
+def _variant(word: str) -> str:
+    for pattern, repl in _VARIANTS:
+        word = pattern.sub(repl, word)
+    return word
+
+
+def _words(text: str, quote: Quote) -> list[_Word]:
+    out = []
+    for start, end in quote.parts:
+        for match in _WORD.finditer(text, start, end):
+            plain = unicodedata.normalize("NFKC", match.group()).casefold().replace("’", "'")
+            out.append(_Word(_variant(plain), plain, match.start(), match.end()))
+    return out
+
+
+def quote_units(text: str, quote: Quote) -> list[tuple[str, Span]]:
+    """The quote as a whole, then its sentences and clauses: what gets embedded."""
+    units = [(quote.text, (quote.start, quote.end))]
+    pieces: list[Span] = []
+    for start, end in quote.parts:
+        cut = start
+        for match in re.finditer(r"[.!?;:—–]+[\"”’]?\s+|\s+[—–-]\s+", text[start:end]):
+            pieces.append((cut, start + match.start()))
+            cut = start + match.end()
+        pieces.append((cut, end))
+    pieces = [(s, e) for s, e in (_trim(text, s, e) for s, e in pieces) if len(_WORD.findall(text[s:e])) >= 3]
+    if len(pieces) > 1:
+        units.extend((text[s:e], (s, e)) for s, e in pieces)
+    return units
+
+
+def _speakers_conflict(a: Quote, b: Quote) -> bool:
+    if not a.speaker or not b.speaker:
+        return False
+    return not (set(a.speaker.casefold().split()) & set(b.speaker.casefold().split()))
+
+
+def _span_of(words: Sequence[_Word], first: int, last: int) -> Span:
+    return words[first].start, words[last].end
+
+
+def _lexical(text_a: str, a: Quote, text_b: str, b: Quote):
+    wa, wb = _words(text_a, a), _words(text_b, b)
+    if not wa or not wb:
+        return None
+    matcher = SequenceMatcher(None, [w.norm for w in wa], [w.norm for w in wb], autojunk=False)
+    blocks = [blk for blk in matcher.get_matching_blocks() if blk.size]
+    matched = sum(blk.size for blk in blocks)
+    cover_a, cover_b = matched / len(wa), matched / len(wb)
+    solid = [blk for blk in blocks if blk.size >= 2] or blocks
+    if cover_a >= 0.9 and cover_b >= 0.9:
+        same = [w.plain for w in wa] == [w.plain for w in wb]
+        kind = AlignmentKind.VERBATIM if same else AlignmentKind.VARIANT
+        return kind, (a.start, a.end), (b.start, b.end), 2 * matched / (len(wa) + len(wb))
+    if cover_a >= 0.8 and len(wb) > len(wa):
+        first, last = solid[0].b, solid[-1].b + solid[-1].size - 1
+        return AlignmentKind.PARTIAL, (a.start, a.end), _span_of(wb, first, last), cover_a
+    if cover_b >= 0.8 and len(wa) > len(wb):
+        first, last = solid[0].a, solid[-1].a + solid[-1].size - 1
+        return AlignmentKind.PARTIAL, _span_of(wa, first, last), (b.start, b.end), cover_b
+    return None
+
+
+def _content(text: str) -> set[str]:
+    return {_variant(w.casefold()) for w in _WORD.findall(text)} - _STOPWORDS
+
+
+def align(
+    text_a: str,
+    a: Quote,
+    units_a: Sequence[tuple[str, Span]],
+    vectors_a: np.ndarray | None,
+    text_b: str,
+    b: Quote,
+    units_b: Sequence[tuple[str, Span]],
+    vectors_b: np.ndarray | None,
+    paraphrase_threshold: float = 0.55,
+) -> Alignment | None:
+    """Whether quote `a` of one article states what quote `b` of another does.
+
+    Lexical first (verbatim, spelling variants, one quote inside a longer
+    one); then, with unit embeddings, paraphrase or another translation: a
+    pair of units (whole quotes, sentences, clauses) whose cosine is above
+    the threshold and that share content words. Small sentence models give
+    translations of one statement cosines near 0.65, so the shared words
+    carry part of the evidence: the weaker the cosine, the more must be shared.
+    """
+    conflict = _speakers_conflict(a, b)
+    lexical = _lexical(text_a, a, text_b, b)
+    if lexical is not None:
+        kind, span_a, span_b, score = lexical
+        if not conflict or kind in (AlignmentKind.VERBATIM, AlignmentKind.VARIANT):
+            return Alignment(a, b, span_a, span_b, round(float(score), 4), kind)
+        return None
+    if conflict or vectors_a is None or vectors_b is None or not len(vectors_a) or not len(vectors_b):
+        return None
+    sims = vectors_a @ vectors_b.T
+    best: tuple[float, int, int] | None = None
+    for i, j in zip(*np.nonzero(sims >= paraphrase_threshold), strict=True):
+        cosine = float(sims[i, j])
+        # Whole quotes (unit 0) win over a clause that scores about as well.
+        rank = cosine + _WHOLE_BONUS * ((i == 0) + (j == 0))
+        if _paraphrase(cosine, units_a[i][0], units_b[j][0]) and (best is None or rank > best[0]):
+            best = (rank, int(i), int(j))
+    if best is None:
+        return None
+    _, i, j = best
+    cosine = float(sims[i, j])
+    return Alignment(a, b, units_a[i][1], units_b[j][1], round(cosine, 4), AlignmentKind.PARAPHRASE)
+
+
+def _paraphrase(cosine: float, text_a: str, text_b: str) -> bool:
+    words_a, words_b = _content(text_a), _content(text_b)
+    if not words_a or not words_b:
+        return False
+    shared = len(words_a & words_b)
+    dice = 2 * shared / (len(words_a) + len(words_b))
+    if cosine >= 0.9:
+        return True
+    if cosine >= 0.75:
+        return shared >= 1
+    return shared >= 3 and dice >= 0.3

@@ -1,0 +1,144 @@
+"""The gRPC server: grpc.aio with health, reflection, limits and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from samestory_client._proto import samestory_pb2 as pb
+from samestory_client._proto import samestory_pb2_grpc as pb_grpc
+
+from .config import Settings
+from .detector import Detector
+from .semantic import Embedder, SentenceTransformerEmbedder
+from .servicer import SamestoryServicer
+from .store import open_store
+
+__all__ = ["BackgroundServer", "SamestoryServer", "build_detector", "serve"]
+
+LOG = logging.getLogger(__name__)
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Samestory"].full_name
+
+
+def build_detector(settings: Settings, embedder: Embedder | None = None) -> Detector:
+    """The detector over the configured store, loading the model unless one is given."""
+    if embedder is None:
+        embedder = SentenceTransformerEmbedder(settings.model_path, threads=settings.threads)
+    store = open_store(settings.data_dir)
+    try:
+        return Detector(settings, store, embedder)
+    except Exception:
+        store.close()
+        raise
+
+
+class SamestoryServer:
+    """One server on one port; `start`, then `stop` (graceful) or `wait_for_termination`."""
+
+    def __init__(self, settings: Settings, detector: Detector) -> None:
+        self.settings = settings
+        self.detector = detector
+        self._executor = ThreadPoolExecutor(max_workers=max(4, settings.threads * 2), thread_name_prefix="samestory")
+        limit = settings.max_message_bytes
+        self._server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_send_message_length", max(limit, 16 * 1024 * 1024)),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        pb_grpc.add_SamestoryServicer_to_server(SamestoryServicer(detector, self._executor), self._server)
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        reflection.enable_server_reflection((SERVICE_NAME, reflection.SERVICE_NAME, health.SERVICE_NAME), self._server)
+        self.port = 0
+        self._stopped = False
+
+    async def start(self) -> int:
+        self.port = self._server.add_insecure_port(self.settings.address)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {self.settings.address}")
+        await self._server.start()
+        await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        await self.health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+        LOG.info("serving %s on %s:%d (data in %s)", SERVICE_NAME, self.settings.host, self.port, self.settings.data_dir)
+        return self.port
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Health turns NOT_SERVING at once, in-flight calls get `grace` seconds, then the store closes."""
+        if self._stopped:
+            return
+        self._stopped = True
+        grace = self.settings.grace_seconds if grace is None else grace
+        LOG.info("stopping: draining in-flight calls for up to %.1fs", grace)
+        await self.health.enter_graceful_shutdown()
+        await self._server.stop(grace)
+        self._executor.shutdown(wait=True, cancel_futures=False)
+        self.detector.close()
+        LOG.info("stopped")
+
+    async def wait_for_termination(self) -> None:
+        await self._server.wait_for_termination()
+
+
+async def _serve(settings: Settings) -> None:
+    detector = build_detector(settings)
+    server = SamestoryServer(settings, detector)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
+    await server.stop()
+
+
+def serve(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT, then drain and exit."""
+    asyncio.run(_serve(settings))
+
+
+class BackgroundServer:
+    """A server on its own event loop in a thread: for the demo and the tests."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="samestory-server", daemon=True)
+        self._thread.start()
+        try:
+            self.detector = build_detector(settings, embedder)
+            self.server = self._call(self._make)
+            self.port = self._call(self.server.start)
+        except BaseException:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            raise
+
+    async def _make(self) -> SamestoryServer:
+        return SamestoryServer(self.settings, self.detector)
+
+    def _call(self, coro_fn):
+        return asyncio.run_coroutine_threadsafe(coro_fn(), self._loop).result()
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self, grace: float | None = 1.0) -> None:
+        self._call(lambda: self.server.stop(grace))
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def __enter__(self) -> BackgroundServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

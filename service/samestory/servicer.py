@@ -1,0 +1,236 @@
+"""The gRPC servicer: translates between protobuf messages and the detector.
+
+It decides nothing. Blocking detector calls run in a thread pool, so the event
+loop keeps answering health checks while the model works; domain errors turn
+into status codes here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from samestory_client._proto import samestory_pb2 as pb
+from samestory_client._proto import samestory_pb2_grpc as pb_grpc
+
+from .detector import Detector
+from .errors import AlreadyExists, InvalidArticle, LimitExceeded, NotFound, SamestoryError
+from .quotes import Quote
+from .records import ArticleIn, Decision
+from .store import ArticleRecord
+
+__all__ = ["SamestoryServicer"]
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_STATUS = {
+    InvalidArticle: grpc.StatusCode.INVALID_ARGUMENT,
+    LimitExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+}
+
+
+def _status(exc: SamestoryError) -> grpc.StatusCode:
+    for kind, code in _STATUS.items():
+        if isinstance(exc, kind):
+            return code
+    return grpc.StatusCode.FAILED_PRECONDITION
+
+
+# ----------------------------------------------------------------- messages
+
+
+def _timestamp(value: dt.datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value.astimezone(dt.timezone.utc))
+    return stamp
+
+
+def article_in(message: pb.Article) -> ArticleIn:
+    published = None
+    if message.HasField("published_at"):
+        try:
+            published = message.published_at.ToDatetime(tzinfo=dt.timezone.utc)
+        except (ValueError, OverflowError) as exc:
+            raise InvalidArticle(f"article.published_at is out of range: {exc}") from exc
+    return ArticleIn(
+        article_id=message.id,
+        text=message.text,
+        title=message.title,
+        published=published,
+        source=message.source,
+        url=message.url,
+    )
+
+
+def quote_message(quote: Quote) -> pb.Quote:
+    message = pb.Quote(
+        text=quote.text,
+        speaker=quote.speaker,
+        speaker_mention=quote.speaker_mention,
+        cue=quote.cue,
+        span=pb.Span(start=quote.start, end=quote.end),
+        parts=[pb.Span(start=s, end=e) for s, e in quote.parts] if len(quote.parts) > 1 else [],
+    )
+    if quote.speaker_span:
+        message.speaker_span.CopyFrom(pb.Span(start=quote.speaker_span[0], end=quote.speaker_span[1]))
+    return message
+
+
+def decision_message(decision: Decision) -> pb.Decision:
+    message = pb.Decision(
+        article_id=decision.article_id,
+        verdict=decision.verdict.value,
+        cluster_id=decision.cluster_id,
+        new_cluster=decision.new_cluster,
+        stored=decision.stored,
+        reason=decision.reason,
+        merged_cluster_ids=list(decision.merged),
+        quotes=[quote_message(q) for q in decision.quotes],
+    )
+    for m in decision.matches:
+        match = message.matches.add(
+            article_id=m.article_id,
+            cluster_id=m.cluster_id,
+            lexical_score=m.lexical,
+            semantic_score=m.semantic,
+            combined_score=m.combined,
+            relation=m.relation.value,
+            containment=m.containment,
+            entity_overlap=m.entity_overlap,
+        )
+        if m.days_apart is not None:
+            match.days_apart = m.days_apart
+    for a in decision.alignments:
+        message.aligned_quotes.add(
+            quote=quote_message(a.quote),
+            other_article_id=a.other_article,
+            other_quote=quote_message(a.other),
+            span=pb.Span(start=a.span[0], end=a.span[1]),
+            other_span=pb.Span(start=a.other_span[0], end=a.other_span[1]),
+            similarity=a.similarity,
+            kind=a.kind.value,
+        )
+    if decision.published:
+        message.published_at.CopyFrom(_timestamp(decision.published))
+    return message
+
+
+def _article_message(record: ArticleRecord) -> pb.Article:
+    message = pb.Article(
+        id=record.article_id, title=record.title, text=record.text, source=record.source, url=record.url
+    )
+    if record.published:
+        message.published_at.CopyFrom(_timestamp(record.published))
+    return message
+
+
+# ----------------------------------------------------------------- servicer
+
+
+class SamestoryServicer(pb_grpc.SamestoryServicer):
+    def __init__(self, detector: Detector, executor: ThreadPoolExecutor) -> None:
+        self._detector = detector
+        self._executor = executor
+
+    async def _run(self, context: grpc.aio.ServicerContext, fn: Callable[..., T], *args) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except SamestoryError as exc:
+            await context.abort(_status(exc), str(exc))
+        except Exception:
+            LOG.exception("internal error in %s", getattr(fn, "__name__", fn))
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error; the server log has the details")
+        raise AssertionError("unreachable: abort raises")  # pragma: no cover
+
+    def _article(self, request, context) -> ArticleIn:
+        if not request.HasField("article"):
+            raise InvalidArticle("the request has no article")
+        return article_in(request.article)
+
+    async def Check(self, request: pb.CheckRequest, context) -> pb.Decision:
+        def run() -> pb.Decision:
+            return decision_message(self._detector.check(self._article(request, context)))
+
+        return await self._run(context, run)
+
+    async def Ingest(self, request: pb.IngestRequest, context) -> pb.Decision:
+        def run() -> pb.Decision:
+            return decision_message(self._detector.ingest(self._article(request, context)))
+
+        return await self._run(context, run)
+
+    async def IngestStream(
+        self, request_iterator: AsyncIterator[pb.IngestRequest], context
+    ) -> AsyncIterator[pb.IngestStreamResponse]:
+        loop = asyncio.get_running_loop()
+        async for request in request_iterator:
+            article_id = request.article.id
+
+            def run(request=request) -> pb.Decision:
+                return decision_message(self._detector.ingest(self._article(request, context)))
+
+            try:
+                decision = await loop.run_in_executor(self._executor, run)
+            except SamestoryError as exc:
+                error = pb.Error(code=_status(exc).value[0], message=str(exc))
+                yield pb.IngestStreamResponse(article_id=article_id, error=error)
+            except Exception:
+                LOG.exception("internal error ingesting %s", article_id)
+                error = pb.Error(code=grpc.StatusCode.INTERNAL.value[0], message="internal error; see the server log")
+                yield pb.IngestStreamResponse(article_id=article_id, error=error)
+            else:
+                yield pb.IngestStreamResponse(article_id=article_id, decision=decision)
+
+    async def GetCluster(self, request: pb.GetClusterRequest, context) -> pb.Cluster:
+        def run() -> pb.Cluster:
+            cluster = self._detector.get_cluster(request.cluster_id)
+            message = pb.Cluster(cluster_id=cluster.cluster_id, aliases=list(cluster.aliases))
+            message.created_at.CopyFrom(_timestamp(cluster.created_at))
+            for member in cluster.members:
+                entry = message.articles.add(
+                    article_id=member.article_id, title=member.title, verdict=member.verdict, source=member.source
+                )
+                if member.published:
+                    entry.published_at.CopyFrom(_timestamp(member.published))
+            return message
+
+        return await self._run(context, run)
+
+    async def GetArticle(self, request: pb.GetArticleRequest, context) -> pb.StoredArticle:
+        def run() -> pb.StoredArticle:
+            record, quotes = self._detector.get_article(request.article_id)
+            message = pb.StoredArticle(
+                article=_article_message(record),
+                cluster_id=record.cluster_id,
+                verdict=record.verdict,
+                quotes=[quote_message(q.quote) for q in quotes],
+            )
+            message.ingested_at.CopyFrom(_timestamp(record.ingested_at))
+            return message
+
+        return await self._run(context, run)
+
+    async def DeleteArticle(self, request: pb.DeleteArticleRequest, context) -> pb.DeleteArticleResponse:
+        def run() -> pb.DeleteArticleResponse:
+            record = self._detector.delete(request.article_id)
+            return pb.DeleteArticleResponse(article_id=record.article_id, cluster_id=record.cluster_id)
+
+        return await self._run(context, run)
+
+    async def Stats(self, request: pb.StatsRequest, context) -> pb.StatsResponse:
+        def run() -> pb.StatsResponse:
+            return pb.StatsResponse(**self._detector.stats(), parameters=self._detector.parameters)
+
+        return await self._run(context, run)

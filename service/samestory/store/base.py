@@ -1,0 +1,123 @@
+"""The Store protocol and the records it keeps.
+
+The store is the truth: every article with its signature, vector, cluster and
+quotes is committed here before a write is acknowledged, and the in-memory
+indexes are derived from it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ..lexical import Signature
+from ..quotes import Quote
+
+__all__ = ["ArticleRecord", "ClusterRecord", "IndexEntry", "NewArticle", "QuoteRecord", "Store"]
+
+
+@dataclass(frozen=True)
+class QuoteRecord:
+    """A quote and the embeddings of its units (see quotes.quote_units)."""
+
+    quote: Quote
+    vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """Everything one ingest writes, in one transaction."""
+
+    article_id: str
+    title: str
+    text: str
+    published: dt.datetime | None
+    source: str
+    url: str
+    content_hash: str
+    exact_key: str
+    signature: Signature
+    vector: np.ndarray
+    entities: frozenset[str]
+    verdict: int
+    cluster_id: str
+    new_cluster: bool
+    merged: tuple[str, ...]
+    decision: str
+    quotes: tuple[QuoteRecord, ...]
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    key: int
+    article_id: str
+    title: str
+    text: str
+    published: dt.datetime | None
+    source: str
+    url: str
+    ingested_at: dt.datetime
+    content_hash: str
+    exact_key: str
+    cluster_id: str
+    cluster_rank: int
+    verdict: int
+    signature: Signature
+    entities: frozenset[str]
+    decision: str
+
+
+@dataclass(frozen=True)
+class ClusterRecord:
+    cluster_id: str
+    aliases: tuple[str, ...]
+    created_at: dt.datetime
+    members: tuple[ArticleRecord, ...]
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    key: int
+    signature: Signature
+    vector: np.ndarray
+
+
+class Store(Protocol):
+    """What the detector needs from a backend (SQLite embedded, PostgreSQL shared)."""
+
+    def parameters(self) -> dict[str, str]:
+        """The parameters the data was built with; empty for a new store."""
+
+    def set_parameters(self, params: dict[str, str]) -> None: ...
+
+    def add(self, article: NewArticle) -> int:
+        """Commit the article, its cluster (new or merged) and quotes; returns its key."""
+
+    def delete(self, article_id: str) -> ArticleRecord:
+        """Remove an article; raises NotFound."""
+
+    def by_id(self, article_id: str) -> ArticleRecord | None: ...
+
+    def by_keys(self, keys: Sequence[int]) -> dict[int, ArticleRecord]: ...
+
+    def by_exact_key(self, exact_key: str) -> list[ArticleRecord]: ...
+
+    def quotes(self, keys: Sequence[int]) -> dict[int, list[QuoteRecord]]: ...
+
+    def resolve_cluster(self, cluster_id: str) -> str | None:
+        """The canonical id for any id ever issued, or None."""
+
+    def cluster(self, cluster_id: str, limit: int | None = None) -> ClusterRecord | None:
+        """A canonical cluster with its newest `limit` members (all when None), oldest first."""
+
+    def index_entries(self) -> Iterator[IndexEntry]:
+        """Every stored article's signature and vector, for rebuilding the indexes."""
+
+    def counts(self) -> tuple[int, int]:
+        """(articles, live clusters)."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,191 @@
+"""Normalisation, boilerplate stripping, tokens and entities.
+
+Articles arrive as plain text, sometimes a raw page dump with menus,
+subscription offers, related-story links and comment rules. `clean` keeps the
+paragraphs that read as article prose and remembers where each one stands in
+the original text, so that quote offsets can point into what the caller sent.
+Everything lexical or semantic is computed from the kept paragraphs only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+__all__ = [
+    "CleanText",
+    "Paragraph",
+    "clean",
+    "entities",
+    "exact_key",
+    "normalise",
+    "tokens",
+]
+
+_DATE_PREFIX = re.compile(r"\A\s*date\s+(\d{4})-(\d{2})-(\d{2})\b[ \t]*")
+
+# Phrases that, in a short paragraph, mark page chrome rather than reporting.
+_BOILERPLATE = re.compile(
+    r"""\b(
+        sign[ -]?in | sign[ -]?up | log[ -]?in | log[ -]?out | subscri(be|ption|ber)s? | newsletters?
+      | community\ guidelines | comments?\ (have|must|are\ moderated) | post(ing)?\ (your\ )?comments?
+      | commenting\ platform | registered\ user | member-only | free\ stories | read\ later
+      | all\ rights\ reserved | cookies? | privacy\ policy | terms\ of\ (use|service)
+      | photo\ credit | image\ credit | getty\ images | file\ photo
+      | related\ (stories|topics|articles|news|content) | top\ news | most\ read | read\ more
+      | click\ here | share\ (this|on) | follow\ us | connect\ with\ us | advertisement
+      | download\ (the|our)\ app | breaking\ news\ alerts? | unlock | paywall
+    )\b""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_BYLINE = re.compile(r"^(by|written by|reporting by|edited by)\s+[A-Z]", re.IGNORECASE)
+_LIST_ITEM = re.compile(r"^\s*(\d{1,3}[.)]|[•·▪◦*\-–—])\s+")
+# A paragraph of prose ends a sentence: punctuation, perhaps inside closing quotes or brackets.
+_TERMINAL = re.compile(r"""[.!?…:;]["'”’»)\]]*$|["”’»]$""")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+# "KYIV, Ukraine (AP) — " style datelines and wire prefixes at the start of the body.
+_DATELINE = re.compile(
+    r"^(?:[A-Z][A-Z .'’-]{1,40}(?:,\s*[A-Z][\w .'’-]{1,40})?\s*(?:\([A-Za-z .]{2,20}\))?|\([A-Za-z .]{2,20}\))\s*[—–-]{1,2}\s+"
+)
+_QUOTE_MAP = str.maketrans(
+    {
+        "“": '"', "”": '"', "„": '"', "‟": '"', "«": '"', "»": '"', "″": '"',
+        "‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "‹": "'", "›": "'",
+        "—": "-", "–": "-", "‒": "-", "―": "-", "\u00ad": None,
+    }
+)
+_SPACE = re.compile(r"\s+")
+_MIN_PROSE_WORDS = 4
+_LONG_PARAGRAPH_WORDS = 60
+_MAX_CHROME_WORDS = 60
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A kept paragraph: its text and where it stands in the original."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class CleanText:
+    """An article body reduced to its prose."""
+
+    paragraphs: tuple[Paragraph, ...]
+    body: str
+    date: dt.date | None
+    dropped: int
+
+    @property
+    def empty(self) -> bool:
+        return not self.body
+
+
+def normalise(text: str) -> str:
+    """NFKC, straight quotes and hyphens, single spaces."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTE_MAP)
+    return _SPACE.sub(" ", text).strip()
+
+
+def tokens(text: str) -> list[str]:
+    """Case-folded words of a normalised text, apostrophes kept inside words."""
+    return _WORD.findall(normalise(text).casefold())
+
+
+def exact_key(body: str) -> str:
+    """The key under which two bodies count as the same text."""
+    return hashlib.sha256(" ".join(tokens(body)).encode("utf-8")).hexdigest()
+
+
+def _is_prose(line: str) -> bool:
+    words = len(_WORD.findall(line))
+    if words >= _LONG_PARAGRAPH_WORDS:
+        return True
+    if words < _MIN_PROSE_WORDS:
+        return False
+    if _LIST_ITEM.match(line) and words <= 12:
+        return False
+    return bool(_TERMINAL.search(line))
+
+
+def _is_chrome(line: str) -> bool:
+    if _BYLINE.match(line) and len(_WORD.findall(line)) <= 8:
+        return True
+    return bool(_BOILERPLATE.search(line)) and len(_WORD.findall(line)) <= _MAX_CHROME_WORDS
+
+
+def _lines(text: str, offset: int) -> list[Paragraph]:
+    out = []
+    for match in re.finditer(r"[^\n\r]+", text[offset:]):
+        raw = match.group()
+        stripped = raw.strip()
+        if not stripped:
+            continue
+        start = offset + match.start() + (len(raw) - len(raw.lstrip()))
+        out.append(Paragraph(start, start + len(stripped), stripped))
+    return out
+
+
+def clean(text: str) -> CleanText:
+    """Keep the article's prose; read a leading `date YYYY-MM-DD`."""
+    date = None
+    offset = 0
+    prefix = _DATE_PREFIX.match(text)
+    if prefix:
+        try:
+            date = dt.date(int(prefix.group(1)), int(prefix.group(2)), int(prefix.group(3)))
+            offset = prefix.end()
+        except ValueError:
+            date = None
+    lines = _lines(text, offset)
+    seen: set[str] = set()
+    kept: list[Paragraph] = []
+    for line in lines:
+        key = normalise(line.text).casefold()
+        if key in seen:
+            continue
+        seen.add(key)
+        if _is_prose(line.text) and not _is_chrome(line.text):
+            kept.append(line)
+    if not kept:
+        # Nothing reads as prose (a headline-only item, a list): keep what is not chrome.
+        kept = [line for line in lines if not _is_chrome(line.text)] or lines
+    body = normalise("\n".join(p.text for p in kept))
+    body = _DATELINE.sub("", body, count=1)
+    return CleanText(tuple(kept), body, date, len(lines) - len(kept))
+
+
+_NOT_NAMES = frozenset(
+    """a an and the this that these those he she it they we i you his her its their our my your
+    in on at of for from to by with as after before about over under into during since until
+    but or if when while where why how what who which there here then than also however meanwhile
+    mr mrs ms dr sir prof gen president minister monday tuesday wednesday thursday friday saturday
+    sunday january february march april may june july august september october november december
+    earlier later today yesterday tomorrow according""".split()
+)
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]+")
+_NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
+
+
+def entities(text: str) -> frozenset[str]:
+    """Names and numbers a text mentions: capitalised words and figures, case-folded.
+
+    A crude stand-in for named-entity recognition that needs no model: it is
+    only used to compare two articles, where the same crude errors cancel.
+    """
+    found: set[str] = set()
+    for match in _CAPITALISED.finditer(text):
+        word = match.group().replace("’", "'")
+        word = re.sub(r"'s$", "", word).casefold()
+        if len(word) >= 2 and word not in _NOT_NAMES:
+            found.add(word)
+    for match in _NUMBER.finditer(text):
+        number = match.group().replace(",", "")
+        if number not in {"1", "2", "3", "4", "5", "6", "7", "8", "9", "0"}:
+            found.add(number)
+    return frozenset(found)
