@@ -141,6 +141,8 @@ class _Raw:
     close_mark: int
     paragraph: int
     parts: list[Span] = field(default_factory=list)
+    # Where the first piece's closing mark stands when the attribution splits the quote.
+    split_close: int | None = None
 
 
 # ---------------------------------------------------------------- extraction
@@ -218,12 +220,13 @@ def _sentence_bounds(text: str, para: Paragraph, start: int, end: int) -> Span:
 
 def _attribution(text: str, para: Paragraph, raw: _Raw, prev_end: int, next_start: int):
     """(mention, span, cue) from the words around the quote, or None."""
+    close = raw.close_mark if raw.split_close is None else raw.split_close
     after_end = min(next_start, para.end)
-    after = text[raw.close_mark + 1 : after_end]
+    after = text[close + 1 : after_end]
     for pattern in (_AFTER_CUE_SUBJECT, _AFTER_SUBJECT_CUE):
         match = pattern.match(after)
         if match:
-            base = raw.close_mark + 1
+            base = close + 1
             return match.group("who"), (base + match.start("who"), base + match.end("who")), match.group("cue")
     sent_start, _ = _sentence_bounds(text, para, raw.open_mark, raw.close_mark)
     before_start = max(prev_end, sent_start)
@@ -260,6 +263,8 @@ def _merge_split(text: str, raws: list[_Raw]) -> list[_Raw]:
                 and re.search(rf"\b({_CUES})\b", between)
                 and between.rstrip().endswith(",")
             ):
+                if prev.split_close is None:
+                    prev.split_close = prev.close_mark
                 prev.parts.append((raw.start, raw.end))
                 prev.end = raw.end
                 prev.close_mark = raw.close_mark

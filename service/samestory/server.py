@@ -119,6 +119,7 @@ class BackgroundServer:
         except BaseException:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
+            self._loop.close()
             raise
 
     async def _make(self) -> SamestoryServer:
@@ -131,7 +132,13 @@ class BackgroundServer:
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def stopped(self) -> bool:
+        return self._loop.is_closed()
+
     def stop(self, grace: float | None = 1.0) -> None:
+        if self.stopped:
+            return
         self._call(lambda: self.server.stop(grace))
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()

@@ -1,0 +1,79 @@
+"""Shared fixtures: the real model loaded once, real servers on loopback ports, real clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from samestory.config import Settings
+from samestory.semantic import SentenceTransformerEmbedder
+from samestory.server import BackgroundServer
+from samestory_client import SamestoryClient, make_article
+from samestory_client import pb
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO / "seeds"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The real all-MiniLM-L6-v2, loaded once for the whole run."""
+    return SentenceTransformerEmbedder(threads=2)
+
+
+@pytest.fixture(scope="session")
+def seed_texts() -> dict[str, str]:
+    return {p.stem: p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))}
+
+
+@pytest.fixture(scope="session")
+def other_events() -> list[dict]:
+    with (DATA / "ecbplus_other_events.jsonl").open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+@pytest.fixture
+def start_server(tmp_path: Path, embedder) -> Iterator[Callable[..., BackgroundServer]]:
+    """Starts real gRPC servers on free loopback ports; stops them after the test."""
+    servers: list[BackgroundServer] = []
+
+    def start(data_dir: Path | None = None, **settings) -> BackgroundServer:
+        config = Settings.load(
+            env={}, data_dir=data_dir or tmp_path / "data", host="127.0.0.1", port=0, **settings
+        )
+        server = BackgroundServer(config, embedder)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        if not server.stopped:
+            server.stop()
+
+
+@pytest.fixture
+def server(start_server) -> BackgroundServer:
+    return start_server()
+
+
+@pytest.fixture
+def client(server) -> Iterator[SamestoryClient]:
+    with SamestoryClient(server.target, timeout=60) as c:
+        yield c
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def seed_article(seed_texts: dict[str, str], stem: str, new_id: str | None = None) -> pb.Article:
+    return make_article(new_id or stem, seed_texts[stem])

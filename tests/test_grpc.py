@@ -1,0 +1,121 @@
+"""The gRPC API against a real server on a loopback port, with the real client."""
+
+import datetime as dt
+
+import grpc
+import pytest
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from samestory.errors import IncompatibleData
+from samestory.lexical import LexicalParams
+from samestory_client import SamestoryClient, make_article, pb
+
+from .conftest import seed_article
+
+SEED_000 = "000_37e6b592380adfa8"
+SEED_002 = "002_4e24442fa892cfb7"
+
+
+def test_check_stores_nothing(client, seed_texts):
+    decision = client.check(seed_article(seed_texts, SEED_000))
+    assert decision.verdict == pb.NEW_STORY and not decision.stored and decision.cluster_id == ""
+    assert client.stats().articles == 0
+    with pytest.raises(grpc.RpcError) as err:
+        client.get_article(SEED_000)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_ingest_is_idempotent_by_id(client, seed_texts):
+    first = client.ingest(seed_article(seed_texts, SEED_000))
+    assert first.stored
+    assert client.ingest(seed_article(seed_texts, SEED_000)) == first
+    with pytest.raises(grpc.RpcError) as err:
+        client.ingest(make_article(SEED_000, seed_texts[SEED_000] + "\nA correction was added."))
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert SEED_000 in err.value.details()
+    assert client.stats().articles == 1
+
+
+def test_date_prefix_becomes_the_publication_time(client, seed_texts):
+    decision = client.ingest(seed_article(seed_texts, SEED_002))
+    assert decision.published_at.ToDatetime().date() == dt.date(2024, 10, 29)
+    given = client.ingest(make_article("dated", "The storm hit the coast at night and left many homes without power.",
+                                       published_at=dt.datetime(2025, 1, 2, 3, 4, 5)))
+    assert given.published_at.ToDatetime() == dt.datetime(2025, 1, 2, 3, 4, 5)
+
+
+def test_ingest_stream_answers_each_item_and_goes_on(client, seed_texts):
+    articles = [
+        seed_article(seed_texts, SEED_000),
+        make_article("empty", "   "),
+        make_article(SEED_000, "other content under a stored id"),
+        seed_article(seed_texts, SEED_002),
+    ]
+    responses = list(client.ingest_many(articles, timeout=120))
+    assert [r.article_id for r in responses] == [SEED_000, "empty", SEED_000, SEED_002]
+    assert responses[0].decision.verdict == pb.NEW_STORY
+    assert responses[1].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert responses[2].error.code == grpc.StatusCode.ALREADY_EXISTS.value[0]
+    assert responses[3].decision.verdict == pb.SAME_EVENT
+    assert responses[3].decision.cluster_id == responses[0].decision.cluster_id
+
+
+def test_get_article_and_cluster(client, seed_texts):
+    decision = client.ingest(seed_article(seed_texts, SEED_000))
+    stored = client.get_article(SEED_000)
+    assert stored.article.text == seed_texts[SEED_000]
+    assert stored.cluster_id == decision.cluster_id and stored.verdict == pb.NEW_STORY
+    assert [q.text for q in stored.quotes] == [q.text for q in decision.quotes]
+    cluster = client.get_cluster(decision.cluster_id)
+    assert [m.article_id for m in cluster.articles] == [SEED_000]
+
+
+def test_delete_removes_from_store_and_indexes(client, seed_texts):
+    decision = client.ingest(seed_article(seed_texts, SEED_000))
+    reply = client.delete_article(SEED_000)
+    assert reply.cluster_id == decision.cluster_id
+    stats = client.stats()
+    assert (stats.articles, stats.lexical_index_size, stats.semantic_index_size) == (0, 0, 0)
+    assert client.check(seed_article(seed_texts, SEED_000, "again")).verdict == pb.NEW_STORY
+    assert client.get_cluster(decision.cluster_id).articles == []  # the id still resolves
+    with pytest.raises(grpc.RpcError) as err:
+        client.delete_article(SEED_000)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_stats_report_the_parameters(client):
+    params = client.stats().parameters
+    assert params["model"].startswith("model@") and params["minhash.scheme"] == "affine32"
+    assert params["vector.dim"] == "384" and "decide.same_event" in params
+
+
+def test_health_and_reflection(server, client):
+    assert client.health() == "SERVING"
+    assert client.health("samestory.v1.Samestory") == "SERVING"
+    with grpc.insecure_channel(server.target) as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        (reply,) = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+        names = {s.name for s in reply.list_services_response.service}
+    assert {"samestory.v1.Samestory", "grpc.health.v1.Health"} <= names
+
+
+def test_missing_article_field_is_invalid(server):
+    with grpc.insecure_channel(server.target) as channel:
+        from samestory_client._proto import samestory_pb2_grpc
+
+        stub = samestory_pb2_grpc.SamestoryStub(channel)
+        with pytest.raises(grpc.RpcError) as err:
+            stub.Ingest(pb.IngestRequest(), timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "no article" in err.value.details()
+
+
+def test_data_built_with_other_parameters_is_refused(start_server, tmp_path, seed_texts):
+    data_dir = tmp_path / "d"
+    server = start_server(data_dir)
+    with SamestoryClient(server.target) as client:
+        client.ingest(seed_article(seed_texts, SEED_000))
+    server.stop()
+    with pytest.raises(IncompatibleData) as err:
+        start_server(data_dir, lexical=LexicalParams(shingle_size=4))
+    assert "shingle.words: data has '5', settings give '4'" in str(err.value)
+    assert "--data-dir" in str(err.value)

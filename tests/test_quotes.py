@@ -1,0 +1,140 @@
+import re
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from samestory import quotes
+from samestory.quotes import AlignmentKind, Quote
+from samestory.text import clean
+
+from .conftest import SEEDS
+
+
+def extract(text: str) -> list[Quote]:
+    return quotes.extract(text, clean(text).paragraphs)
+
+
+def test_seed_quotes_with_speakers_and_offsets():
+    text = (SEEDS / "000_37e6b592380adfa8.txt").read_text(encoding="utf-8")
+    found = extract(text)
+    for q in found:
+        assert text[q.start : q.end] == q.text
+    by_start = {q.text.split()[0] + " " + q.text.split()[1]: q for q in found}
+    discussed = by_start["We discussed"]
+    assert discussed.speaker == "Zelenskyy" and discussed.speaker_mention == "he" and discussed.cue == "wrote"
+    assert text[discussed.speaker_span[0] : discussed.speaker_span[1]] == "he"
+    # A paragraph that is all quote goes on with the previous speaker.
+    assert by_start["The conclusion"].speaker == "Zelenskyy"
+    assert by_start["The conclusion"].text.endswith("beyond two countries.")
+    assert by_start["We agreed"].speaker_mention == "the Ukrainian leader"
+    assert by_start["Initial indications"].speaker == "Pat Ryders"
+
+
+def test_split_quote_is_one_quote_with_two_parts():
+    text = '"We will not give up," the minister said, "and we will win this war."'
+    (q,) = extract(text)
+    assert q.text == "We will not give up and we will win this war."
+    assert len(q.parts) == 2
+    assert [text[s:e] for s, e in q.parts] == ["We will not give up", "and we will win this war."]
+    assert q.speaker_mention == "the minister" and q.cue == "said"
+
+
+def test_speaker_forms():
+    cases = {
+        '"The talks failed," said Olaf Scholz.': "Olaf Scholz",
+        'Olaf Scholz wrote on Telegram: "The talks failed and we go home."': "Olaf Scholz",
+        '"The talks failed and we go home," according to Olaf Scholz.': "Olaf Scholz",
+        'Mr. Yoon said South Korea would back peace "while working with allies to explore measures."': "Yoon",
+    }
+    for text, speaker in cases.items():
+        (q,) = extract(text)
+        assert q.speaker == speaker, text
+
+
+def test_guillemets_and_unbalanced_marks():
+    text = "Le ministre a dit « nous ne céderons pas sur ce point » hier.\nA stray \" mark here but the rest is read."
+    found = extract(text)
+    assert [q.text for q in found] == ["nous ne céderons pas sur ce point"]
+
+
+def test_scare_quotes_without_attribution_are_not_statements():
+    assert extract('The "American Pie" star checked into rehab on Friday.') == []
+
+
+def _pair(text_a, text_b):
+    (a,) = extract(text_a)
+    (b,) = extract(text_b)
+    units_a, units_b = quotes.quote_units(text_a, a), quotes.quote_units(text_b, b)
+    return quotes.align(text_a, a, units_a, None, text_b, b, units_b, None)
+
+
+def test_align_verbatim_variant_and_partial():
+    verbatim = _pair('"We will win this war," he said.', 'He said: "We will win this war."')
+    assert verbatim.kind is AlignmentKind.VERBATIM
+    variant = _pair(
+        '"This war is becoming internationalized," he said.', 'He wrote: "This war is becoming internationalised."'
+    )
+    assert variant.kind is AlignmentKind.VARIANT
+    long_text = 'She wrote: "We met the president. This war is becoming internationalised, beyond two countries."'
+    partial = _pair('"This war is becoming internationalized, beyond two countries," she wrote.', long_text)
+    assert partial.kind is AlignmentKind.PARTIAL
+    assert long_text[partial.other_span[0] : partial.other_span[1]] == (
+        "This war is becoming internationalised, beyond two countries"
+    )
+
+
+def test_different_speakers_saying_different_things_are_not_aligned():
+    text_a = '"We will send more troops to the border next week," said John Smith.'
+    text_b = '"The troops at the border will go home next week," said Maria Lopez.'
+    (a,) = extract(text_a)
+    (b,) = extract(text_b)
+    vectors = np.eye(3, dtype=np.float32)[:1]
+    assert (
+        quotes.align(text_a, a, quotes.quote_units(text_a, a), vectors, text_b, b, quotes.quote_units(text_b, b), vectors)
+        is None
+    )
+
+
+def test_paraphrase_needs_similar_vectors_and_shared_words():
+    text_a = '"There is only one conclusion: this war is internationalised and goes beyond Ukraine," he wrote.'
+    text_b = '"The conclusion is clear: this war is becoming internationalized, extending beyond two countries," he wrote.'
+    (a,) = extract(text_a)
+    (b,) = extract(text_b)
+    ua, ub = quotes.quote_units(text_a, a), quotes.quote_units(text_b, b)
+    similar = np.full((len(ua), len(ub)), 0.0, dtype=np.float32)
+    similar[0, 0] = 0.66
+    # Vectors whose dot products are exactly `similar`.
+    va = np.eye(len(ua), 8, dtype=np.float32)
+    vb = np.zeros((len(ub), 8), dtype=np.float32)
+    vb[:, : len(ua)] = similar.T
+    result = quotes.align(text_a, a, ua, va, text_b, b, ub, vb)
+    assert result is not None and result.kind is AlignmentKind.PARAPHRASE and result.similarity == 0.66
+    assert quotes.align(text_a, a, ua, va, text_b, b, ub, vb * 0.5) is None
+
+
+def test_quote_round_trips_through_dict():
+    (q,) = extract('"We will not give up," the minister said, "and we will win."')
+    assert Quote.from_dict(q.to_dict()) == q
+
+
+QUOTE_MARKS = st.sampled_from(list('"“”«»„‘’\',.:—-\n ') + ["said", "he said,", "Smith", "The", "war"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(QUOTE_MARKS, st.text(max_size=12)), max_size=80).map("".join))
+def test_extraction_never_crashes_and_offsets_stay_inside(text):
+    for q in extract(text):
+        assert 0 <= q.start <= q.end <= len(text)
+        for s, e in q.parts:
+            assert q.start <= s <= e <= q.end
+        if q.speaker_span:
+            assert 0 <= q.speaker_span[0] <= q.speaker_span[1] <= len(text)
+        for _, (s, e) in quotes.quote_units(text, q):
+            assert 0 <= s <= e <= len(text)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(min_value=1, max_value=3000))
+def test_thousands_of_quote_marks_finish_quickly(n):
+    text = ('"' * n) + " he said " + ("“”" * n) + "\n" + re.sub("x", '"', "x a x " * (n // 10))
+    extract(text)
