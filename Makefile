@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 
-.PHONY: demo test serve stubs clean
+.PHONY: demo test serve stubs clean system-deps
 
 $(BIN)/samestory: pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,13 @@ $(BIN)/samestory: pyproject.toml clients/python/pyproject.toml
 demo: $(BIN)/samestory
 	$(BIN)/samestory demo
 
-test: $(BIN)/samestory
+# The deployment tests check docker/compose.yaml with Debian's docker-compose (no engine needed).
+system-deps:
+	@command -v docker-compose >/dev/null || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq docker-compose >/dev/null; }
+
+test: $(BIN)/samestory system-deps
 	$(BIN)/python -m pytest
 
 serve: $(BIN)/samestory

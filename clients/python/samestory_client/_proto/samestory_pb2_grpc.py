@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class SamestoryStub:
-    """Missing associated documentation comment in .proto file."""
+    """Deduplication and story clustering for news articles.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -72,7 +73,8 @@ class SamestoryStub:
 
 
 class SamestoryServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Deduplication and story clustering for news articles.
+    """
 
     def Check(self, request, context):
         """Decides where an article belongs without storing it.
@@ -175,7 +177,8 @@ def add_SamestoryServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Samestory:
-    """Missing associated documentation comment in .proto file."""
+    """Deduplication and story clustering for news articles.
+    """
 
     @staticmethod
     def Check(request,

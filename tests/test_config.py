@@ -1,0 +1,21 @@
+from pathlib import Path
+
+import pytest
+from samestory.config import Settings
+from samestory.errors import ConfigurationError
+
+
+def test_defaults_env_then_flags():
+    env = {"SAMESTORY_PORT": "6000", "SAMESTORY_DATA_DIR": "/srv/x", "SAMESTORY_THREADS": "1"}
+    settings = Settings.load(env=env, port=7000)
+    assert settings.port == 7000 and settings.data_dir == Path("/srv/x") and settings.threads == 1
+    assert Settings.load(env={}).port == 50051
+
+
+def test_bad_values_say_which_variable():
+    with pytest.raises(ConfigurationError, match="SAMESTORY_PORT='http'"):
+        Settings.load(env={"SAMESTORY_PORT": "http"})
+    with pytest.raises(ConfigurationError, match="TCP port"):
+        Settings.load(env={}, port=70000)
+    with pytest.raises(ConfigurationError, match="max_message_bytes"):
+        Settings.load(env={}, max_article_chars=5_000_000, max_message_bytes=1_000_000)
