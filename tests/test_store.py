@@ -90,3 +90,13 @@ def test_parameters_persist(tmp_path):
     s = SQLiteStore(tmp_path)
     assert s.parameters() == {"model": "m1"}
     s.close()
+
+
+def test_a_data_directory_serves_one_process_at_a_time(tmp_path):
+    from samestory.errors import ConfigurationError
+
+    first = SQLiteStore(tmp_path)
+    with pytest.raises(ConfigurationError, match="in use by another Samestory process"):
+        SQLiteStore(tmp_path)
+    first.close()
+    SQLiteStore(tmp_path).close()

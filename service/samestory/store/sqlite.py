@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import logging
 import sqlite3
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import NotFound
+from ..errors import ConfigurationError, NotFound
 from ..lexical import Signature
 from ..quotes import Quote
 from .base import ArticleRecord, ClusterRecord, IndexEntry, NewArticle, QuoteRecord
@@ -111,6 +112,24 @@ class SQLiteStore:
 
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
+        # The in-memory indexes belong to one process: a second server on the same directory
+        # would never see the first one's writes in its indexes.
+        self._lockfile = (data_dir / "samestory.lock").open("a")
+        try:
+            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lockfile.close()
+            raise ConfigurationError(
+                f"the data directory {data_dir} is in use by another Samestory process; "
+                "stop it first or give this one its own --data-dir"
+            ) from None
+        try:
+            self._open(data_dir)
+        except BaseException:
+            self._lockfile.close()
+            raise
+
+    def _open(self, data_dir: Path) -> None:
         self.path = data_dir / "samestory.sqlite3"
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
@@ -123,7 +142,9 @@ class SQLiteStore:
             if found is None:
                 self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             elif int(found[0]) != SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path} has schema version {found[0]}; this build reads {SCHEMA_VERSION}")
+                raise ConfigurationError(
+                    f"{self.path} has schema version {found[0]}; this build reads {SCHEMA_VERSION}"
+                )
 
     # ------------------------------------------------------------- parameters
 
@@ -281,6 +302,7 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._lockfile.close()
 
 
 class _Transaction:
