@@ -65,6 +65,22 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from . import evaluate
+    from .semantic import SentenceTransformerEmbedder
+
+    rows = evaluate.read_dataset(args.dataset)
+    settings = _settings(args, data_dir=Path(tempfile.gettempdir()))
+    embedder = SentenceTransformerEmbedder(settings.model_path, threads=settings.threads)
+    if args.embedding_cache:
+        embedder = evaluate.CachingEmbedder(embedder, args.embedding_cache)
+    results = evaluate.evaluate(rows, settings, embedder, shuffles=args.shuffles, seed=args.seed)
+    if args.embedding_cache:
+        embedder.save()
+    print(evaluate.report(results, args.dataset.name, rows))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="samestory", description="Samestory: has this news story been seen?")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env SAMESTORY_LOG_LEVEL)")
@@ -81,13 +97,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="start on a fresh data directory and send the seed articles through")
     demo.add_argument("--seeds", type=Path, default=_seeds_default(), help="folder of seed .txt articles")
     demo.set_defaults(run=_demo)
+
+    evaluation = sub.add_parser("eval", help="cluster quality on a labelled JSONL file, against naive baselines")
+    evaluation.add_argument("dataset", type=Path, help="JSONL with id, title, text, date and label (the gold event)")
+    evaluation.add_argument("--shuffles", type=int, default=0, help="N seeded shuffles instead of file order")
+    evaluation.add_argument("--seed", type=int, default=0, help="seed of the first shuffle")
+    evaluation.add_argument("--embedding-cache", type=Path, help="an .npz file that keeps embeddings between runs")
+    evaluation.set_defaults(run=_eval)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=(args.log_level or "WARNING" if args.command == "demo" else args.log_level or "INFO").upper(),
+        level=(args.log_level or ("WARNING" if args.command in ("demo", "eval") else "INFO")).upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:

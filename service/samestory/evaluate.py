@@ -1,0 +1,283 @@
+"""Clustering quality on labelled data: the detector against naive baselines, in one run.
+
+`samestory eval DATASET.jsonl` streams the articles through the real detector
+(a fresh data directory per run) and scores the final clusters against the
+gold events. The baselines see the same articles in the same order, each at
+the threshold that suits it best on this very data, so they are an upper
+bound on what the naive method can do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import logging
+import random
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import Settings
+from .lexical import Hasher, LexicalParams, jaccard
+from .records import ArticleIn
+from .semantic import Embedder
+from .text import clean, tokens
+
+__all__ = ["Labelled", "Quality", "evaluate", "quality", "read_dataset"]
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Labelled:
+    article: ArticleIn
+    label: str
+
+
+@dataclass(frozen=True)
+class Quality:
+    pairwise: tuple[float, float, float]
+    bcubed: tuple[float, float, float]
+    clusters: int
+    gold_clusters: int
+
+    def row(self) -> str:
+        p, b = self.pairwise, self.bcubed
+        return (
+            f"{p[0]:.3f} {p[1]:.3f} {p[2]:.3f}   {b[0]:.3f} {b[1]:.3f} {b[2]:.3f}   "
+            f"{self.clusters:4d}/{self.gold_clusters}"
+        )
+
+
+@dataclass
+class Run:
+    name: str
+    quality: Quality
+    verdicts: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    articles: int = 0
+    threshold: float | None = None
+
+
+def read_dataset(path: Path) -> list[Labelled]:
+    """JSONL with id, title, text, date (ISO or null) and label (the gold event)."""
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            data = json.loads(line)
+            if "label" not in data or "text" not in data or "id" not in data:
+                raise ValueError(f"{path}:{number}: each line needs id, text and label")
+            published = None
+            if data.get("date"):
+                published = dt.datetime.fromisoformat(data["date"])
+                if published.tzinfo is None:
+                    published = published.replace(tzinfo=dt.timezone.utc)
+            article = ArticleIn(str(data["id"]), data["text"], title=data.get("title") or "", published=published)
+            rows.append(Labelled(article, str(data["label"])))
+    return rows
+
+
+# ----------------------------------------------------------------- metrics
+
+
+def _f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def quality(predicted: dict[str, str], gold: dict[str, str]) -> Quality:
+    """Pairwise and B-cubed precision, recall and F1 of a clustering."""
+    ids = list(gold)
+    cells = Counter((predicted[i], gold[i]) for i in ids)
+    pred_sizes = Counter(predicted[i] for i in ids)
+    gold_sizes = Counter(gold[i] for i in ids)
+
+    def pairs(n: int) -> int:
+        return n * (n - 1) // 2
+
+    together = sum(pairs(n) for n in cells.values())
+    pred_pairs = sum(pairs(n) for n in pred_sizes.values())
+    gold_pairs = sum(pairs(n) for n in gold_sizes.values())
+    p = together / pred_pairs if pred_pairs else 1.0
+    r = together / gold_pairs if gold_pairs else 1.0
+    # B-cubed: per item, the share of its predicted cluster that shares its gold label, and vice versa.
+    bp = sum(n * n / pred_sizes[c] for (c, _), n in cells.items()) / len(ids)
+    br = sum(n * n / gold_sizes[g] for (_, g), n in cells.items()) / len(ids)
+    return Quality((p, r, _f1(p, r)), (bp, br, _f1(bp, br)), len(pred_sizes), len(gold_sizes))
+
+
+# --------------------------------------------------------------- baselines
+
+_THRESHOLDS = [round(t, 2) for t in np.arange(0.05, 0.96, 0.05)]
+
+
+def _single_pass(vectors: np.ndarray, threshold: float) -> list[int]:
+    """Each item joins the cluster whose centroid is most similar, if above the threshold."""
+    centroids: list[np.ndarray] = []
+    assigned = []
+    for v in vectors:
+        if centroids:
+            matrix = np.vstack([c / (np.linalg.norm(c) or 1.0) for c in centroids])
+            sims = matrix @ v
+            best = int(np.argmax(sims))
+            if sims[best] >= threshold:
+                centroids[best] = centroids[best] + v
+                assigned.append(best)
+                continue
+        centroids.append(v.copy())
+        assigned.append(len(centroids) - 1)
+    return assigned
+
+
+def _best(name: str, rows: Sequence[Labelled], assign: Callable[[float], list], thresholds: Iterable[float]) -> Run:
+    gold = {r.article.article_id: r.label for r in rows}
+    best: Run | None = None
+    for t in thresholds:
+        labels = assign(t)
+        q = quality({r.article.article_id: str(c) for r, c in zip(rows, labels, strict=True)}, gold)
+        if best is None or q.pairwise[2] > best.quality.pairwise[2]:
+            best = Run(name, q, threshold=t)
+    return best
+
+
+def tfidf_single_pass(rows: Sequence[Labelled]) -> Run:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = [f"{r.article.title}\n{clean(r.article.text).body}" for r in rows]
+    matrix = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(texts)
+    dense = matrix.toarray().astype(np.float32)
+    return _best("tf-idf single-pass", rows, lambda t: _single_pass(dense, t), _THRESHOLDS)
+
+
+def embedding_single_pass(rows: Sequence[Labelled], vectors: np.ndarray) -> Run:
+    return _best("embedding single-pass", rows, lambda t: _single_pass(vectors, t), _THRESHOLDS)
+
+
+def minhash_components(rows: Sequence[Labelled], params: LexicalParams) -> Run:
+    hasher = Hasher(params)
+    sigs = [hasher.signature(tokens(clean(r.article.text).body)) for r in rows]
+    n = len(sigs)
+    sims = np.zeros((n, n), dtype=np.float32)
+    for i in range(n):
+        for j in range(i + 1, n):
+            sims[i, j] = jaccard(sigs[i], sigs[j])
+
+    def components(t: float) -> list[int]:
+        parent = list(range(n))
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for i, j in zip(*np.nonzero(sims >= t), strict=True):
+            parent[find(int(i))] = find(int(j))
+        return [find(i) for i in range(n)]
+
+    return _best("minhash-lsh components", rows, components, _THRESHOLDS)
+
+
+# ---------------------------------------------------------------- detector
+
+
+class CachingEmbedder:
+    """Wraps an embedder with an on-disk cache keyed by text, for repeated evaluation runs."""
+
+    def __init__(self, embedder: Embedder, path: Path) -> None:
+        self._embedder = embedder
+        self.identity, self.dim = embedder.identity, embedder.dim
+        self._path = path
+        self._cache: dict[str, np.ndarray] = {}
+        if path.exists():
+            with np.load(path) as data:
+                self._cache = {k: data[k] for k in data.files}
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [hashlib.sha1(f"{self.identity}\0{t}".encode()).hexdigest() for t in texts]
+        missing = [i for i, k in enumerate(keys) if k not in self._cache]
+        if missing:
+            fresh = self._embedder.encode([texts[i] for i in missing])
+            for i, v in zip(missing, fresh, strict=True):
+                self._cache[keys[i]] = v
+        return np.vstack([self._cache[k] for k in keys]) if keys else np.zeros((0, self.dim), np.float32)
+
+    def save(self) -> None:
+        np.savez(self._path, **self._cache)
+
+
+def run_detector(rows: Sequence[Labelled], settings: Settings, embedder: Embedder, name: str) -> tuple[Run, np.ndarray]:
+    from .detector import Detector
+    from .store import open_store
+
+    with tempfile.TemporaryDirectory(prefix="samestory-eval-") as tmp:
+        run_settings = dataclasses.replace(settings, data_dir=Path(tmp))
+        detector = Detector(run_settings, open_store(run_settings.data_dir), embedder)
+        verdicts: Counter = Counter()
+        started = time.monotonic()
+        for row in rows:
+            verdicts[detector.ingest(row.article).verdict.name] += 1
+        seconds = time.monotonic() - started
+        records = {r.article.article_id: detector.store.by_id(r.article.article_id) for r in rows}
+        predicted = {i: rec.cluster_id for i, rec in records.items()}
+        vectors = {e.key: e.vector for e in detector.store.index_entries()}
+        ordered = np.vstack([vectors[records[r.article.article_id].key] for r in rows])
+        detector.close()
+    gold = {r.article.article_id: r.label for r in rows}
+    return Run(name, quality(predicted, gold), verdicts, seconds, len(rows)), ordered
+
+
+def evaluate(
+    rows: Sequence[Labelled], settings: Settings, embedder: Embedder, shuffles: int = 0, seed: int = 0
+) -> list[tuple[str, list[Run]]]:
+    """Per order (file order, then each shuffle): the detector's run and the baselines'."""
+    orders: list[tuple[str, list[Labelled]]] = []
+    if shuffles == 0:
+        orders.append(("file order", list(rows)))
+    for n in range(shuffles):
+        shuffled = list(rows)
+        random.Random(seed + n).shuffle(shuffled)
+        orders.append((f"shuffle {seed + n}", shuffled))
+    results = []
+    for label, ordered in orders:
+        detector_run, vectors = run_detector(ordered, settings, embedder, "samestory")
+        runs = [
+            detector_run,
+            tfidf_single_pass(ordered),
+            embedding_single_pass(ordered, vectors),
+            minhash_components(ordered, settings.lexical),
+        ]
+        results.append((label, runs))
+    return results
+
+
+def report(results: list[tuple[str, list[Run]]], dataset: str, rows: Sequence[Labelled]) -> str:
+    events = len({r.label for r in rows})
+    lines = [
+        f"dataset {dataset}: {len(rows)} articles, {events} gold events",
+        f"{'order':<12} {'method':<24} {'pairwise P   R     F1':<21}   {'B-cubed P    R     F1':<21}   "
+        f"clusters  threshold  articles/s  verdicts",
+    ]
+    for label, runs in results:
+        for run in runs:
+            speed = f"{run.articles / run.seconds:9.1f}" if run.seconds else " " * 9
+            thr = f"{run.threshold:9.2f}" if run.threshold is not None else " " * 9
+            verdicts = " ".join(f"{k}={v}" for k, v in sorted(run.verdicts.items()))
+            lines.append(f"{label:<12} {run.name:<24} {run.quality.row()}  {thr}  {speed}   {verdicts}")
+    if len(results) > 1:
+        for index, name in enumerate(r.name for r in results[0][1]):
+            pf = [runs[index].quality.pairwise[2] for _, runs in results]
+            bf = [runs[index].quality.bcubed[2] for _, runs in results]
+            lines.append(
+                f"{'mean':<12} {name:<24} pairwise F1 {np.mean(pf):.3f} (spread {max(pf) - min(pf):.3f}), "
+                f"B-cubed F1 {np.mean(bf):.3f} (spread {max(bf) - min(bf):.3f})"
+            )
+    return "\n".join(lines)

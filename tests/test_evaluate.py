@@ -1,0 +1,48 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from samestory.evaluate import quality, read_dataset
+
+from .conftest import DATA
+
+
+def test_perfect_clustering_scores_one():
+    gold = {"a": "x", "b": "x", "c": "y"}
+    q = quality({"a": "1", "b": "1", "c": "2"}, gold)
+    assert q.pairwise == (1.0, 1.0, 1.0) and q.bcubed == (1.0, 1.0, 1.0)
+    assert (q.clusters, q.gold_clusters) == (2, 2)
+
+
+def test_merged_and_split_clusterings():
+    gold = {"a": "x", "b": "x", "c": "y", "d": "y"}
+    merged = quality({k: "1" for k in gold}, gold)
+    assert merged.pairwise[0] == pytest.approx(2 / 6) and merged.pairwise[1] == 1.0
+    assert merged.bcubed[0] == pytest.approx(0.5) and merged.bcubed[1] == 1.0
+    split = quality({k: k for k in gold}, gold)
+    assert split.pairwise[1] == 0.0 and split.bcubed == (1.0, 0.5, pytest.approx(2 / 3))
+
+
+def test_read_dataset_needs_labels(tmp_path):
+    rows = read_dataset(DATA / "labelled_small.jsonl")
+    assert len(rows) == 7 and rows[0].label == "ukraine-korea-call-2024-10-29"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "1", "text": "x"}\n')
+    with pytest.raises(ValueError, match="label"):
+        read_dataset(bad)
+
+
+@pytest.mark.slow
+def test_eval_command_reports_the_detector_and_the_baselines():
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "samestory"), "eval", str(DATA / "labelled_small.jsonl"), "--shuffles", "2"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "7 articles, 5 gold events" in out
+    for method in ("samestory", "tf-idf single-pass", "embedding single-pass", "minhash-lsh components"):
+        assert out.count(method) == 3  # two shuffles and the mean
+    detector_rows = [line for line in out.splitlines() if line.startswith("shuffle") and "samestory" in line]
+    assert all("1.000 1.000 1.000" in line for line in detector_rows), detector_rows
