@@ -1,20 +1,20 @@
 import datetime as dt
 
 import numpy as np
-from samestory.decide import Candidate, Probe, Thresholds, Verdict, decide
+import pytest
+from samestory.decide import Candidate, ClusterEvidence, Probe, Thresholds, Verdict, decide
 from samestory.lexical import Signature
 
 TH = Thresholds()
+BASE = list(range(128))
+NOW = dt.datetime(2024, 10, 29, tzinfo=dt.timezone.utc)
 
 
 def sig(values, shingles=100):
     return Signature(np.array(values, dtype=np.uint64), shingles)
 
 
-BASE = list(range(128))
-
-
-def cand(key, cluster, rank, semantic, values=None, exact="x", entities=("kyiv",), published=None):
+def cand(key, cluster, rank, values=None, exact="x", semantic=0.8):
     return Candidate(
         key=key,
         article_id=f"a{key}",
@@ -22,57 +22,72 @@ def cand(key, cluster, rank, semantic, values=None, exact="x", entities=("kyiv",
         cluster_rank=rank,
         exact_key=exact,
         signature=sig(values or [v + 1000 for v in BASE]),
-        entities=frozenset(entities),
-        published=published,
+        entities=frozenset({"kyiv"}),
+        published=None,
         semantic=semantic,
     )
 
 
-PROBE = Probe("k", sig(BASE), frozenset({"kyiv"}), dt.datetime(2024, 10, 29, tzinfo=dt.timezone.utc))
+def evidence(cluster, rank, entity, lead, days=None):
+    return ClusterEvidence(cluster, rank, 5, entity, lead, days)
+
+
+PROBE = Probe("k", sig(BASE), frozenset({"kyiv"}), NOW)
 
 
 def test_no_candidates_is_a_new_story():
-    out = decide(PROBE, [], TH)
+    out = decide(PROBE, [], {}, TH)
     assert out.verdict is Verdict.NEW_STORY and out.cluster_id is None and "no candidates" in out.reason
 
 
+def test_probability_follows_the_fitted_logit():
+    ev = evidence("c", 1, 0.5, 0.8)
+    logit = TH.intercept + TH.entity_weight * 0.5 + TH.lead_weight * 0.8
+    assert ev.probability(TH) == pytest.approx(1 / (1 + np.exp(-logit)))
+    assert evidence("c", 1, 0.9, 0.9).probability(TH) > 0.99
+    assert evidence("c", 1, 0.0, 0.2).probability(TH) < 0.01
+
+
 def test_exact_key_wins_over_everything():
-    out = decide(PROBE, [cand(1, "c1", 1, 0.6, entities=("paris",)), cand(2, "c2", 2, 0.5, exact="k")], TH)
-    assert out.verdict is Verdict.EXACT_DUPLICATE and out.cluster_id == "c2"
+    clusters = {"c1": evidence("c1", 1, 0.9, 0.9), "c2": evidence("c2", 2, 0.0, 0.1)}
+    out = decide(PROBE, [cand(1, "c1", 1), cand(2, "c2", 2, exact="k")], clusters, TH)
+    assert out.verdict is Verdict.EXACT_DUPLICATE
+    # c1 is strong same-event evidence too: the older cluster keeps its id and takes c2 in.
+    assert out.cluster_id == "c1" and out.merged == ("c2",)
 
 
 def test_high_jaccard_is_a_near_duplicate():
     values = BASE[:100] + [v + 5000 for v in BASE[100:]]
-    out = decide(PROBE, [cand(1, "c1", 1, 0.95, values=values)], TH)
-    assert out.verdict is Verdict.NEAR_DUPLICATE
-    assert out.matches[0].lexical > 0.75
+    out = decide(PROBE, [cand(1, "c1", 1, values=values)], {"c1": evidence("c1", 1, 0.1, 0.3)}, TH)
+    assert out.verdict is Verdict.NEAR_DUPLICATE and out.matches[0].lexical > 0.75
 
 
-def test_semantic_evidence_makes_the_same_event():
-    out = decide(PROBE, [cand(1, "c1", 1, 0.8)], TH)
+def test_cluster_evidence_makes_the_same_event():
+    out = decide(PROBE, [cand(1, "c1", 1)], {"c1": evidence("c1", 1, 0.45, 0.75)}, TH)
     assert out.verdict is Verdict.SAME_EVENT and out.cluster_id == "c1"
+    assert "cluster c1 (5 articles): probability" in out.reason
 
 
-def test_weak_similarity_is_a_new_story():
-    out = decide(PROBE, [cand(1, "c1", 1, 0.5, entities=("paris",))], TH)
+def test_weak_cluster_evidence_is_a_new_story():
+    out = decide(PROBE, [cand(1, "c1", 1, semantic=0.9)], {"c1": evidence("c1", 1, 0.1, 0.6)}, TH)
     assert out.verdict is Verdict.NEW_STORY and out.cluster_id is None
 
 
 def test_time_distance_weakens_the_evidence():
-    near = cand(1, "c1", 1, 0.66, published=PROBE.published)
-    far = cand(1, "c1", 1, 0.66, published=PROBE.published - dt.timedelta(days=60))
-    assert decide(PROBE, [near], TH).verdict is Verdict.SAME_EVENT
-    assert decide(PROBE, [far], TH).verdict is Verdict.NEW_STORY
+    near = {"c1": evidence("c1", 1, 0.42, 0.7, days=0.0)}
+    far = {"c1": evidence("c1", 1, 0.42, 0.7, days=60.0)}
+    assert decide(PROBE, [cand(1, "c1", 1)], near, TH).verdict is Verdict.SAME_EVENT
+    assert decide(PROBE, [cand(1, "c1", 1)], far, TH).verdict is Verdict.NEW_STORY
+
+
+def test_the_most_likely_cluster_wins():
+    clusters = {"c1": evidence("c1", 1, 0.40, 0.7), "c2": evidence("c2", 2, 0.6, 0.8)}
+    out = decide(PROBE, [cand(1, "c1", 1, semantic=0.95), cand(2, "c2", 2, semantic=0.7)], clusters, TH)
+    assert out.cluster_id == "c2" and out.merged == ()
 
 
 def test_strong_evidence_into_two_clusters_merges_them_into_the_older():
-    out = decide(PROBE, [cand(1, "young", 7, 0.9), cand(2, "old", 3, 0.85)], TH)
-    assert out.cluster_id == "old"
-    assert out.merged == ("young",)
+    clusters = {"young": evidence("young", 7, 0.8, 0.9), "old": evidence("old", 3, 0.7, 0.9)}
+    out = decide(PROBE, [cand(1, "young", 7), cand(2, "old", 3)], clusters, TH)
+    assert out.cluster_id == "old" and out.merged == ("young",)
     assert "merges young into old" in out.reason
-
-
-def test_weak_second_cluster_is_not_merged():
-    out = decide(PROBE, [cand(1, "c1", 1, 0.9), cand(2, "c2", 2, 0.7, entities=("paris",))], TH)
-    assert out.matches[1].relation is Verdict.SAME_EVENT
-    assert out.cluster_id == "c1" and out.merged == ()

@@ -20,7 +20,8 @@ def article(article_id, cluster, new=True, merged=(), quotes=()):
         exact_key="k-" + article_id,
         signature=Signature(np.arange(128, dtype=np.uint64), 10),
         vector=np.ones(4, dtype=np.float32) / 2,
-        entities=frozenset({"kyiv"}),
+        lead_vector=np.ones(4, dtype=np.float32) / 2,
+        entity_counts={"kyiv": 2, article_id: 1},
         verdict=4 if new else 3,
         cluster_id=cluster,
         new_cluster=new,
@@ -41,7 +42,7 @@ def test_add_and_read_back(store):
     quote = Quote("We will win.", 1, 13, ((1, 13),), "Smith", "he", (20, 22), "said")
     key = store.add(article("a", "c1", quotes=[QuoteRecord(quote, np.ones((2, 4), dtype=np.float32))]))
     record = store.by_id("a")
-    assert record.key == key and record.cluster_id == "c1" and record.entities == {"kyiv"}
+    assert record.key == key and record.cluster_id == "c1" and record.entities == {"kyiv", "a"}
     assert np.array_equal(record.signature.hashvalues, np.arange(128))
     (q,) = store.quotes([key])[key]
     assert q.quote == quote and q.vectors.shape == (2, 4)
@@ -100,3 +101,19 @@ def test_a_data_directory_serves_one_process_at_a_time(tmp_path):
         SQLiteStore(tmp_path)
     first.close()
     SQLiteStore(tmp_path).close()
+
+
+def test_cluster_profiles_and_entity_frequencies_follow_adds_merges_and_deletes(store):
+    store.add(article("a", "old"))
+    store.add(article("b", "young"))
+    assert store.profiles(["old"])["old"].size == 1
+    store.add(article("c", "old", new=False, merged=["young"]))
+    profile = store.profiles(["old"])["old"]
+    assert profile.size == 3
+    assert profile.entities["kyiv"] == pytest.approx(3 * (1 + np.log(2)))
+    assert np.allclose(profile.lead_sum, 1.5)
+    assert store.entity_frequencies(["kyiv", "b", "zz"]) == (3, {"kyiv": 3, "b": 1})
+    store.delete("b")
+    profile = store.profiles(["old"])["old"]
+    assert profile.size == 2 and "b" not in profile.entities
+    assert store.entity_frequencies(["kyiv", "b"]) == (2, {"kyiv": 2, "b": 0})

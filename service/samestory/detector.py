@@ -22,9 +22,10 @@ import numpy as np
 from . import quotes as quotes_mod
 from . import text as text_mod
 from .config import Settings
-from .decide import Candidate, Outcome, Probe, Verdict, decide
+from .decide import Candidate, ClusterEvidence, Outcome, Probe, decide
 from .errors import AlreadyExists, IncompatibleData, InvalidArticle, LimitExceeded, NotFound
 from .lexical import Hasher, LexicalIndex, Signature
+from .profile import entity_cosine, lead_cosine
 from .records import ArticleIn, Decision, Match
 from .semantic import Embedder, VectorIndex
 from .store import ArticleRecord, ClusterRecord, NewArticle, QuoteRecord, Store
@@ -46,9 +47,14 @@ class _Prepared:
     clean: text_mod.CleanText
     signature: Signature
     exact_key: str
-    entities: frozenset[str]
+    entity_counts: dict[str, int]
     vector: np.ndarray
+    lead_vector: np.ndarray
     quotes: tuple[QuoteRecord, ...]
+
+    @property
+    def entities(self) -> frozenset[str]:
+        return frozenset(self.entity_counts)
 
 
 class Detector:
@@ -140,10 +146,10 @@ class Detector:
         found = quotes_mod.extract(article.text, clean.paragraphs)
         units = [quotes_mod.quote_units(article.text, q) for q in found]
         doc = f"{article.title.strip()}\n{clean.body}" if article.title.strip() else clean.body
-        texts = [doc] + [unit for quote_units in units for unit, _ in quote_units]
+        texts = [doc, text_mod.lead_text(article.title, clean)] + [u for quote_units in units for u, _ in quote_units]
         vectors = self.embedder.encode(texts)
         records = []
-        row = 1
+        row = 2
         for quote, quote_units in zip(found, units, strict=True):
             records.append(QuoteRecord(quote, vectors[row : row + len(quote_units)]))
             row += len(quote_units)
@@ -153,14 +159,15 @@ class Detector:
             clean=clean,
             signature=self._hasher.signature(words),
             exact_key=text_mod.exact_key(clean.body),
-            entities=text_mod.entities(f"{article.title}\n{clean.body}"),
+            entity_counts=text_mod.article_entities(article.title, clean.paragraphs),
             vector=vectors[0],
+            lead_vector=vectors[1],
             quotes=tuple(records),
         )
 
     # ------------------------------------------------------------ deciding
 
-    def _candidates(self, prep: _Prepared) -> list[Candidate]:
+    def _candidates(self, prep: _Prepared) -> tuple[list[Candidate], dict[str, ClusterEvidence]]:
         th = self.settings.thresholds
         semantic = dict(self._vectors.search(prep.vector, self.settings.semantic_candidates))
         keys = set(self._lexical.query(prep.signature))
@@ -186,7 +193,23 @@ class Detector:
                     semantic=cosine,
                 )
             )
-        return out
+        return out, self._cluster_evidence(prep, {c.cluster_id: c.cluster_rank for c in out})
+
+    def _cluster_evidence(self, prep: _Prepared, ranks: dict[str, int]) -> dict[str, ClusterEvidence]:
+        profiles = self.store.profiles(sorted(ranks))
+        terms = set(prep.entity_counts).union(*(p.entities for p in profiles.values()))
+        documents, frequencies = self.store.entity_frequencies(sorted(terms))
+        return {
+            cluster_id: ClusterEvidence(
+                cluster_id=cluster_id,
+                rank=ranks[cluster_id],
+                size=profile.size,
+                entity_similarity=round(entity_cosine(prep.entity_counts, profile, documents, frequencies), 6),
+                lead_similarity=round(lead_cosine(prep.lead_vector, profile), 6),
+                days_apart=profile.days_from(prep.published),
+            )
+            for cluster_id, profile in profiles.items()
+        }
 
     def _align(self, prep: _Prepared, cluster_id: str) -> tuple[quotes_mod.Alignment, ...]:
         if not prep.quotes:
@@ -232,6 +255,8 @@ class Detector:
                 containment=round(s.containment, 6),
                 entity_overlap=round(s.entity_overlap, 6),
                 days_apart=None if s.days_apart is None else round(s.days_apart, 4),
+                cluster_entity=s.cluster.entity_similarity if s.cluster else 0.0,
+                cluster_lead=s.cluster.lead_similarity if s.cluster else 0.0,
             )
             for s in outcome.matches[:10]
         )
@@ -253,7 +278,7 @@ class Detector:
         """Where the article belongs, without storing it."""
         prep = self._prepare(article, need_id=False)
         with self._lock:
-            outcome = decide(_probe(prep), self._candidates(prep), self.settings.thresholds)
+            outcome = decide(_probe(prep), *self._candidates(prep), self.settings.thresholds)
             cluster_id = outcome.cluster_id or ""
             decision = self._decision(prep, outcome, cluster_id, stored=False)
         LOG.info("check %s: %s", article.article_id or "(no id)", outcome.reason)
@@ -270,7 +295,7 @@ class Detector:
             replay = self._replay(article, content_hash)
             if replay is not None:
                 return replay
-            outcome = decide(_probe(prep), self._candidates(prep), self.settings.thresholds)
+            outcome = decide(_probe(prep), *self._candidates(prep), self.settings.thresholds)
             cluster_id = outcome.cluster_id or f"c_{uuid.uuid4().hex[:24]}"
             decision = self._decision(prep, outcome, cluster_id, stored=True)
             key = self.store.add(
@@ -285,7 +310,8 @@ class Detector:
                     exact_key=prep.exact_key,
                     signature=prep.signature,
                     vector=prep.vector,
-                    entities=prep.entities,
+                    lead_vector=prep.lead_vector,
+                    entity_counts=prep.entity_counts,
                     verdict=outcome.verdict.value,
                     cluster_id=cluster_id,
                     new_cluster=outcome.cluster_id is None,

@@ -42,6 +42,8 @@ class Match:
     containment: float
     entity_overlap: float
     days_apart: float | None
+    cluster_entity: float = 0.0
+    cluster_lead: float = 0.0
 
 
 @dataclass(frozen=True)

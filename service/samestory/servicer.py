@@ -108,6 +108,8 @@ def decision_message(decision: Decision) -> pb.Decision:
             relation=m.relation.value,
             containment=m.containment,
             entity_overlap=m.entity_overlap,
+            cluster_entity_similarity=m.cluster_entity,
+            cluster_lead_similarity=m.cluster_lead,
         )
         if m.days_apart is not None:
             match.days_apart = m.days_apart

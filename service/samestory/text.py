@@ -13,14 +13,18 @@ import datetime as dt
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
     "CleanText",
     "Paragraph",
+    "article_entities",
     "clean",
     "entities",
+    "entity_counts",
     "exact_key",
+    "lead_text",
     "normalise",
     "tokens",
 ]
@@ -131,6 +135,12 @@ def _lines(text: str, offset: int) -> list[Paragraph]:
     return out
 
 
+def lead_text(title: str, clean_text: CleanText) -> str:
+    """The headline and the first paragraph: who, what, where and when, as the article puts it."""
+    lead = clean_text.paragraphs[0].text if clean_text.paragraphs else clean_text.body
+    return f"{title.strip()}\n{lead}" if title.strip() else lead
+
+
 def clean(text: str) -> CleanText:
     """Keep the article's prose; read a leading `date YYYY-MM-DD`."""
     date = None
@@ -172,20 +182,34 @@ _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]+")
 _NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
 
 
-def entities(text: str) -> frozenset[str]:
-    """Names and numbers a text mentions: capitalised words and figures, case-folded.
+def entity_counts(text: str) -> dict[str, int]:
+    """Names and figures a text mentions, case-folded, with how often.
 
-    A crude stand-in for named-entity recognition that needs no model: it is
-    only used to compare two articles, where the same crude errors cancel.
+    A crude stand-in for named-entity recognition that needs no model:
+    capitalised words that are not sentence-furniture, and numbers of two or
+    more digits. It is only used to compare articles with each other, where
+    the same crude errors cancel, and how often a name recurs tells the
+    story's protagonist from a passing mention.
     """
-    found: set[str] = set()
+    found: dict[str, int] = {}
     for match in _CAPITALISED.finditer(text):
-        word = match.group().replace("’", "'")
-        word = re.sub(r"'s$", "", word).casefold()
+        word = re.sub(r"'s$", "", match.group().replace("’", "'")).casefold()
         if len(word) >= 2 and word not in _NOT_NAMES:
-            found.add(word)
+            found[word] = found.get(word, 0) + 1
     for match in _NUMBER.finditer(text):
         number = match.group().replace(",", "")
-        if number not in {"1", "2", "3", "4", "5", "6", "7", "8", "9", "0"}:
-            found.add(number)
-    return frozenset(found)
+        if len(number) >= 2:
+            found[number] = found.get(number, 0) + 1
+    return found
+
+
+def entities(text: str) -> frozenset[str]:
+    """The distinct names and figures of `entity_counts`."""
+    return frozenset(entity_counts(text))
+
+
+def article_entities(title: str, paragraphs: Sequence[Paragraph]) -> dict[str, int]:
+    """Entity counts of an article, the headline and the lead paragraph counted twice."""
+    lead = paragraphs[0].text if paragraphs else ""
+    body = "\n".join(p.text for p in paragraphs)
+    return entity_counts(f"{title}\n{title}\n{lead}\n{body}")

@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from ..lexical import Signature
+from ..profile import Profile
 from ..quotes import Quote
 
 __all__ = ["ArticleRecord", "ClusterRecord", "IndexEntry", "NewArticle", "QuoteRecord", "Store"]
@@ -42,7 +43,8 @@ class NewArticle:
     exact_key: str
     signature: Signature
     vector: np.ndarray
-    entities: frozenset[str]
+    lead_vector: np.ndarray
+    entity_counts: dict[str, int]
     verdict: int
     cluster_id: str
     new_cluster: bool
@@ -68,6 +70,7 @@ class ArticleRecord:
     verdict: int
     signature: Signature
     entities: frozenset[str]
+    entity_counts: dict[str, int]
     decision: str
 
 
@@ -95,10 +98,13 @@ class Store(Protocol):
     def set_parameters(self, params: dict[str, str]) -> None: ...
 
     def add(self, article: NewArticle) -> int:
-        """Commit the article, its cluster (new or merged) and quotes; returns its key."""
+        """Commit the article, its cluster (new or merged, with its profile), entity counts and quotes.
+
+        Returns the article's key.
+        """
 
     def delete(self, article_id: str) -> ArticleRecord:
-        """Remove an article; raises NotFound."""
+        """Remove an article and its share of its cluster's profile; raises NotFound."""
 
     def by_id(self, article_id: str) -> ArticleRecord | None: ...
 
@@ -107,6 +113,12 @@ class Store(Protocol):
     def by_exact_key(self, exact_key: str) -> list[ArticleRecord]: ...
 
     def quotes(self, keys: Sequence[int]) -> dict[int, list[QuoteRecord]]: ...
+
+    def profiles(self, cluster_ids: Sequence[str]) -> dict[str, Profile]:
+        """The running sums of canonical clusters."""
+
+    def entity_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """(articles counted, in how many of them each term occurs)."""
 
     def resolve_cluster(self, cluster_id: str) -> str | None:
         """The canonical id for any id ever issued, or None."""

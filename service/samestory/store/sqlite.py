@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import ConfigurationError, NotFound
 from ..lexical import Signature
+from ..profile import Profile
 from ..quotes import Quote
 from .base import ArticleRecord, ClusterRecord, IndexEntry, NewArticle, QuoteRecord
 
@@ -29,8 +30,14 @@ CREATE TABLE IF NOT EXISTS clusters (
     rank INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     created_at REAL NOT NULL,
-    merged_into TEXT
+    merged_into TEXT,
+    size INTEGER NOT NULL DEFAULT 0,
+    lead_sum BLOB,
+    entities TEXT NOT NULL DEFAULT '{}',
+    first_published REAL,
+    last_published REAL
 );
+CREATE TABLE IF NOT EXISTS entity_df (term TEXT PRIMARY KEY, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS cluster_aliases (alias TEXT PRIMARY KEY, target TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS cluster_aliases_target ON cluster_aliases (target);
 CREATE TABLE IF NOT EXISTS articles (
@@ -49,6 +56,7 @@ CREATE TABLE IF NOT EXISTS articles (
     signature BLOB NOT NULL,
     shingles INTEGER NOT NULL,
     vector BLOB NOT NULL,
+    lead_vector BLOB NOT NULL,
     entities TEXT NOT NULL,
     decision TEXT NOT NULL
 );
@@ -100,6 +108,7 @@ def _record(row: tuple) -> ArticleRecord:
         verdict=row[12],
         signature=Signature.from_bytes(row[13], row[14]),
         entities=frozenset(json.loads(row[15])),
+        entity_counts=json.loads(row[15]),
         decision=row[16],
     )
 
@@ -150,7 +159,9 @@ class SQLiteStore:
 
     def parameters(self) -> dict[str, str]:
         with self._lock:
-            rows = self._db.execute("SELECT key, value FROM meta WHERE key != 'schema_version'").fetchall()
+            rows = self._db.execute(
+                "SELECT key, value FROM meta WHERE key NOT IN ('schema_version', 'entity_documents')"
+            ).fetchall()
         return dict(rows)
 
     def set_parameters(self, params: dict[str, str]) -> None:
@@ -168,15 +179,19 @@ class SQLiteStore:
             db = self._db
             if article.new_cluster:
                 db.execute("INSERT INTO clusters (id, created_at) VALUES (?, ?)", (article.cluster_id, now))
+            profile = self._profiles([article.cluster_id])[article.cluster_id]
             for old in article.merged:
+                profile.absorb(self._profiles([old])[old])
                 db.execute("UPDATE clusters SET merged_into=? WHERE id=?", (article.cluster_id, old))
                 db.execute("UPDATE cluster_aliases SET target=? WHERE target=?", (article.cluster_id, old))
                 db.execute("INSERT OR REPLACE INTO cluster_aliases VALUES (?, ?)", (old, article.cluster_id))
                 db.execute("UPDATE articles SET cluster_id=? WHERE cluster_id=?", (article.cluster_id, old))
+            profile.add(article.lead_vector, article.entity_counts, article.published)
+            self._save_profile(article.cluster_id, profile)
             cursor = db.execute(
                 "INSERT INTO articles (id, title, text, published, source, url, ingested_at, content_hash,"
-                " exact_key, cluster_id, verdict, signature, shingles, vector, entities, decision)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " exact_key, cluster_id, verdict, signature, shingles, vector, lead_vector, entities, decision)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     article.article_id,
                     article.title,
@@ -192,7 +207,8 @@ class SQLiteStore:
                     article.signature.to_bytes(),
                     article.signature.shingles,
                     np.asarray(article.vector, dtype="<f4").tobytes(),
-                    json.dumps(sorted(article.entities)),
+                    np.asarray(article.lead_vector, dtype="<f4").tobytes(),
+                    json.dumps(article.entity_counts, sort_keys=True),
                     article.decision,
                 ),
             )
@@ -204,8 +220,50 @@ class SQLiteStore:
                     for i, q in enumerate(article.quotes)
                 ],
             )
+            self._count_entities(article.entity_counts, 1)
             db.execute("INSERT INTO changes (op, article_key) VALUES ('add', ?)", (key,))
         return key
+
+    def _count_entities(self, counts: dict[str, int], sign: int) -> None:
+        self._db.executemany(
+            "INSERT INTO entity_df VALUES (?, ?) ON CONFLICT (term) DO UPDATE SET n = n + excluded.n",
+            [(term, sign) for term in counts],
+        )
+        self._db.execute(
+            "INSERT INTO meta VALUES ('entity_documents', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + ?",
+            (str(max(sign, 0)), sign),
+        )
+
+    def _profiles(self, cluster_ids: Sequence[str]) -> dict[str, Profile]:
+        marks = ",".join("?" * len(cluster_ids))
+        rows = self._db.execute(
+            f"SELECT id, size, lead_sum, entities, first_published, last_published FROM clusters WHERE id IN ({marks})",
+            list(cluster_ids),
+        ).fetchall()
+        return {
+            row[0]: Profile(
+                size=row[1],
+                lead_sum=None if row[2] is None else np.frombuffer(row[2], dtype="<f4").astype(np.float32),
+                entities=json.loads(row[3]),
+                first_published=_dt(row[4]),
+                last_published=_dt(row[5]),
+            )
+            for row in rows
+        }
+
+    def _save_profile(self, cluster_id: str, profile: Profile) -> None:
+        self._db.execute(
+            "UPDATE clusters SET size=?, lead_sum=?, entities=?, first_published=?, last_published=? WHERE id=?",
+            (
+                profile.size,
+                None if profile.lead_sum is None else np.asarray(profile.lead_sum, "<f4").tobytes(),
+                json.dumps({t: round(w, 6) for t, w in profile.entities.items()}, sort_keys=True),
+                _ts(profile.first_published),
+                _ts(profile.last_published),
+                cluster_id,
+            ),
+        )
 
     def delete(self, article_id: str) -> ArticleRecord:
         with self._lock, self._transaction():
@@ -213,6 +271,11 @@ class SQLiteStore:
             if row is None:
                 raise NotFound(f"no article with id {article_id!r}")
             record = _record(row)
+            (lead,) = self._db.execute("SELECT lead_vector FROM articles WHERE key=?", (record.key,)).fetchone()
+            profile = self._profiles([record.cluster_id])[record.cluster_id]
+            profile.add(np.frombuffer(lead, dtype="<f4"), record.entity_counts, None, sign=-1)
+            self._save_profile(record.cluster_id, profile)
+            self._count_entities(record.entity_counts, -1)
             self._db.execute("DELETE FROM quotes WHERE article_key=?", (record.key,))
             self._db.execute("DELETE FROM articles WHERE key=?", (record.key,))
             self._db.execute("INSERT INTO changes (op, article_key) VALUES ('delete', ?)", (record.key,))
@@ -253,6 +316,23 @@ class SQLiteStore:
             matrix = np.frombuffer(vectors, dtype="<f4").astype(np.float32).reshape(units, -1) if units else None
             out[key].append(QuoteRecord(Quote.from_dict(json.loads(quote)), matrix))
         return out
+
+    def profiles(self, cluster_ids: Sequence[str]) -> dict[str, Profile]:
+        if not cluster_ids:
+            return {}
+        with self._lock:
+            return self._profiles(cluster_ids)
+
+    def entity_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        terms = list(dict.fromkeys(terms))
+        found: dict[str, int] = {}
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key='entity_documents'").fetchone()
+            for start in range(0, len(terms), 900):
+                chunk = terms[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                found.update(self._db.execute(f"SELECT term, n FROM entity_df WHERE term IN ({marks})", chunk))
+        return (int(row[0]) if row else 0), found
 
     def resolve_cluster(self, cluster_id: str) -> str | None:
         with self._lock:

@@ -1,0 +1,98 @@
+"""A story cluster as a whole: the sums that let a new article be compared with all of it.
+
+An article is weighed against the cluster's profile, not only its nearest
+member: the centroid of the members' lead embeddings, and the TF-IDF centroid
+of the names and figures they mention. Both are kept as running sums, so
+adding, removing and merging members is arithmetic and the store can update
+them in the same transaction as the article.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Profile", "entity_cosine", "idf", "lead_cosine", "term_weights"]
+
+
+def term_weights(counts: Mapping[str, int]) -> dict[str, float]:
+    """Sublinear term frequency: a name said ten times is not ten times the evidence."""
+    return {term: 1.0 + math.log(count) for term, count in counts.items() if count > 0}
+
+
+def idf(documents: int, frequency: int) -> float:
+    """Smoothed inverse document frequency, never below 1."""
+    return math.log((documents + 1) / (frequency + 1)) + 1.0
+
+
+@dataclass
+class Profile:
+    """Running sums over a cluster's members."""
+
+    size: int = 0
+    lead_sum: np.ndarray | None = None
+    entities: dict[str, float] = field(default_factory=dict)
+    first_published: dt.datetime | None = None
+    last_published: dt.datetime | None = None
+
+    def add(self, lead: np.ndarray, entity_counts: Mapping[str, int], published: dt.datetime | None, sign: int = 1):
+        """Add (sign 1) or remove (sign -1) one member's contribution."""
+        self.size += sign
+        lead = np.asarray(lead, dtype=np.float32)
+        self.lead_sum = sign * lead if self.lead_sum is None else self.lead_sum + sign * lead
+        for term, weight in term_weights(entity_counts).items():
+            value = self.entities.get(term, 0.0) + sign * weight
+            if value > 1e-6:
+                self.entities[term] = value
+            else:
+                self.entities.pop(term, None)
+        if sign > 0 and published is not None:
+            self._widen(published, published)
+
+    def absorb(self, other: Profile) -> None:
+        """Take in a merged cluster's sums."""
+        self.size += other.size
+        if other.lead_sum is not None:
+            self.lead_sum = other.lead_sum.copy() if self.lead_sum is None else self.lead_sum + other.lead_sum
+        for term, weight in other.entities.items():
+            self.entities[term] = self.entities.get(term, 0.0) + weight
+        if other.first_published is not None:
+            self._widen(other.first_published, other.last_published)
+
+    def _widen(self, first: dt.datetime, last: dt.datetime) -> None:
+        self.first_published = first if self.first_published is None else min(self.first_published, first)
+        self.last_published = last if self.last_published is None else max(self.last_published, last)
+
+    def days_from(self, published: dt.datetime | None) -> float | None:
+        """Days from `published` to the span of the members' publication times (0 inside it)."""
+        if published is None or self.first_published is None:
+            return None
+        if published < self.first_published:
+            return (self.first_published - published).total_seconds() / 86400.0
+        if published > self.last_published:
+            return (published - self.last_published).total_seconds() / 86400.0
+        return 0.0
+
+
+def lead_cosine(lead: np.ndarray, profile: Profile) -> float:
+    if profile.lead_sum is None or profile.size <= 0:
+        return 0.0
+    norm = float(np.linalg.norm(profile.lead_sum))
+    return float(np.dot(lead, profile.lead_sum) / norm) if norm > 0 else 0.0
+
+
+def entity_cosine(
+    counts: Mapping[str, int], profile: Profile, documents: int, frequencies: Mapping[str, int]
+) -> float:
+    """Cosine of the article's and the cluster's TF-IDF vectors over names and figures."""
+    weights = {t: w * idf(documents, frequencies.get(t, 0)) for t, w in term_weights(counts).items()}
+    centroid = {t: w * idf(documents, frequencies.get(t, 0)) for t, w in profile.entities.items()}
+    norm_a = math.sqrt(sum(v * v for v in weights.values()))
+    norm_b = math.sqrt(sum(v * v for v in centroid.values()))
+    if not norm_a or not norm_b:
+        return 0.0
+    return sum(v * centroid.get(t, 0.0) for t, v in weights.items()) / norm_a / norm_b

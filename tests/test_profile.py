@@ -1,0 +1,56 @@
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+from samestory.profile import Profile, entity_cosine, idf, lead_cosine, term_weights
+
+DAY = dt.timedelta(days=1)
+T0 = dt.datetime(2024, 10, 29, tzinfo=dt.timezone.utc)
+
+
+def test_term_weights_are_sublinear():
+    assert term_weights({"lohan": 1, "rehab": 3}) == {"lohan": 1.0, "rehab": pytest.approx(1 + math.log(3))}
+
+
+def test_add_remove_and_absorb_are_inverse_sums():
+    a = Profile()
+    a.add(np.array([1.0, 0.0]), {"lohan": 2}, T0)
+    a.add(np.array([0.0, 1.0]), {"lohan": 1, "court": 1}, T0 + 2 * DAY)
+    assert a.size == 2 and a.entities["court"] == 1.0
+    assert (a.first_published, a.last_published) == (T0, T0 + 2 * DAY)
+    a.add(np.array([0.0, 1.0]), {"lohan": 1, "court": 1}, None, sign=-1)
+    assert a.size == 1 and "court" not in a.entities and np.allclose(a.lead_sum, [1.0, 0.0])
+    b = Profile()
+    b.add(np.array([0.0, 2.0]), {"reid": 1}, T0 - DAY)
+    a.absorb(b)
+    assert a.size == 2 and set(a.entities) == {"lohan", "reid"} and a.first_published == T0 - DAY
+
+
+def test_days_from_the_members_span():
+    p = Profile()
+    p.add(np.zeros(2), {}, T0)
+    p.add(np.zeros(2), {}, T0 + 4 * DAY)
+    assert p.days_from(T0 + DAY) == 0.0
+    assert p.days_from(T0 + 10 * DAY) == pytest.approx(6.0)
+    assert p.days_from(T0 - DAY) == pytest.approx(1.0)
+    assert p.days_from(None) is None and Profile().days_from(T0) is None
+
+
+def test_entity_cosine_weights_rare_names_over_common_ones():
+    p = Profile()
+    p.add(np.zeros(2), {"lohan": 3, "california": 1}, None)
+    frequencies = {"lohan": 2, "reid": 2, "california": 90}
+    same_person = entity_cosine({"lohan": 2, "california": 1}, p, 100, frequencies)
+    other_person = entity_cosine({"reid": 2, "california": 1}, p, 100, frequencies)
+    assert same_person > 0.9 > 0.2 > other_person
+    assert idf(100, 0) > idf(100, 90) >= 1.0
+    assert entity_cosine({}, p, 100, frequencies) == 0.0
+
+
+def test_lead_cosine_uses_the_centroid():
+    p = Profile()
+    p.add(np.array([1.0, 0.0]), {}, None)
+    p.add(np.array([0.0, 1.0]), {}, None)
+    assert lead_cosine(np.array([1.0, 0.0]), p) == pytest.approx(1 / math.sqrt(2))
+    assert lead_cosine(np.array([1.0, 0.0]), Profile()) == 0.0
