@@ -36,7 +36,8 @@ def test_read_dataset_needs_labels(tmp_path):
 @pytest.mark.slow
 def test_eval_command_reports_the_detector_and_the_baselines():
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "samestory"), "eval", str(DATA / "labelled_small.jsonl"), "--shuffles", "2"],
+        [str(Path(sys.executable).parent / "samestory"), "eval", str(DATA / "labelled_small.jsonl"), "--shuffles", "2",
+         "--near-duplicates"],
         capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr
@@ -46,3 +47,5 @@ def test_eval_command_reports_the_detector_and_the_baselines():
         assert out.count(method) == 3  # two shuffles and the mean
     detector_rows = [line for line in out.splitlines() if line.startswith("shuffle") and "samestory" in line]
     assert all("1.000 1.000 1.000" in line for line in detector_rows), detector_rows
+    assert "near-duplicates: 7/7 edited copies called NEAR_DUPLICATE" in out
+    assert "same-event rewrites called near-duplicates: 0" in out

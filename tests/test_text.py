@@ -58,6 +58,8 @@ def test_normalise_quotes_dashes_and_spaces():
 def test_exact_key_ignores_case_spacing_and_quote_style():
     assert text.exact_key("He said “yes”.\n\nThen left.") == text.exact_key('he said "yes". then   left.')
     assert text.exact_key("He said yes.") != text.exact_key("He said no.")
+    assert text.exact_key("He said yes.", "Headline") == text.exact_key("he said yes", "HEADLINE")
+    assert text.exact_key("He said yes.", "Headline") != text.exact_key("He said yes.", "Another headline")
 
 
 def test_dateline_is_not_part_of_the_body():

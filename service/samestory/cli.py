@@ -75,9 +75,19 @@ def _eval(args: argparse.Namespace) -> int:
     if args.embedding_cache:
         embedder = evaluate.CachingEmbedder(embedder, args.embedding_cache)
     results = evaluate.evaluate(rows, settings, embedder, shuffles=args.shuffles, seed=args.seed)
+    print(evaluate.report(results, args.dataset.name, rows), flush=True)
+    if args.near_duplicates:
+        nd = evaluate.near_duplicate_recall(rows, settings, embedder, seed=args.seed)
+        print(
+            f"near-duplicates: {nd.near_duplicate}/{nd.copies} edited copies called NEAR_DUPLICATE of their "
+            f"original (recall {nd.recall:.3f}); {nd.exact_duplicate} called EXACT_DUPLICATE"
+        )
+        for article_id, edits, verdict in nd.misses:
+            print(f"  missed {article_id} ({', '.join(edits)}): {verdict}")
+        rewrites = sum(len(run.false_near_duplicates) for _, runs in results for run in runs[:1])
+        print(f"same-event rewrites called near-duplicates: {rewrites} (over {len(results)} runs)")
     if args.embedding_cache:
         embedder.save()
-    print(evaluate.report(results, args.dataset.name, rows))
     return 0
 
 
@@ -102,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("dataset", type=Path, help="JSONL with id, title, text, date and label (the gold event)")
     evaluation.add_argument("--shuffles", type=int, default=0, help="N seeded shuffles instead of file order")
     evaluation.add_argument("--seed", type=int, default=0, help="seed of the first shuffle")
+    evaluation.add_argument(
+        "--near-duplicates", action="store_true", help="also measure near-duplicate recall on edited copies"
+    )
     evaluation.add_argument("--embedding-cache", type=Path, help="an .npz file that keeps embeddings between runs")
     evaluation.set_defaults(run=_eval)
     return parser

@@ -158,7 +158,7 @@ class Detector:
             published=published,
             clean=clean,
             signature=self._hasher.signature(words),
-            exact_key=text_mod.exact_key(clean.body),
+            exact_key=text_mod.exact_key(article.text, article.title),
             entity_counts=text_mod.article_entities(article.title, clean.paragraphs),
             vector=vectors[0],
             lead_vector=vectors[1],

@@ -25,12 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from .config import Settings
-from .lexical import Hasher, LexicalParams, jaccard
+from .decide import Verdict
+from .lexical import Hasher, LexicalParams, jaccard, shingles
+from .nearcopies import edited_copy
 from .records import ArticleIn
 from .semantic import Embedder
 from .text import clean, tokens
 
-__all__ = ["Labelled", "Quality", "evaluate", "quality", "read_dataset"]
+__all__ = ["Labelled", "NearDuplicateRecall", "Quality", "evaluate", "near_duplicate_recall", "quality", "read_dataset"]
 
 LOG = logging.getLogger(__name__)
 
@@ -64,6 +66,8 @@ class Run:
     seconds: float = 0.0
     articles: int = 0
     threshold: float | None = None
+    # Near-duplicate verdicts between texts that share under half their shingles: rewrites, not copies.
+    false_near_duplicates: list[tuple[str, str]] = field(default_factory=list)
 
 
 def read_dataset(path: Path) -> list[Labelled]:
@@ -222,17 +226,85 @@ def run_detector(rows: Sequence[Labelled], settings: Settings, embedder: Embedde
         run_settings = dataclasses.replace(settings, data_dir=Path(tmp))
         detector = Detector(run_settings, open_store(run_settings.data_dir), embedder)
         verdicts: Counter = Counter()
+        near: list[tuple[Labelled, str]] = []
         started = time.monotonic()
         for row in rows:
-            verdicts[detector.ingest(row.article).verdict.name] += 1
+            decision = detector.ingest(row.article)
+            verdicts[decision.verdict.name] += 1
+            if decision.verdict is Verdict.NEAR_DUPLICATE:
+                near.append((row, decision.matches[0].article_id))
         seconds = time.monotonic() - started
+        texts = {r.article.article_id: r.article.text for r in rows}
+        false_near = [
+            (row.article.article_id, other)
+            for row, other in near
+            if _true_containment(row.article.text, texts[other], settings.lexical.shingle_size) < 0.5
+        ]
         records = {r.article.article_id: detector.store.by_id(r.article.article_id) for r in rows}
         predicted = {i: rec.cluster_id for i, rec in records.items()}
         vectors = {e.key: e.vector for e in detector.store.index_entries()}
         ordered = np.vstack([vectors[records[r.article.article_id].key] for r in rows])
         detector.close()
     gold = {r.article.article_id: r.label for r in rows}
-    return Run(name, quality(predicted, gold), verdicts, seconds, len(rows)), ordered
+    run = Run(name, quality(predicted, gold), verdicts, seconds, len(rows), false_near_duplicates=false_near)
+    return run, ordered
+
+
+def _true_containment(a: str, b: str, size: int) -> float:
+    """The exact share of the smaller text's shingles found in the other."""
+    sa, sb = (shingles(tokens(clean(t).body), size) for t in (a, b))
+    return len(sa & sb) / min(len(sa), len(sb)) if sa and sb else 0.0
+
+
+@dataclass(frozen=True)
+class NearDuplicateRecall:
+    copies: int
+    near_duplicate: int
+    exact_duplicate: int
+    misses: tuple[tuple[str, tuple[str, ...], str], ...]
+
+    @property
+    def recall(self) -> float:
+        return self.near_duplicate / self.copies if self.copies else 1.0
+
+
+def near_duplicate_recall(
+    rows: Sequence[Labelled], settings: Settings, embedder: Embedder, seed: int = 0
+) -> NearDuplicateRecall:
+    """Ingest the articles, then Check an edited copy of each: how many are called near-duplicates of it."""
+    from .detector import Detector
+    from .store import open_store
+
+    near = exact = 0
+    misses = []
+    with tempfile.TemporaryDirectory(prefix="samestory-eval-") as tmp:
+        detector = Detector(dataclasses.replace(settings, data_dir=Path(tmp)), open_store(Path(tmp)), embedder)
+        for row in rows:
+            detector.ingest(row.article)
+        for number, row in enumerate(rows):
+            original = row.article
+            copy = edited_copy(original.title, original.text, seed + number)
+            decision = detector.check(
+                ArticleIn(f"{original.article_id}~copy", copy.text, title=copy.title, published=original.published)
+            )
+            same = {original.article_id} | {
+                m.article_id for m in decision.matches if m.relation is Verdict.EXACT_DUPLICATE
+            }
+            found = decision.matches[0].article_id if decision.matches else ""
+            if decision.verdict is Verdict.NEAR_DUPLICATE and found in same | _copies_of(detector, original):
+                near += 1
+            else:
+                if decision.verdict is Verdict.EXACT_DUPLICATE:
+                    exact += 1
+                misses.append((original.article_id, copy.edits, f"{decision.verdict.name}: {decision.reason}"))
+        detector.close()
+    return NearDuplicateRecall(len(rows), near, exact, tuple(misses))
+
+
+def _copies_of(detector, article: ArticleIn) -> set[str]:
+    """Articles stored with the same normalised text (the corpus's own copies count as the original)."""
+    record = detector.store.by_id(article.article_id)
+    return {r.article_id for r in detector.store.by_exact_key(record.exact_key)} if record else set()
 
 
 def evaluate(
@@ -272,6 +344,9 @@ def report(results: list[tuple[str, list[Run]]], dataset: str, rows: Sequence[La
             thr = f"{run.threshold:9.2f}" if run.threshold is not None else " " * 9
             verdicts = " ".join(f"{k}={v}" for k, v in sorted(run.verdicts.items()))
             lines.append(f"{label:<12} {run.name:<24} {run.quality.row()}  {thr}  {speed}   {verdicts}")
+            if run.false_near_duplicates:
+                pairs = ", ".join(f"{a}~{b}" for a, b in run.false_near_duplicates)
+                lines.append(f"{'':<12} near-duplicate verdicts on rewrites (under half the shingles shared): {pairs}")
     if len(results) > 1:
         for index, name in enumerate(r.name for r in results[0][1]):
             pf = [runs[index].quality.pairwise[2] for _, runs in results]

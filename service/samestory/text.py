@@ -101,9 +101,15 @@ def tokens(text: str) -> list[str]:
     return _WORD.findall(normalise(text).casefold())
 
 
-def exact_key(body: str) -> str:
-    """The key under which two bodies count as the same text."""
-    return hashlib.sha256(" ".join(tokens(body)).encode("utf-8")).hexdigest()
+def exact_key(text: str, title: str = "") -> str:
+    """The key under which two articles count as the same text: headline and whole text, normalised.
+
+    Normalising forgives case, spacing, quote styles and punctuation, nothing
+    more: a copy under another headline, or with page boilerplate added, is
+    a near-duplicate, not an exact one.
+    """
+    words = " ".join(tokens(title)) + "\n" + " ".join(tokens(text))
+    return hashlib.sha256(words.encode("utf-8")).hexdigest()
 
 
 def _is_prose(line: str) -> bool:
