@@ -125,19 +125,23 @@ _THRESHOLDS = [round(t, 2) for t in np.arange(0.05, 0.96, 0.05)]
 
 def _single_pass(vectors: np.ndarray, threshold: float) -> list[int]:
     """Each item joins the cluster whose centroid is most similar, if above the threshold."""
-    centroids: list[np.ndarray] = []
+    sums = np.zeros_like(vectors)
+    units = np.zeros_like(vectors)
+    count = 0
     assigned = []
     for v in vectors:
-        if centroids:
-            matrix = np.vstack([c / (np.linalg.norm(c) or 1.0) for c in centroids])
-            sims = matrix @ v
+        if count:
+            sims = units[:count] @ v
             best = int(np.argmax(sims))
             if sims[best] >= threshold:
-                centroids[best] = centroids[best] + v
+                sums[best] += v
+                units[best] = sums[best] / (np.linalg.norm(sums[best]) or 1.0)
                 assigned.append(best)
                 continue
-        centroids.append(v.copy())
-        assigned.append(len(centroids) - 1)
+        sums[count] = v
+        units[count] = v / (np.linalg.norm(v) or 1.0)
+        assigned.append(count)
+        count += 1
     return assigned
 
 
