@@ -77,3 +77,18 @@ def test_entities_are_names_and_figures():
     found = text.entities("Zelenskyy said 3,000 North Korean troops reached Kursk. The troops moved on.")
     assert {"zelenskyy", "3000", "north", "korean", "kursk"} <= found
     assert "the" not in found
+
+
+def test_long_unterminated_prose_is_kept_but_captions_and_headlines_are_not():
+    page = "\n".join(
+        [
+            "Early Friday morning, around 1:30 a.m., the 26-year-old actress checked into a treatment center in "
+            "Rancho Mirage, Calif,",
+            "A TV screen shows an image of the two leaders during a news program at the railway station in Seoul, "
+            "South Korea. File",
+            "South Korea will consider supplying arms to Ukraine after Russia and North Korea sign strategic pact",
+            "Correction: An earlier version of this article gave a wrong figure.",
+        ]
+    )
+    kept = [p.text for p in text.clean(page).paragraphs]
+    assert kept[0].startswith("Early Friday morning") and len(kept) == 2

@@ -109,10 +109,15 @@ EDITS: dict[str, Callable[[str, str, random.Random], tuple[str, str]]] = {
 }
 
 
+# Edits of the article's own text go first, so that decorations are never what gets dropped or moved.
+_ORDER = ("paragraph-dropped", "paragraph-moved", "correction", "headline-and-byline", "wire-prefix",
+          "tracking-text", "boilerplate")
+
+
 def edited_copy(title: str, text: str, seed: int, edits: int = 3) -> EditedCopy:
     """A copy with `edits` different edits, chosen and applied reproducibly from `seed`."""
     rng = random.Random(seed)
-    chosen = rng.sample(sorted(EDITS), edits)
+    chosen = sorted(rng.sample(sorted(EDITS), edits), key=_ORDER.index)
     for name in chosen:
         title, text = EDITS[name](title, text, rng)
     return EditedCopy(title, text, tuple(chosen))

@@ -63,7 +63,9 @@ _QUOTE_MAP = str.maketrans(
 )
 _SPACE = re.compile(r"\s+")
 _MIN_PROSE_WORDS = 4
-_LONG_PARAGRAPH_WORDS = 60
+_LONG_PARAGRAPH_WORDS = 15
+# A long line that ends in a short fragment after its last full stop is a caption with a credit ("... File").
+_CREDIT_TAIL = re.compile(r"[.!?…]\s+(\S+\s*){1,3}$")
 _MAX_CHROME_WORDS = 60
 
 
@@ -114,13 +116,19 @@ def exact_key(text: str, title: str = "") -> str:
 
 def _is_prose(line: str) -> bool:
     words = len(_WORD.findall(line))
-    if words >= _LONG_PARAGRAPH_WORDS:
-        return True
     if words < _MIN_PROSE_WORDS:
         return False
     if _LIST_ITEM.match(line) and words <= 12:
         return False
-    return bool(_TERMINAL.search(line))
+    if _TERMINAL.search(line):
+        return True
+    # A long unterminated line is prose cut short, unless it is a caption ending in a credit or a
+    # headline (a related-story link): headlines drop the articles "the", "a" and "an".
+    return (
+        words >= _LONG_PARAGRAPH_WORDS
+        and not _CREDIT_TAIL.search(line)
+        and bool(re.search(r"\b(the|a|an)\b", line))
+    )
 
 
 def _is_chrome(line: str) -> bool:

@@ -1,0 +1,82 @@
+"""Ingest throughput over gRPC against the raw model throughput of the same texts, in one run.
+
+    .venv/bin/python bench/ingest_throughput.py [--dataset FILE.jsonl] [--articles N]
+
+Starts a real server on a loopback port with a fresh data directory, streams
+N real articles through the real client (IngestStream), and compares with
+`encode` of the same documents by the same model in the same process: the
+ratio is the figure (how much of the time the service spends outside the
+model). The default dataset is the project's own small labelled set; the
+ECB+ and PolNeAR files in ../shared/eval give real volume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from samestory.config import Settings  # noqa: E402
+from samestory.semantic import SentenceTransformerEmbedder  # noqa: E402
+from samestory.server import BackgroundServer  # noqa: E402
+from samestory.text import clean  # noqa: E402
+from samestory_client import SamestoryClient, make_article  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load(path: Path, count: int) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    # Repeat with an edit to reach volume: each copy is a distinct article to the service.
+    out = []
+    for n, row in enumerate(itertools.islice(itertools.cycle(rows), count)):
+        rep = n // len(rows)
+        text = row["text"] if rep == 0 else f"{row['text']}\nUpdate {rep}: this article was republished."
+        out.append({"id": f"{row['id']}#{rep}", "title": row.get("title") or "", "text": text})
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path, default=REPO / "tests/data/labelled_small.jsonl")
+    parser.add_argument("--articles", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    rows = load(args.dataset, args.articles)
+    embedder = SentenceTransformerEmbedder(threads=args.threads)
+    docs = []
+    for row in rows:
+        body = clean(row["text"]).body
+        docs.append(f"{row['title']}\n{body}" if row["title"] else body)
+    embedder.encode(docs[:8])  # warm up
+    started = time.perf_counter()
+    for i in range(0, len(docs), 8):
+        embedder.encode(docs[i : i + 8])
+    raw = len(docs) / (time.perf_counter() - started)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.load(env={}, data_dir=Path(tmp), host="127.0.0.1", port=0, threads=args.threads)
+        with BackgroundServer(settings, embedder) as server, SamestoryClient(server.target) as client:
+            articles = [make_article(r["id"], r["text"], title=r["title"]) for r in rows]
+            started = time.perf_counter()
+            errors = sum(1 for r in client.ingest_many(articles, timeout=3600) if r.HasField("error"))
+            service = len(rows) / (time.perf_counter() - started)
+
+    print(f"dataset {args.dataset.name}, {len(rows)} articles, {args.threads} threads, python {sys.version.split()[0]}")
+    print(f"baseline: raw encode of the documents, batch 8      {raw:8.1f} articles/s")
+    print(f"samestory: IngestStream over gRPC, one client       {service:8.1f} articles/s  ({errors} errors)")
+    print(f"ratio service / raw model                           {service / raw:8.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
