@@ -138,3 +138,30 @@ def test_extraction_never_crashes_and_offsets_stay_inside(text):
 def test_thousands_of_quote_marks_finish_quickly(n):
     text = ('"' * n) + " he said " + ("“”" * n) + "\n" + re.sub("x", '"', "x a x " * (n // 10))
     extract(text)
+
+
+def test_quote_over_several_paragraphs_is_one_quote():
+    text = (
+        "The minister spoke at length.\n"
+        "“We will rebuild every school that was destroyed.\n"
+        "“And we will do it before the winter comes,” she said.\n"
+        "Then she left."
+    )
+    (q,) = extract(text)
+    assert len(q.parts) == 2 and q.text.startswith("We will rebuild") and q.text.endswith("winter comes")
+    assert q.speaker_mention == "she" and q.cue == "said"
+
+
+def test_named_speaker_after_descriptors_and_appositives():
+    cases = {
+        '"There is no question this process is fair," Wyoming GOP chairman Matt Micheli said.': "Matt Micheli",
+        '"They want to change the rules," Morton Blackwell, the committeeman from Virginia, told AFP.': (
+            "Morton Blackwell"
+        ),
+        'David Axelrod, who ran the campaigns, said of Sanders: "The question is whether he rallies."': (
+            "David Axelrod"
+        ),
+    }
+    for text, speaker in cases.items():
+        (q,) = extract(text)
+        assert q.speaker == speaker, text

@@ -91,6 +91,15 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_quotes(args: argparse.Namespace) -> int:
+    from . import quotes_eval
+
+    docs = quotes_eval.read_polnear(args.dataset)
+    scores = [quotes_eval.score_quotes(docs, threshold) for threshold in (0.8, 0.5)]
+    print(quotes_eval.report(scores, len(docs), args.dataset.name))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="samestory", description="Samestory: has this news story been seen?")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env SAMESTORY_LOG_LEVEL)")
@@ -117,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluation.add_argument("--embedding-cache", type=Path, help="an .npz file that keeps embeddings between runs")
     evaluation.set_defaults(run=_eval)
+
+    quotes = sub.add_parser("eval-quotes", help="quote extraction and speakers against annotated attributions")
+    quotes.add_argument("dataset", type=Path, help="JSONL in PolNeAR's format: text and quotes[] with spans")
+    quotes.set_defaults(run=_eval_quotes)
     return parser
 
 

@@ -37,7 +37,11 @@ _CUES = (
     r"noted|notes|insisted|argued|argues|claimed|claims|warned|warns|urged|urges|described|asked|asks|"
     r"replied|continued|posted|tweeted|announced|announces|recalled|remarked|acknowledged|admitted|"
     r"stressed|emphasised|emphasized|cautioned|conceded|predicted|vowed|pledged|promised|concluded|"
-    r"confirmed|reported|reports|quoted|told\s+\w+"
+    r"confirmed|reported|reports|quoted|told\s+\w+|called|calls|calling|questioned|writing|exclaimed|"
+    r"shouted|chanted|joked|quipped|noting|insisting|telling|describing|declaring|contended|suggested|"
+    r"accused|praised|criticized|criticised|dismissed|labeled|labelled|dubbed|blasted|slammed|touted|"
+    r"responded|answered|explains|adding|arguing|warning|tweeting|proclaimed|boasted|lamented|complained|"
+    r"observed|predicts|promises|vowing|recalls|thundered|mused|charged|countered|insists|believes|believed"
 )
 _TITLE_WORDS = frozenset(
     """mr mrs ms dr prof sir president vice prime minister foreign defence defense secretary general major
@@ -55,10 +59,19 @@ _MENTION = rf"(?:{_NAME}|{_PRONOUN}|{_DESCRIPTION})"
 _ADVERB = r"(?:\s+\w+ly|\s+also|\s+later|\s+then|\s+meanwhile)?"
 # "..., he said." / "..., Smith wrote on Telegram."
 _AFTER_SUBJECT_CUE = re.compile(rf"^[\s,.;:!?—–-]*(?P<who>{_MENTION}){_ADVERB}\s+(?P<cue>{_CUES})\b")
+# "..." Wyoming GOP chairman Matt Micheli said / "..." Morton Blackwell, the committeeman, told AFP
+_APPOSITIVE = r"(?:,\s[^,\"“”]{1,120},)?"
+_AFTER_NAMED_CUE = re.compile(
+    rf"^[\s,.;:!?—–-]*(?:[\w.'’()-]+\s+){{0,6}}?(?P<who>{_NAME}){_APPOSITIVE}{_ADVERB}\s+(?P<cue>{_CUES})\b"
+)
 # "..., said Smith." / "..., says the spokesman."
 _AFTER_CUE_SUBJECT = re.compile(rf"^[\s,.;:!?—–-]*(?P<cue>{_CUES})\s+(?P<who>{_NAME}|{_DESCRIPTION})")
 # "Smith wrote on Telegram: ..." / "Pat Ryder said a ..." / "he described it as ..."
-_BEFORE_SUBJECT_CUE = re.compile(rf"(?P<who>{_MENTION}){_ADVERB}\s+(?P<cue>{_CUES})\b[^.!?\"“”]*$")
+_BEFORE_SUBJECT_CUE = re.compile(
+    rf"(?P<who>{_MENTION}){_APPOSITIVE}{_ADVERB}\s+(?P<cue>{_CUES})\b[^.!?\"“”]*$"
+)
+# "President Obama is rolling out a new message: "It's about me."": the sentence's subject.
+_SUBJECT_BEFORE_COLON = re.compile(rf"^\s*(?:[\w'’-]+\s+){{0,3}}?(?P<who>{_NAME})\b[^\"“”]*:\s*$")
 _ACCORDING_TO = re.compile(rf"\b(?P<cue>according to)\s+(?P<who>{_NAME}|{_DESCRIPTION})")
 # Any "NAME said" in running text: who the pronouns and descriptions may refer to.
 _NAMED_SPEAKER = re.compile(rf"(?P<who>{_NAME}){_ADVERB}\s+(?P<cue>{_CUES})\b")
@@ -143,6 +156,12 @@ class _Raw:
     parts: list[Span] = field(default_factory=list)
     # Where the first piece's closing mark stands when the attribution splits the quote.
     split_close: int | None = None
+    # The paragraph where a quote running over several paragraphs closes.
+    last_paragraph: int = -1
+
+    def __post_init__(self) -> None:
+        if self.last_paragraph < 0:
+            self.last_paragraph = self.paragraph
 
 
 # ---------------------------------------------------------------- extraction
@@ -157,9 +176,15 @@ def _trim(text: str, start: int, end: int) -> Span:
 
 
 def _raw_quotes(text: str, paragraphs: Sequence[Paragraph]) -> list[_Raw]:
+    """Quotation marks paired within paragraphs; a quote whose paragraph opens with a mark that does
+    not close goes on into the next paragraph that opens with a mark (the newspaper convention)."""
     found: list[_Raw] = []
+    running: _Raw | None = None
     for number, para in enumerate(paragraphs):
         i = para.start
+        continues = running is not None and text[para.start] in _PAIRS
+        if not continues:
+            running = None
         while i < para.end:
             mark = text[i]
             if mark not in _PAIRS or (mark == '"' and i > para.start and text[i - 1].isalnum()):
@@ -169,16 +194,24 @@ def _raw_quotes(text: str, paragraphs: Sequence[Paragraph]) -> list[_Raw]:
             j = i + 1
             while j < para.end and text[j] not in closers:
                 j += 1
-            if j >= para.end:
-                if i == para.start:
-                    # Multi-paragraph quote: only the last paragraph closes it.
-                    start, end = _trim(text, i + 1, para.end)
-                    if end > start:
-                        found.append(_Raw(start, end, i, para.end, number, [(start, end)]))
+            closed = j < para.end
+            if not closed and i != para.start:
+                break  # a stray mark: the rest of the paragraph is still read for nothing else
+            start, end = _trim(text, i + 1, j if closed else para.end)
+            if running is not None and i == para.start:
+                if end > start:
+                    running.parts.append((start, end))
+                    running.end = end
+                running.close_mark, running.last_paragraph = (j if closed else para.end), number
+                if closed:
+                    running = None
+            elif end > start and _WORD.search(text[start:end]):
+                raw = _Raw(start, end, i, j if closed else para.end, number, [(start, end)])
+                found.append(raw)
+                if not closed:
+                    running = raw
+            if not closed:
                 break
-            start, end = _trim(text, i + 1, j)
-            if _WORD.search(text[start:end]):
-                found.append(_Raw(start, end, i, j, number, [(start, end)]))
             i = j + 1
     return found
 
@@ -218,12 +251,12 @@ def _sentence_bounds(text: str, para: Paragraph, start: int, end: int) -> Span:
     return left, right
 
 
-def _attribution(text: str, para: Paragraph, raw: _Raw, prev_end: int, next_start: int):
+def _attribution(text: str, para: Paragraph, raw: _Raw, prev_end: int, next_start: int, paragraphs_end: int):
     """(mention, span, cue) from the words around the quote, or None."""
     close = raw.close_mark if raw.split_close is None else raw.split_close
-    after_end = min(next_start, para.end)
+    after_end = min(next_start, paragraphs_end)
     after = text[close + 1 : after_end]
-    for pattern in (_AFTER_CUE_SUBJECT, _AFTER_SUBJECT_CUE):
+    for pattern in (_AFTER_CUE_SUBJECT, _AFTER_SUBJECT_CUE, _AFTER_NAMED_CUE):
         match = pattern.match(after)
         if match:
             base = close + 1
@@ -245,6 +278,9 @@ def _attribution(text: str, para: Paragraph, raw: _Raw, prev_end: int, next_star
     if match:
         base = raw.close_mark + 1
         return match.group("who"), (base + match.start("who"), base + match.end("who")), match.group("cue")
+    match = _SUBJECT_BEFORE_COLON.match(before)
+    if match:
+        return match.group("who"), (before_start + match.start("who"), before_start + match.end("who")), ""
     return None
 
 
@@ -257,7 +293,7 @@ def _merge_split(text: str, raws: list[_Raw]) -> list[_Raw]:
             between = text[prev.close_mark + 1 : raw.open_mark]
             ends_open = text[prev.parts[-1][1] : prev.close_mark + 1].rstrip("\"”»").endswith(",") or between.lstrip().startswith(",")
             if (
-                prev.paragraph == raw.paragraph
+                prev.last_paragraph == raw.paragraph
                 and ends_open
                 and len(_WORD.findall(between)) <= 8
                 and re.search(rf"\b({_CUES})\b", between)
@@ -283,8 +319,8 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
     for index, raw in enumerate(raws):
         para = paragraphs[raw.paragraph]
         prev_end = raws[index - 1].close_mark + 1 if index and raws[index - 1].paragraph == raw.paragraph else para.start
-        next_start = raws[index + 1].open_mark if index + 1 < len(raws) else para.end
-        found = _attribution(text, para, raw, prev_end, next_start)
+        next_start = raws[index + 1].open_mark if index + 1 < len(raws) else paragraphs[raw.last_paragraph].end
+        found = _attribution(text, para, raw, prev_end, next_start, paragraphs[raw.last_paragraph].end)
         speaker = mention = cue = ""
         span: Span | None = None
         if found:
@@ -319,7 +355,7 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
             cue=cue,
         )
         quotes.append(quote)
-        last, last_paragraph = quote, raw.paragraph
+        last, last_paragraph = quote, raw.last_paragraph
     return quotes
 
 
