@@ -216,8 +216,17 @@ def _raw_quotes(text: str, paragraphs: Sequence[Paragraph]) -> list[_Raw]:
     return found
 
 
+_FUNCTION_WORDS = frozenset(
+    """and but so then yet or nor if when while as after before because since though although in on at of
+    for from with by to a an this that these those there here now still also even only just meanwhile""".split()
+)
+
+
 def _clean_name(mention: str) -> str:
+    """The name in a mention, without titles; empty when the mention was only a capitalised function word."""
     words = mention.replace("’", "'").split()
+    while words and words[0].casefold() in _FUNCTION_WORDS:
+        words = words[1:]
     while len(words) > 1 and all(part in _TITLE_WORDS for part in words[0].rstrip(".").casefold().split("-")):
         words = words[1:]
     name = " ".join(words)
@@ -284,26 +293,40 @@ def _attribution(text: str, para: Paragraph, raw: _Raw, prev_end: int, next_star
     return None
 
 
-def _merge_split(text: str, raws: list[_Raw]) -> list[_Raw]:
-    """Join `"X," he said, "Y."` into one quote with two parts."""
+def _merge_split(text: str, raws: list[_Raw], paragraphs: Sequence[Paragraph]) -> list[_Raw]:
+    """Join a quote split by its attribution into one quote with several parts.
+
+    `"X," he said, "Y."` and `"X," said Smith, an adviser. "Y."`: the words
+    between the pieces are a short attribution, and the second piece has no
+    attribution of its own (else it is someone else's answer).
+    """
     merged: list[_Raw] = []
     for raw in raws:
         if merged:
             prev = merged[-1]
             between = text[prev.close_mark + 1 : raw.open_mark]
-            ends_open = text[prev.parts[-1][1] : prev.close_mark + 1].rstrip("\"”»").endswith(",") or between.lstrip().startswith(",")
-            if (
+            inside_end = text[prev.parts[-1][1] : prev.close_mark + 1].rstrip("\"”»")
+            ends_open = inside_end.endswith(",") or between.lstrip().startswith(",")
+            ends_sentence = inside_end.endswith((".", "!", "?")) or between.rstrip().endswith(".")
+            own_end = paragraphs[raw.last_paragraph].end
+            answered = any(
+                p.match(text[raw.close_mark + 1 : own_end]) for p in (_AFTER_CUE_SUBJECT, _AFTER_SUBJECT_CUE)
+            )
+            adjacent = prev.last_paragraph == raw.paragraph and not _WORD.search(between)
+            if adjacent or (
                 prev.last_paragraph == raw.paragraph
-                and ends_open
-                and len(_WORD.findall(between)) <= 8
+                and (ends_open or ends_sentence)
+                and len(_WORD.findall(between)) <= 15
                 and re.search(rf"\b({_CUES})\b", between)
-                and between.rstrip().endswith(",")
+                and between.rstrip().endswith((",", ".", ":"))
+                and not answered
             ):
                 if prev.split_close is None:
                     prev.split_close = prev.close_mark
-                prev.parts.append((raw.start, raw.end))
+                prev.parts.extend(raw.parts)
                 prev.end = raw.end
                 prev.close_mark = raw.close_mark
+                prev.last_paragraph = raw.last_paragraph
                 continue
         merged.append(raw)
     return merged
@@ -311,7 +334,7 @@ def _merge_split(text: str, raws: list[_Raw]) -> list[_Raw]:
 
 def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
     """The direct quotes in the kept paragraphs, in order, with speakers."""
-    raws = _merge_split(text, _raw_quotes(text, paragraphs))
+    raws = _merge_split(text, _raw_quotes(text, paragraphs), paragraphs)
     speakers = _named_speakers(text, paragraphs)
     quotes: list[Quote] = []
     last: Quote | None = None
@@ -321,6 +344,8 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
         prev_end = raws[index - 1].close_mark + 1 if index and raws[index - 1].paragraph == raw.paragraph else para.start
         next_start = raws[index + 1].open_mark if index + 1 < len(raws) else paragraphs[raw.last_paragraph].end
         found = _attribution(text, para, raw, prev_end, next_start, paragraphs[raw.last_paragraph].end)
+        if found and not _is_reference(found[0]) and not _clean_name(found[0]):
+            found = None  # "And said..." is no speaker
         speaker = mention = cue = ""
         span: Span | None = None
         if found:
