@@ -165,3 +165,12 @@ def test_named_speaker_after_descriptors_and_appositives():
     for text, speaker in cases.items():
         (q,) = extract(text)
         assert q.speaker == speaker, text
+
+
+def test_a_quotation_inside_a_sentence_belongs_to_its_subject():
+    for text, speaker in {
+        'Jeb Bush referred to Rubio as "a bright, charismatic leader" on Sunday.': "Jeb Bush",
+        'Hillary Clinton is telling customers at a breakfast spot that "I need you tomorrow."': "Hillary Clinton",
+    }.items():
+        (q,) = extract(text)
+        assert q.speaker == speaker, text

@@ -56,7 +56,8 @@ _NAME = (
 _PRONOUN = r"(?:he|she|they|He|She|They|it|It|we|We|I)"
 _DESCRIPTION = r"(?:[Tt]he|[Hh]is|[Hh]er|[Tt]heir)(?:\s+[\w'’-]+){1,4}?"
 _MENTION = rf"(?:{_NAME}|{_PRONOUN}|{_DESCRIPTION})"
-_ADVERB = r"(?:\s+\w+ly|\s+also|\s+later|\s+then|\s+meanwhile)?"
+# Adverbs and auxiliaries between a speaker and the verb: "Smith also said", "Clinton is telling".
+_ADVERB = r"(?:\s+(?:\w+ly|also|later|then|meanwhile|again|further|is|was|has|had|have|will|would)){0,2}"
 # "..., he said." / "..., Smith wrote on Telegram."
 _AFTER_SUBJECT_CUE = re.compile(rf"^[\s,.;:!?—–-]*(?P<who>{_MENTION}){_ADVERB}\s+(?P<cue>{_CUES})\b")
 # "..." Wyoming GOP chairman Matt Micheli said / "..." Morton Blackwell, the committeeman, told AFP
@@ -72,6 +73,8 @@ _BEFORE_SUBJECT_CUE = re.compile(
 )
 # "President Obama is rolling out a new message: "It's about me."": the sentence's subject.
 _SUBJECT_BEFORE_COLON = re.compile(rf"^\s*(?:[\w'’-]+\s+){{0,3}}?(?P<who>{_NAME})\b[^\"“”]*:\s*$")
+# "Bush referred to Rubio as "a bright leader"": a quotation inside a sentence is its subject's words.
+_SUBJECT_OF_SENTENCE = re.compile(rf"^\s*(?:[\w'’-]+,?\s+){{0,3}}?(?P<who>{_MENTION}){_APPOSITIVE}\s+[a-z][^\"“”]*\s$")
 _ACCORDING_TO = re.compile(rf"\b(?P<cue>according to)\s+(?P<who>{_NAME}|{_DESCRIPTION})")
 # Any "NAME said" in running text: who the pronouns and descriptions may refer to.
 _NAMED_SPEAKER = re.compile(rf"(?P<who>{_NAME}){_ADVERB}\s+(?P<cue>{_CUES})\b")
@@ -287,9 +290,10 @@ def _attribution(text: str, para: Paragraph, raw: _Raw, prev_end: int, next_star
     if match:
         base = raw.close_mark + 1
         return match.group("who"), (base + match.start("who"), base + match.end("who")), match.group("cue")
-    match = _SUBJECT_BEFORE_COLON.match(before)
-    if match:
-        return match.group("who"), (before_start + match.start("who"), before_start + match.end("who")), ""
+    for pattern in (_SUBJECT_BEFORE_COLON, _SUBJECT_OF_SENTENCE):
+        match = pattern.match(before)
+        if match:
+            return match.group("who"), (before_start + match.start("who"), before_start + match.end("who")), ""
     return None
 
 
