@@ -174,3 +174,18 @@ def test_a_quotation_inside_a_sentence_belongs_to_its_subject():
     }.items():
         (q,) = extract(text)
         assert q.speaker == speaker, text
+
+
+def test_pieces_of_one_statement_in_one_sentence_are_one_quote():
+    (q,) = extract('Issa questioned her "judgment" and "honesty" in the interview.')
+    assert q.text == "judgment honesty" and len(q.parts) == 2 and q.speaker == "Issa"
+
+
+def test_common_words_at_sentence_start_are_not_speakers():
+    text = 'Maybe he will host "Saturday Night Live" again. maybe not.'
+    (q,) = extract(text)
+    assert q.speaker != "Maybe"
+
+
+def test_quoted_dates_are_not_quotes():
+    assert extract('The file was named "2015-12-02" by the police, officials said.') == []

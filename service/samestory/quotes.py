@@ -208,7 +208,7 @@ def _raw_quotes(text: str, paragraphs: Sequence[Paragraph]) -> list[_Raw]:
                 running.close_mark, running.last_paragraph = (j if closed else para.end), number
                 if closed:
                     running = None
-            elif end > start and _WORD.search(text[start:end]):
+            elif end > start and re.search(r"[^\W\d_]", text[start:end]):
                 raw = _Raw(start, end, i, j if closed else para.end, number, [(start, end)])
                 found.append(raw)
                 if not closed:
@@ -234,6 +234,13 @@ def _clean_name(mention: str) -> str:
         words = words[1:]
     name = " ".join(words)
     return re.sub(r"'s$", "", name)
+
+
+def _is_name(name: str, lowercase_words: set[str]) -> bool:
+    """A one-word "name" that the article also writes in lower case ("Maybe", "Signs") is a common word."""
+    if not name:
+        return False
+    return " " in name or name.casefold() not in lowercase_words
 
 
 def _is_reference(mention: str) -> bool:
@@ -316,7 +323,13 @@ def _merge_split(text: str, raws: list[_Raw], paragraphs: Sequence[Paragraph]) -
             answered = any(
                 p.match(text[raw.close_mark + 1 : own_end]) for p in (_AFTER_CUE_SUBJECT, _AFTER_SUBJECT_CUE)
             )
-            adjacent = prev.last_paragraph == raw.paragraph and not _WORD.search(between)
+            # "X" and "Y", "X", not "Y": two pieces of one statement in one sentence.
+            adjacent = (
+                prev.last_paragraph == raw.paragraph
+                and len(_WORD.findall(between)) <= 3
+                and not re.search(r"[.!?;:]", between)
+                and not (inside_end.endswith((".", "!", "?")) and _WORD.search(between))
+            )
             if adjacent or (
                 prev.last_paragraph == raw.paragraph
                 and (ends_open or ends_sentence)
@@ -339,6 +352,7 @@ def _merge_split(text: str, raws: list[_Raw], paragraphs: Sequence[Paragraph]) -
 def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
     """The direct quotes in the kept paragraphs, in order, with speakers."""
     raws = _merge_split(text, _raw_quotes(text, paragraphs), paragraphs)
+    lowercase = {w for p in paragraphs for w in _WORD.findall(p.text) if w.islower()}
     speakers = _named_speakers(text, paragraphs)
     quotes: list[Quote] = []
     last: Quote | None = None
@@ -348,8 +362,8 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
         prev_end = raws[index - 1].close_mark + 1 if index and raws[index - 1].paragraph == raw.paragraph else para.start
         next_start = raws[index + 1].open_mark if index + 1 < len(raws) else paragraphs[raw.last_paragraph].end
         found = _attribution(text, para, raw, prev_end, next_start, paragraphs[raw.last_paragraph].end)
-        if found and not _is_reference(found[0]) and not _clean_name(found[0]):
-            found = None  # "And said..." is no speaker
+        if found and not _is_reference(found[0]) and not _is_name(_clean_name(found[0]), lowercase):
+            found = None  # "And said...", "Maybe ..." is no speaker
         speaker = mention = cue = ""
         span: Span | None = None
         if found:
