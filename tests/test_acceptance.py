@@ -190,3 +190,21 @@ def test_bad_input_gets_a_clear_status_and_the_server_stays_healthy(start_server
         assert "id" in err.value.details()
         _healthy(client)
         assert client.stats().articles == 0  # nothing half-written
+
+
+def test_get_cluster_returns_each_statement_once_with_every_wording(client, seed_texts):
+    for stem in SEEDS:
+        cluster_id = client.ingest(seed_article(seed_texts, stem)).cluster_id
+    cluster = client.get_cluster(cluster_id)
+    shared = [g for g in cluster.quote_groups if len({w.article_id for w in g.wordings}) > 1]
+
+    def wordings(fragment):
+        (group,) = [g for g in shared if any(fragment in w.quote.text for w in g.wordings if w.article_id == SEED_000)]
+        return {w.article_id: seed_texts[w.article_id][w.span.start : w.span.end] for w in group.wordings}
+
+    war = wordings("internationalized")
+    assert set(war) == set(SEEDS)
+    assert _norm(war[SEED_002]) == _norm(INTERNATIONALISED)
+    assert _norm(war[SEED_003]).startswith("the conclusion is clear") and "discussed" not in war[SEED_003]
+    discussed = wordings("We discussed")
+    assert set(discussed) == {SEED_000, SEED_003} and "conclusion" not in discussed[SEED_003]

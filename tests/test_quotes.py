@@ -189,3 +189,26 @@ def test_common_words_at_sentence_start_are_not_speakers():
 
 def test_quoted_dates_are_not_quotes():
     assert extract('The file was named "2015-12-02" by the police, officials said.') == []
+
+
+def _quoted(article_id, text):
+    return [
+        quotes.QuotedBy(article_id, text, q, tuple(quotes.quote_units(text, q)), None) for q in extract(text)
+    ]
+
+
+def test_groups_hold_each_statement_once_with_every_wording():
+    a = 'He wrote: "We discussed the troops." Later he wrote: "This war is becoming internationalized."'
+    b = 'She said: "We discussed the troops. This war is becoming internationalised, beyond two countries."'
+    c = '"We discussed the troops," he said.\nA spokesman said: "The weather was fine all week in the capital."'
+    groups = quotes.group(_quoted("a", a) + _quoted("b", b) + _quoted("c", c))
+    shared = [g for g in groups if len({w.article_id for w in g}) > 1]
+    assert len(shared) == 2
+    troops, war = shared
+    assert sorted(w.article_id for w in troops) == ["a", "b", "c"]
+    b_part = next(w for w in troops if w.article_id == "b")
+    assert b[b_part.span[0] : b_part.span[1]] == "We discussed the troops"
+    assert sorted(w.article_id for w in war) == ["a", "b"]
+    assert any(len(g) == 1 and g[0].quote.text.startswith("The weather") for g in groups)
+    # b's two-sentence quote is listed only through its parts
+    assert not any(len(g) == 1 and g[0].article_id == "b" for g in groups)

@@ -33,6 +33,7 @@ class Settings:
     grace_seconds: float = 10.0
     semantic_candidates: int = 20
     align_articles: int = 20
+    group_articles: int = 50
     log_level: str = "INFO"
     lexical: LexicalParams = field(default_factory=LexicalParams)
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -80,6 +81,7 @@ _TYPES: dict[str, type] = {
     "grace_seconds": float,
     "semantic_candidates": int,
     "align_articles": int,
+    "group_articles": int,
     "log_level": str,
 }
 

@@ -353,6 +353,19 @@ class Detector:
             raise NotFound(f"no cluster with id {cluster_id!r}")
         return cluster
 
+    def quote_groups(self, cluster: ClusterRecord) -> list[list[quotes_mod.Wording]]:
+        """The cluster's statements, each with every article's wording (newest members first considered)."""
+        members = cluster.members[-self.settings.group_articles :]
+        stored = self.store.quotes([m.key for m in members])
+        quoted = [
+            quotes_mod.QuotedBy(
+                m.article_id, m.text, q.quote, tuple(quotes_mod.quote_units(m.text, q.quote)), q.vectors
+            )
+            for m in members
+            for q in stored.get(m.key, [])
+        ]
+        return quotes_mod.group(quoted)
+
     def delete(self, article_id: str) -> ArticleRecord:
         with self._lock:
             record = self.store.delete(article_id)

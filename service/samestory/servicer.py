@@ -206,6 +206,16 @@ class SamestoryServicer(pb_grpc.SamestoryServicer):
                 )
                 if member.published:
                     entry.published_at.CopyFrom(_timestamp(member.published))
+            for statement in self._detector.quote_groups(cluster):
+                group = message.quote_groups.add()
+                for w in statement:
+                    group.wordings.add(
+                        article_id=w.article_id,
+                        quote=quote_message(w.quote),
+                        span=pb.Span(start=w.span[0], end=w.span[1]),
+                        kind=w.kind.value if w.kind else 0,
+                        similarity=w.similarity,
+                    )
             return message
 
         return await self._run(context, run)

@@ -77,4 +77,15 @@ def format_cluster(cluster: pb.Cluster) -> str:
         date = member.published_at.ToDatetime().date().isoformat() if member.HasField("published_at") else "-"
         title = f"  {member.title}" if member.title else ""
         lines.append(f"  {member.article_id}  {verdict_name(member.verdict)}  {date}{title}")
+    shared = [g for g in cluster.quote_groups if len({w.article_id for w in g.wordings}) > 1]
+    if cluster.quote_groups:
+        lines.append(f"  statements quoted: {len(cluster.quote_groups)}, by more than one article: {len(shared)}")
+    for number, group in enumerate(shared, 1):
+        speaker = next((w.quote.speaker for w in group.wordings if w.quote.speaker), "?")
+        lines.append(f"  [{number}] {speaker}:")
+        for w in group.wordings:
+            kind = pb.AlignmentKind.Name(w.kind).lower() if w.kind else ""
+            wrapped = textwrap.wrap(f"“{span_text(w.quote, w.span)}”", 90)
+            lines.append(f"      {w.article_id:<24} {wrapped[0]}" + (f"  ({kind})" if kind and len(wrapped) == 1 else ""))
+            lines.extend(f"      {'':<24} {more}" for more in wrapped[1:])
     return "\n".join(lines)

@@ -199,16 +199,38 @@ class ClusterMember(_message.Message):
     def __init__(self, article_id: _Optional[str] = ..., title: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ...) -> None: ...
 
 class Cluster(_message.Message):
-    __slots__ = ("cluster_id", "aliases", "articles", "created_at")
+    __slots__ = ("cluster_id", "aliases", "articles", "created_at", "quote_groups")
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
     ARTICLES_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    QUOTE_GROUPS_FIELD_NUMBER: _ClassVar[int]
     cluster_id: str
     aliases: _containers.RepeatedScalarFieldContainer[str]
     articles: _containers.RepeatedCompositeFieldContainer[ClusterMember]
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, cluster_id: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., articles: _Optional[_Iterable[_Union[ClusterMember, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    quote_groups: _containers.RepeatedCompositeFieldContainer[QuoteGroup]
+    def __init__(self, cluster_id: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., articles: _Optional[_Iterable[_Union[ClusterMember, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quote_groups: _Optional[_Iterable[_Union[QuoteGroup, _Mapping]]] = ...) -> None: ...
+
+class QuoteGroup(_message.Message):
+    __slots__ = ("wordings",)
+    WORDINGS_FIELD_NUMBER: _ClassVar[int]
+    wordings: _containers.RepeatedCompositeFieldContainer[QuoteWording]
+    def __init__(self, wordings: _Optional[_Iterable[_Union[QuoteWording, _Mapping]]] = ...) -> None: ...
+
+class QuoteWording(_message.Message):
+    __slots__ = ("article_id", "quote", "span", "kind", "similarity")
+    ARTICLE_ID_FIELD_NUMBER: _ClassVar[int]
+    QUOTE_FIELD_NUMBER: _ClassVar[int]
+    SPAN_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    article_id: str
+    quote: Quote
+    span: Span
+    kind: AlignmentKind
+    similarity: float
+    def __init__(self, article_id: _Optional[str] = ..., quote: _Optional[_Union[Quote, _Mapping]] = ..., span: _Optional[_Union[Span, _Mapping]] = ..., kind: _Optional[_Union[AlignmentKind, str]] = ..., similarity: _Optional[float] = ...) -> None: ...
 
 class GetArticleRequest(_message.Message):
     __slots__ = ("article_id",)
