@@ -24,6 +24,8 @@ system-deps:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq docker-compose >/dev/null; }
 
 test: $(BIN)/samestory system-deps
+	$(BIN)/ruff check service clients tests bench
+	$(BIN)/ruff format --check service clients tests bench
 	$(BIN)/python -m pytest
 
 serve: $(BIN)/samestory

@@ -12,8 +12,7 @@ import pytest
 from samestory.config import Settings
 from samestory.semantic import SentenceTransformerEmbedder
 from samestory.server import BackgroundServer
-from samestory_client import SamestoryClient, make_article
-from samestory_client import pb
+from samestory_client import SamestoryClient, make_article, pb
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -45,9 +44,7 @@ def start_server(tmp_path: Path, embedder) -> Iterator[Callable[..., BackgroundS
     servers: list[BackgroundServer] = []
 
     def start(data_dir: Path | None = None, **settings) -> BackgroundServer:
-        config = Settings.load(
-            env={}, data_dir=data_dir or tmp_path / "data", host="127.0.0.1", port=0, **settings
-        )
+        config = Settings.load(env={}, data_dir=data_dir or tmp_path / "data", host="127.0.0.1", port=0, **settings)
         server = BackgroundServer(config, embedder)
         servers.append(server)
         return server

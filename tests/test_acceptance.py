@@ -58,20 +58,28 @@ def test_seeds_form_one_cluster_in_any_order(start_server, seed_texts, order):
         found = _aligned(decisions, seed_texts)
         # 000's "internationalized" quote with the matching part of 003's quote (which also holds "We discussed...")
         assert any(
-            a == SEED_000 and _norm(INTERNATIONALIZED) in _norm(mine) and b == SEED_003
-            and _norm(theirs).startswith("the conclusion is clear") and DISCUSSED.casefold() not in theirs.casefold()
+            a == SEED_000
+            and _norm(INTERNATIONALIZED) in _norm(mine)
+            and b == SEED_003
+            and _norm(theirs).startswith("the conclusion is clear")
+            and DISCUSSED.casefold() not in theirs.casefold()
             for a, mine, b, theirs, _ in found
         )
         # ... and with 002's differently translated "internationalised" quote
         assert any(
-            a == SEED_000 and _norm(INTERNATIONALIZED) in _norm(mine) and b == SEED_002
+            a == SEED_000
+            and _norm(INTERNATIONALIZED) in _norm(mine)
+            and b == SEED_002
             and _norm(theirs) == _norm(INTERNATIONALISED)
             for a, mine, b, theirs, _ in found
         )
         # 003's "We discussed..." with 000's
         assert any(
-            a == SEED_003 and _norm(mine).startswith(_norm(DISCUSSED)) and "conclusion" not in mine
-            and b == SEED_000 and _norm(theirs).startswith(_norm(DISCUSSED))
+            a == SEED_003
+            and _norm(mine).startswith(_norm(DISCUSSED))
+            and "conclusion" not in mine
+            and b == SEED_000
+            and _norm(theirs).startswith(_norm(DISCUSSED))
             for a, mine, b, theirs, _ in found
         )
 
@@ -103,7 +111,8 @@ def test_exact_and_near_duplicates_join_the_seed_cluster(client, seed_texts):
     paragraphs = seed_texts[SEED_000].split("\n")
     edited = "\n".join(
         ["Subscribe to our newsletter for the latest news", "Home | World | Europe | Sign in"]
-        + paragraphs[:8] + paragraphs[9:]
+        + paragraphs[:8]
+        + paragraphs[9:]
         + ["Read more: the war in Ukraine", "© 2024 Example Media. All rights reserved."]
     )
     syndicated = client.ingest(

@@ -41,8 +41,17 @@ def test_client_command_line(server, tmp_path):
     target = server.target
     lines = tmp_path / "batch.jsonl"
     lines.write_text(
-        json.dumps({"id": "j1", "title": "Quake", "text": "A strong earthquake shook the coast of Aceh on Tuesday.",
-                    "date": "2013-07-02"}) + "\n" + json.dumps({"id": "j2", "text": ""}) + "\n"
+        json.dumps(
+            {
+                "id": "j1",
+                "title": "Quake",
+                "text": "A strong earthquake shook the coast of Aceh on Tuesday.",
+                "date": "2013-07-02",
+            }
+        )
+        + "\n"
+        + json.dumps({"id": "j2", "text": ""})
+        + "\n"
     )
     ingest = client(target, "ingest", str(SEEDS), str(lines), check=False)
     assert ingest.returncode == 1  # one bad line
@@ -70,7 +79,9 @@ def test_client_command_line(server, tmp_path):
 def test_client_reports_an_unreachable_server():
     result = subprocess.run(
         [str(BIN / "samestory-client"), "--target", "127.0.0.1:1", "--timeout", "2", "stats"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2 and "UNAVAILABLE" in result.stderr
 
@@ -89,9 +100,19 @@ def test_demo_shows_the_seeds_in_one_cluster_with_aligned_quotes():
 
 def test_serve_refuses_a_bad_model_path(tmp_path):
     result = subprocess.run(
-        [str(BIN / "samestory"), "--model-path", str(tmp_path), "serve", "--data-dir", str(tmp_path / "d"),
-         "--port", "0"],
-        capture_output=True, text=True, timeout=120,
+        [
+            str(BIN / "samestory"),
+            "--model-path",
+            str(tmp_path),
+            "serve",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "not a sentence-transformers model folder" in result.stderr

@@ -7,7 +7,7 @@ from samestory.lexical import Signature
 
 TH = Thresholds()
 BASE = list(range(128))
-NOW = dt.datetime(2024, 10, 29, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2024, 10, 29, tzinfo=dt.UTC)
 
 
 def sig(values, shingles=100):

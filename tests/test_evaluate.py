@@ -36,9 +36,17 @@ def test_read_dataset_needs_labels(tmp_path):
 @pytest.mark.slow
 def test_eval_command_reports_the_detector_and_the_baselines():
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "samestory"), "eval", str(DATA / "labelled_small.jsonl"), "--shuffles", "2",
-         "--near-duplicates"],
-        capture_output=True, text=True, timeout=600,
+        [
+            str(Path(sys.executable).parent / "samestory"),
+            "eval",
+            str(DATA / "labelled_small.jsonl"),
+            "--shuffles",
+            "2",
+            "--near-duplicates",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout

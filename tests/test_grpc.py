@@ -38,8 +38,13 @@ def test_ingest_is_idempotent_by_id(client, seed_texts):
 def test_date_prefix_becomes_the_publication_time(client, seed_texts):
     decision = client.ingest(seed_article(seed_texts, SEED_002))
     assert decision.published_at.ToDatetime().date() == dt.date(2024, 10, 29)
-    given = client.ingest(make_article("dated", "The storm hit the coast at night and left many homes without power.",
-                                       published_at=dt.datetime(2025, 1, 2, 3, 4, 5)))
+    given = client.ingest(
+        make_article(
+            "dated",
+            "The storm hit the coast at night and left many homes without power.",
+            published_at=dt.datetime(2025, 1, 2, 3, 4, 5),
+        )
+    )
     assert given.published_at.ToDatetime() == dt.datetime(2025, 1, 2, 3, 4, 5)
 
 

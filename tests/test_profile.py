@@ -6,7 +6,7 @@ import pytest
 from samestory.profile import Profile, entity_cosine, idf, lead_cosine, term_weights
 
 DAY = dt.timedelta(days=1)
-T0 = dt.datetime(2024, 10, 29, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2024, 10, 29, tzinfo=dt.UTC)
 
 
 def test_term_weights_are_sublinear():

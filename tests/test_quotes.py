@@ -52,7 +52,7 @@ def test_speaker_forms():
 
 
 def test_guillemets_and_unbalanced_marks():
-    text = "Le ministre a dit « nous ne céderons pas sur ce point » hier.\nA stray \" mark here but the rest is read."
+    text = 'Le ministre a dit « nous ne céderons pas sur ce point » hier.\nA stray " mark here but the rest is read.'
     found = extract(text)
     assert [q.text for q in found] == ["nous ne céderons pas sur ce point"]
 
@@ -90,14 +90,18 @@ def test_different_speakers_saying_different_things_are_not_aligned():
     (b,) = extract(text_b)
     vectors = np.eye(3, dtype=np.float32)[:1]
     assert (
-        quotes.align(text_a, a, quotes.quote_units(text_a, a), vectors, text_b, b, quotes.quote_units(text_b, b), vectors)
+        quotes.align(
+            text_a, a, quotes.quote_units(text_a, a), vectors, text_b, b, quotes.quote_units(text_b, b), vectors
+        )
         is None
     )
 
 
 def test_paraphrase_needs_similar_vectors_and_shared_words():
     text_a = '"There is only one conclusion: this war is internationalised and goes beyond Ukraine," he wrote.'
-    text_b = '"The conclusion is clear: this war is becoming internationalized, extending beyond two countries," he wrote.'
+    text_b = (
+        '"The conclusion is clear: this war is becoming internationalized, extending beyond two countries," he wrote.'
+    )
     (a,) = extract(text_a)
     (b,) = extract(text_b)
     ua, ub = quotes.quote_units(text_a, a), quotes.quote_units(text_b, b)
@@ -117,7 +121,7 @@ def test_quote_round_trips_through_dict():
     assert Quote.from_dict(q.to_dict()) == q
 
 
-QUOTE_MARKS = st.sampled_from(list('"“”«»„‘’\',.:—-\n ') + ["said", "he said,", "Smith", "The", "war"])
+QUOTE_MARKS = st.sampled_from(list("\"“”«»„‘’',.:—-\n ") + ["said", "he said,", "Smith", "The", "war"])
 
 
 @settings(max_examples=300, deadline=None)
@@ -192,9 +196,7 @@ def test_quoted_dates_are_not_quotes():
 
 
 def _quoted(article_id, text):
-    return [
-        quotes.QuotedBy(article_id, text, q, tuple(quotes.quote_units(text, q)), None) for q in extract(text)
-    ]
+    return [quotes.QuotedBy(article_id, text, q, tuple(quotes.quote_units(text, q)), None) for q in extract(text)]
 
 
 def test_groups_hold_each_statement_once_with_every_wording():

@@ -23,12 +23,24 @@ def _span(fragment):
 def test_scores_spans_and_speakers(tmp_path):
     quotes = [
         # content runs on beyond the quotation: only its quoted part is gold
-        {"direct": True, "content_spans": _span('the city "will not back down on this,"'),
-         "source": "The mayor", "source_spans": _span("The mayor")},
-        {"direct": True, "content_spans": _span('"We have done our part,"'),
-         "source": "Jane Roe, the council chair,", "source_spans": _span("Jane Roe, the council chair,")},
-        {"direct": True, "content_spans": _span('a "disaster in the making"'),
-         "source": "Critics", "source_spans": _span("Critics")},
+        {
+            "direct": True,
+            "content_spans": _span('the city "will not back down on this,"'),
+            "source": "The mayor",
+            "source_spans": _span("The mayor"),
+        },
+        {
+            "direct": True,
+            "content_spans": _span('"We have done our part,"'),
+            "source": "Jane Roe, the council chair,",
+            "source_spans": _span("Jane Roe, the council chair,"),
+        },
+        {
+            "direct": True,
+            "content_spans": _span('a "disaster in the making"'),
+            "source": "Critics",
+            "source_spans": _span("Critics"),
+        },
         {"direct": False, "content_spans": _span("left"), "source": "x", "source_spans": _span("The mayor")},
     ]
     docs = _doc(tmp_path, quotes)
@@ -40,6 +52,8 @@ def test_scores_spans_and_speakers(tmp_path):
 
 
 def test_missed_and_spurious_are_counted(tmp_path):
-    docs = _doc(tmp_path, [{"direct": True, "content_spans": _span("The mayor said"), "source": "", "source_spans": []}])
+    docs = _doc(
+        tmp_path, [{"direct": True, "content_spans": _span("The mayor said"), "source": "", "source_spans": []}]
+    )
     scores = score_quotes(docs, 0.8)
     assert scores.errors["missed"] == 1 and scores.errors["spurious"] == 3

@@ -27,8 +27,7 @@ def _seeds_default() -> Path:
 
 def _settings(args: argparse.Namespace, **fixed) -> Settings:
     flags = {
-        name: getattr(args, name, None)
-        for name in ("data_dir", "host", "port", "model_path", "threads", "log_level")
+        name: getattr(args, name, None) for name in ("data_dir", "host", "port", "model_path", "threads", "log_level")
     }
     return Settings.load(**{**flags, **fixed})
 

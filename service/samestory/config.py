@@ -93,6 +93,4 @@ def _convert(name: str, value: Any) -> Any:
     try:
         return kind(value)
     except (TypeError, ValueError) as exc:
-        raise ConfigurationError(
-            f"{ENV_PREFIX}{name.upper()}={value!r} is not a valid {kind.__name__}"
-        ) from exc
+        raise ConfigurationError(f"{ENV_PREFIX}{name.upper()}={value!r} is not a valid {kind.__name__}") from exc

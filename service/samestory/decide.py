@@ -73,8 +73,12 @@ class ClusterEvidence:
     def logit(self, th: Thresholds) -> float:
         penalty = 0.0
         if self.days_apart is not None and self.days_apart > th.window_days:
-            penalty = min(th.max_time_penalty, th.time_penalty_per_window * (self.days_apart - th.window_days) / th.window_days)
-        return th.intercept + th.entity_weight * self.entity_similarity + th.lead_weight * self.lead_similarity - penalty
+            penalty = min(
+                th.max_time_penalty, th.time_penalty_per_window * (self.days_apart - th.window_days) / th.window_days
+            )
+        return (
+            th.intercept + th.entity_weight * self.entity_similarity + th.lead_weight * self.lead_similarity - penalty
+        )
 
     def probability(self, th: Thresholds) -> float:
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, self.logit(th)))))
@@ -182,9 +186,7 @@ def decide(
     threshold, points into several clusters, they are one story: the oldest
     cluster keeps its id and the others are merged into it.
     """
-    scored = sorted(
-        (score(probe, c, clusters.get(c.cluster_id), th) for c in candidates), key=_strength, reverse=True
-    )
+    scored = sorted((score(probe, c, clusters.get(c.cluster_id), th) for c in candidates), key=_strength, reverse=True)
     related = [s for s in scored if s.relation is not Verdict.NEW_STORY]
     if not related:
         best = f"best cluster probability {scored[0].combined:.3f}" if scored else "no candidates"

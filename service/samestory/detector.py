@@ -9,6 +9,7 @@ both start a cluster.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -142,7 +143,7 @@ class Detector:
             raise InvalidArticle("article.text has no words once page boilerplate is removed")
         published = article.published
         if published is None and clean.date is not None:
-            published = dt.datetime.combine(clean.date, dt.time(), tzinfo=dt.timezone.utc)
+            published = dt.datetime.combine(clean.date, dt.time(), tzinfo=dt.UTC)
         found = quotes_mod.extract(article.text, clean.paragraphs)
         units = [quotes_mod.quote_units(article.text, q) for q in found]
         doc = f"{article.title.strip()}\n{clean.body}" if article.title.strip() else clean.body
@@ -230,17 +231,7 @@ class Detector:
                         text, record.quote, units, record.vectors, member.text, other.quote, other_units, other.vectors
                     )
                     if result is not None:
-                        found.append(
-                            quotes_mod.Alignment(
-                                result.quote,
-                                result.other,
-                                result.span,
-                                result.other_span,
-                                result.similarity,
-                                result.kind,
-                                member.article_id,
-                            )
-                        )
+                        found.append(dataclasses.replace(result, other_article=member.article_id))
         return tuple(found)
 
     def _decision(self, prep: _Prepared, outcome: Outcome, cluster_id: str, stored: bool) -> Decision:

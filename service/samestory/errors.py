@@ -1,12 +1,12 @@
 """Samestory's exceptions, translated to gRPC status codes and exit codes at the edges.
 
-    SamestoryError
-    ├── InvalidArticle        the request is wrong (INVALID_ARGUMENT)
-    ├── LimitExceeded         the request is over a configured limit (RESOURCE_EXHAUSTED)
-    ├── NotFound              an unknown article or cluster id (NOT_FOUND)
-    ├── AlreadyExists         an id already stored with other content (ALREADY_EXISTS)
-    └── ConfigurationError    the service cannot start as configured
-        └── IncompatibleData  the data directory was built with other parameters
+SamestoryError
+├── InvalidArticle        the request is wrong (INVALID_ARGUMENT)
+├── LimitExceeded         the request is over a configured limit (RESOURCE_EXHAUSTED)
+├── NotFound              an unknown article or cluster id (NOT_FOUND)
+├── AlreadyExists         an id already stored with other content (ALREADY_EXISTS)
+└── ConfigurationError    the service cannot start as configured
+    └── IncompatibleData  the data directory was built with other parameters
 """
 
 from __future__ import annotations

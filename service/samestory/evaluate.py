@@ -84,7 +84,7 @@ def read_dataset(path: Path) -> list[Labelled]:
             if data.get("date"):
                 published = dt.datetime.fromisoformat(data["date"])
                 if published.tzinfo is None:
-                    published = published.replace(tzinfo=dt.timezone.utc)
+                    published = published.replace(tzinfo=dt.UTC)
             article = ArticleIn(str(data["id"]), data["text"], title=data.get("title") or "", published=published)
             rows.append(Labelled(article, str(data["label"])))
     return rows
@@ -304,7 +304,6 @@ def near_duplicate_recall(
                 misses.append((original.article_id, copy.edits, f"{decision.verdict.name}: {decision.reason}"))
         detector.close()
     return NearDuplicateRecall(len(rows), near, exact, tuple(misses))
-
 
 
 def evaluate(

@@ -95,7 +95,9 @@ def _wire(title: str, text: str, rng: random.Random) -> tuple[str, str]:
 def _tracking(title: str, text: str, rng: random.Random) -> tuple[str, str]:
     paragraphs = _paragraphs(text)
     paragraphs.insert(rng.randrange(0, len(paragraphs) + 1), rng.choice(_TRACKING))
-    return title, "\n".join(paragraphs) + f"\nhttps://example.com/news/story?utm_source=feed&utm_medium=rss&id={rng.randrange(10**6)}"
+    return title, "\n".join(
+        paragraphs
+    ) + f"\nhttps://example.com/news/story?utm_source=feed&utm_medium=rss&id={rng.randrange(10**6)}"
 
 
 EDITS: dict[str, Callable[[str, str, random.Random], tuple[str, str]]] = {
@@ -110,8 +112,15 @@ EDITS: dict[str, Callable[[str, str, random.Random], tuple[str, str]]] = {
 
 
 # Edits of the article's own text go first, so that decorations are never what gets dropped or moved.
-_ORDER = ("paragraph-dropped", "paragraph-moved", "correction", "headline-and-byline", "wire-prefix",
-          "tracking-text", "boilerplate")
+_ORDER = (
+    "paragraph-dropped",
+    "paragraph-moved",
+    "correction",
+    "headline-and-byline",
+    "wire-prefix",
+    "tracking-text",
+    "boilerplate",
+)
 
 
 def edited_copy(title: str, text: str, seed: int, edits: int = 3) -> EditedCopy:

@@ -85,9 +85,7 @@ def lead_cosine(lead: np.ndarray, profile: Profile) -> float:
     return float(np.dot(lead, profile.lead_sum) / norm) if norm > 0 else 0.0
 
 
-def entity_cosine(
-    counts: Mapping[str, int], profile: Profile, documents: int, frequencies: Mapping[str, int]
-) -> float:
+def entity_cosine(counts: Mapping[str, int], profile: Profile, documents: int, frequencies: Mapping[str, int]) -> float:
     """Cosine of the article's and the cluster's TF-IDF vectors over names and figures."""
     weights = {t: w * idf(documents, frequencies.get(t, 0)) for t, w in term_weights(counts).items()}
     centroid = {t: w * idf(documents, frequencies.get(t, 0)) for t, w in profile.entities.items()}

@@ -97,7 +97,7 @@ def read_polnear(path: Path) -> list[Document]:
     return docs
 
 
-_MARKS = "\"“”«»„"
+_MARKS = '"“”«»„'
 
 
 def _quoted_part(text: str, start: int, end: int) -> tuple[int, int]:
@@ -175,12 +175,12 @@ def score_quotes(docs: Iterable[Document], threshold: float = 0.8) -> QuoteScore
             else:
                 scores.note(
                     "span overlaps under the threshold",
-                    f"{doc.doc_id}: gold «{text[gold_spans[gi][0]:gold_spans[gi][1]][:70]}» "
-                    f"found «{text[pred_spans[pi][0]:pred_spans[pi][1]][:70]}» ({ov:.2f})",
+                    f"{doc.doc_id}: gold «{text[gold_spans[gi][0] : gold_spans[gi][1]][:70]}» "
+                    f"found «{text[pred_spans[pi][0] : pred_spans[pi][1]][:70]}» ({ov:.2f})",
                 )
-        for gi, g in enumerate(doc.gold):
+        for gi in range(len(doc.gold)):
             if gi not in used_gold:
-                scores.note("missed", f"{doc.doc_id}: «{text[gold_spans[gi][0]:gold_spans[gi][1]][:90]}»")
+                scores.note("missed", f"{doc.doc_id}: «{text[gold_spans[gi][0] : gold_spans[gi][1]][:90]}»")
         for pi, q in enumerate(predicted):
             if pi not in used_pred:
                 scores.note("spurious", f"{doc.doc_id}: «{q.text[:90]}»")
@@ -192,8 +192,10 @@ def report(scores: Sequence[QuoteScores], documents: int, dataset: str) -> str:
     lines = [f"dataset {dataset}: {documents} articles, {first.gold} gold direct quotes, {first.predicted} found"]
     for s in scores:
         p, r, f = s.prf(s.matched)
-        lines.append(f"overlap >= {s.threshold:.2f}: precision {p:.3f} recall {r:.3f} F1 {f:.3f}; "
-                     f"speaker accuracy {s.speaker_accuracy:.3f} ({s.speaker_right}/{s.matched})")
+        lines.append(
+            f"overlap >= {s.threshold:.2f}: precision {p:.3f} recall {r:.3f} F1 {f:.3f}; "
+            f"speaker accuracy {s.speaker_accuracy:.3f} ({s.speaker_right}/{s.matched})"
+        )
     p, r, f = first.prf(first.exact)
     lines.append(f"exact spans:     precision {p:.3f} recall {r:.3f} F1 {f:.3f}")
     lines.append(f"errors at overlap >= {first.threshold:.2f}, by kind:")

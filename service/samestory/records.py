@@ -26,7 +26,7 @@ class ArticleIn:
 
     def content_hash(self) -> str:
         """What makes a retry of the same ingest recognisable."""
-        stamp = self.published.astimezone(dt.timezone.utc).isoformat() if self.published else ""
+        stamp = self.published.astimezone(dt.UTC).isoformat() if self.published else ""
         fields = [self.title, self.text, stamp, self.source, self.url]
         return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode("utf-8")).hexdigest()
 
@@ -67,9 +67,7 @@ class Decision:
                 "verdict": self.verdict.name,
                 "cluster_id": self.cluster_id,
                 "new_cluster": self.new_cluster,
-                "matches": [
-                    {**m.__dict__, "relation": m.relation.name} for m in self.matches
-                ],
+                "matches": [{**m.__dict__, "relation": m.relation.name} for m in self.matches],
                 "quotes": [q.to_dict() for q in self.quotes],
                 "alignments": [
                     {

@@ -67,7 +67,9 @@ class SamestoryServer:
         await self._server.start()
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         await self.health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
-        LOG.info("serving %s on %s:%d (data in %s)", SERVICE_NAME, self.settings.host, self.port, self.settings.data_dir)
+        LOG.info(
+            "serving %s on %s:%d (data in %s)", SERVICE_NAME, self.settings.host, self.port, self.settings.data_dir
+        )
         return self.port
 
     async def stop(self, grace: float | None = None) -> None:

@@ -52,7 +52,7 @@ def _timestamp(value: dt.datetime | None) -> Timestamp | None:
     if value is None:
         return None
     stamp = Timestamp()
-    stamp.FromDatetime(value.astimezone(dt.timezone.utc))
+    stamp.FromDatetime(value.astimezone(dt.UTC))
     return stamp
 
 
@@ -60,7 +60,7 @@ def article_in(message: pb.Article) -> ArticleIn:
     published = None
     if message.HasField("published_at"):
         try:
-            published = message.published_at.ToDatetime(tzinfo=dt.timezone.utc)
+            published = message.published_at.ToDatetime(tzinfo=dt.UTC)
         except (ValueError, OverflowError) as exc:
             raise InvalidArticle(f"article.published_at is out of range: {exc}") from exc
     return ArticleIn(

@@ -52,13 +52,30 @@ _TERMINAL = re.compile(r"""[.!?…:;]["'”’»)\]]*$|["”’»]$""")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 # "KYIV, Ukraine (AP) — " style datelines and wire prefixes at the start of the body.
 _DATELINE = re.compile(
-    r"^(?:[A-Z][A-Z .'’-]{1,40}(?:,\s*[A-Z][\w .'’-]{1,40})?\s*(?:\([A-Za-z .]{2,20}\))?|\([A-Za-z .]{2,20}\))\s*[—–-]{1,2}\s+"
+    r"^(?:[A-Z][A-Z .'’-]{1,40}(?:,\s*[A-Z][\w .'’-]{1,40})?\s*(?:\([A-Za-z .]{2,20}\))?"
+    r"|\([A-Za-z .]{2,20}\))\s*[—–-]{1,2}\s+"
 )
 _QUOTE_MAP = str.maketrans(
     {
-        "“": '"', "”": '"', "„": '"', "‟": '"', "«": '"', "»": '"', "″": '"',
-        "‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "‹": "'", "›": "'",
-        "—": "-", "–": "-", "‒": "-", "―": "-", "\u00ad": None,
+        "“": '"',
+        "”": '"',
+        "„": '"',
+        "‟": '"',
+        "«": '"',
+        "»": '"',
+        "″": '"',
+        "‘": "'",
+        "’": "'",
+        "‚": "'",
+        "‛": "'",
+        "′": "'",
+        "‹": "'",
+        "›": "'",
+        "—": "-",
+        "–": "-",
+        "‒": "-",
+        "―": "-",
+        "\u00ad": None,
     }
 )
 _SPACE = re.compile(r"\s+")
@@ -124,11 +141,7 @@ def _is_prose(line: str) -> bool:
         return True
     # A long unterminated line is prose cut short, unless it is a caption ending in a credit or a
     # headline (a related-story link): headlines drop the articles "the", "a" and "an".
-    return (
-        words >= _LONG_PARAGRAPH_WORDS
-        and not _CREDIT_TAIL.search(line)
-        and bool(re.search(r"\b(the|a|an)\b", line))
-    )
+    return words >= _LONG_PARAGRAPH_WORDS and not _CREDIT_TAIL.search(line) and bool(re.search(r"\b(the|a|an)\b", line))
 
 
 def _is_chrome(line: str) -> bool:

@@ -29,12 +29,12 @@ def _date(value: str | None) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise ValueError(f"{value!r} is not an ISO date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _from_json(row: dict, where: str) -> pb.Article:
     if not isinstance(row, dict) or "text" not in row:
-        raise ValueError(f"{where}: each JSON line needs at least a \"text\" field")
+        raise ValueError(f'{where}: each JSON line needs at least a "text" field')
     return make_article(
         str(row.get("id", "")),
         str(row["text"]),
@@ -91,9 +91,15 @@ def _ingest(client: SamestoryClient, args) -> int:
             code = grpc.StatusCode(next(c for c in grpc.StatusCode if c.value[0] == response.error.code))
             print(f"{response.article_id}: {code.name}: {response.error.message}", file=sys.stderr)
             continue
-        _print(response.decision, args.json, format_decision(response.decision) if args.verbose else (
-            f"{response.article_id}\t{pb.Verdict.Name(response.decision.verdict)}\t{response.decision.cluster_id}"
-        ))
+        _print(
+            response.decision,
+            args.json,
+            format_decision(response.decision)
+            if args.verbose
+            else (
+                f"{response.article_id}\t{pb.Verdict.Name(response.decision.verdict)}\t{response.decision.cluster_id}"
+            ),
+        )
     return 1 if failed else 0
 
 

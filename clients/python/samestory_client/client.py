@@ -54,8 +54,8 @@ def make_article(
         if not isinstance(published_at, dt.datetime):
             published_at = dt.datetime.combine(published_at, dt.time())
         if published_at.tzinfo is None:
-            published_at = published_at.replace(tzinfo=dt.timezone.utc)
-        article.published_at.FromDatetime(published_at.astimezone(dt.timezone.utc))
+            published_at = published_at.replace(tzinfo=dt.UTC)
+        article.published_at.FromDatetime(published_at.astimezone(dt.UTC))
     return article
 
 
@@ -139,9 +139,7 @@ class SamestoryClient:
         return self._stub.GetArticle(pb.GetArticleRequest(article_id=article_id), timeout=self._deadline(timeout))
 
     def delete_article(self, article_id: str, *, timeout: float | None = None) -> pb.DeleteArticleResponse:
-        return self._stub.DeleteArticle(
-            pb.DeleteArticleRequest(article_id=article_id), timeout=self._deadline(timeout)
-        )
+        return self._stub.DeleteArticle(pb.DeleteArticleRequest(article_id=article_id), timeout=self._deadline(timeout))
 
     def stats(self, *, timeout: float | None = None) -> pb.StatsResponse:
         return self._stub.Stats(pb.StatsRequest(), timeout=self._deadline(timeout))

@@ -35,7 +35,7 @@ def _side_by_side(left_head: str, left: str, right_head: str, right: str, indent
     rows = max(len(lcol), len(rcol))
     lcol += [""] * (rows - len(lcol))
     rcol += [""] * (rows - len(rcol))
-    return [f"{indent}{l:<{_COLUMN}} │ {r}" for l, r in zip(lcol, rcol)]
+    return [f"{indent}{left:<{_COLUMN}} │ {right}" for left, right in zip(lcol, rcol, strict=True)]
 
 
 def format_decision(decision: pb.Decision) -> str:
@@ -86,6 +86,8 @@ def format_cluster(cluster: pb.Cluster) -> str:
         for w in group.wordings:
             kind = pb.AlignmentKind.Name(w.kind).lower() if w.kind else ""
             wrapped = textwrap.wrap(f"“{span_text(w.quote, w.span)}”", 90)
-            lines.append(f"      {w.article_id:<24} {wrapped[0]}" + (f"  ({kind})" if kind and len(wrapped) == 1 else ""))
+            lines.append(
+                f"      {w.article_id:<24} {wrapped[0]}" + (f"  ({kind})" if kind and len(wrapped) == 1 else "")
+            )
             lines.extend(f"      {'':<24} {more}" for more in wrapped[1:])
     return "\n".join(lines)

@@ -88,7 +88,7 @@ def _ts(value: dt.datetime | None) -> float | None:
 
 
 def _dt(value: float | None) -> dt.datetime | None:
-    return None if value is None else dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+    return None if value is None else dt.datetime.fromtimestamp(value, tz=dt.UTC)
 
 
 def _record(row: tuple) -> ArticleRecord:
@@ -174,7 +174,7 @@ class SQLiteStore:
         return _Transaction(self._db)
 
     def add(self, article: NewArticle) -> int:
-        now = dt.datetime.now(dt.timezone.utc).timestamp()
+        now = dt.datetime.now(dt.UTC).timestamp()
         with self._lock, self._transaction():
             db = self._db
             if article.new_cluster:
@@ -349,9 +349,12 @@ class SQLiteStore:
             ).fetchone()
             if head is None:
                 return None
-            aliases = [r[0] for r in self._db.execute(
-                "SELECT alias FROM cluster_aliases WHERE target=? ORDER BY alias", (cluster_id,)
-            )]
+            aliases = [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT alias FROM cluster_aliases WHERE target=? ORDER BY alias", (cluster_id,)
+                )
+            ]
             rows = self._db.execute(
                 f"{_ARTICLE_SELECT} WHERE a.cluster_id=? ORDER BY a.key DESC LIMIT ?",
                 (cluster_id, -1 if limit is None else limit),

@@ -1,41 +1,25 @@
-"""Direct quotes: extraction with speakers, and alignment across articles.
+"""Direct quotes and their speakers, read from the original text.
 
-Pure functions over the original text. Offsets are str indices into the text
-the caller sent; only the paragraphs that `text.clean` kept are read, so page
-boilerplate never yields a quote.
+Pure functions: offsets are str indices into the text the caller sent; only
+the paragraphs that `text.clean` kept are read, so page boilerplate never
+yields a quote.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
-from enum import Enum
 
-import numpy as np
+from ..text import Paragraph
 
-from .text import Paragraph
-
-__all__ = [
-    "Alignment",
-    "AlignmentKind",
-    "Quote",
-    "QuotedBy",
-    "Wording",
-    "align",
-    "extract",
-    "group",
-    "quote_units",
-]
+__all__ = ["WORD", "Quote", "Span", "extract", "trim"]
 
 Span = tuple[int, int]
 
 _PAIRS = {"“": "”", "«": "»", "„": "“", '"': '"'}
-_CLOSERS_FOR = {"“": "”\"", "«": "»", "„": "“”\"", '"': '"”'}
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_CLOSERS_FOR = {"“": '”"', "«": "»", "„": '“”"', '"': '"”'}
+WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _CUES = (
     r"said|says|say|saying|told|tells|wrote|writes|written|added|adds|stated|states|declared|explained|"
     r"noted|notes|insisted|argued|argues|claimed|claims|warned|warns|urged|urges|described|asked|asks|"
@@ -72,9 +56,7 @@ _AFTER_NAMED_CUE = re.compile(
 # "..., said Smith." / "..., says the spokesman."
 _AFTER_CUE_SUBJECT = re.compile(rf"^[\s,.;:!?—–-]*(?P<cue>{_CUES})\s+(?P<who>{_NAME}|{_DESCRIPTION})")
 # "Smith wrote on Telegram: ..." / "Pat Ryder said a ..." / "he described it as ..."
-_BEFORE_SUBJECT_CUE = re.compile(
-    rf"(?P<who>{_MENTION}){_APPOSITIVE}{_ADVERB}\s+(?P<cue>{_CUES})\b[^.!?\"“”]*$"
-)
+_BEFORE_SUBJECT_CUE = re.compile(rf"(?P<who>{_MENTION}){_APPOSITIVE}{_ADVERB}\s+(?P<cue>{_CUES})\b[^.!?\"“”]*$")
 # "President Obama is rolling out a new message: "It's about me."": the sentence's subject.
 _SUBJECT_BEFORE_COLON = re.compile(rf"^\s*(?:[\w'’-]+\s+){{0,3}}?(?P<who>{_NAME})\b[^\"“”]*:\s*$")
 # "Bush referred to Rubio as "a bright leader"": a quotation inside a sentence is its subject's words.
@@ -125,34 +107,6 @@ class Quote:
         )
 
 
-class AlignmentKind(Enum):
-    VERBATIM = 1
-    VARIANT = 2
-    PARTIAL = 3
-    PARAPHRASE = 4
-
-
-@dataclass(frozen=True)
-class Alignment:
-    """`quote` (this article) says what `other` (another article) says."""
-
-    quote: Quote
-    other: Quote
-    span: Span
-    other_span: Span
-    similarity: float
-    kind: AlignmentKind
-    other_article: str = ""
-
-
-@dataclass(frozen=True)
-class _Word:
-    norm: str
-    plain: str
-    start: int
-    end: int
-
-
 @dataclass
 class _Raw:
     start: int
@@ -171,10 +125,7 @@ class _Raw:
             self.last_paragraph = self.paragraph
 
 
-# ---------------------------------------------------------------- extraction
-
-
-def _trim(text: str, start: int, end: int) -> Span:
+def trim(text: str, start: int, end: int) -> Span:
     while start < end and (text[start].isspace() or text[start] in ",;"):
         start += 1
     while end > start and (text[end - 1].isspace() or text[end - 1] in ",;"):
@@ -204,7 +155,7 @@ def _raw_quotes(text: str, paragraphs: Sequence[Paragraph]) -> list[_Raw]:
             closed = j < para.end
             if not closed and i != para.start:
                 break  # a stray mark: the rest of the paragraph is still read for nothing else
-            start, end = _trim(text, i + 1, j if closed else para.end)
+            start, end = trim(text, i + 1, j if closed else para.end)
             if running is not None and i == para.start:
                 if end > start:
                     running.parts.append((start, end))
@@ -320,7 +271,7 @@ def _merge_split(text: str, raws: list[_Raw], paragraphs: Sequence[Paragraph]) -
         if merged:
             prev = merged[-1]
             between = text[prev.close_mark + 1 : raw.open_mark]
-            inside_end = text[prev.parts[-1][1] : prev.close_mark + 1].rstrip("\"”»")
+            inside_end = text[prev.parts[-1][1] : prev.close_mark + 1].rstrip('"”»')
             ends_open = inside_end.endswith(",") or between.lstrip().startswith(",")
             ends_sentence = inside_end.endswith((".", "!", "?")) or between.rstrip().endswith(".")
             own_end = paragraphs[raw.last_paragraph].end
@@ -330,14 +281,14 @@ def _merge_split(text: str, raws: list[_Raw], paragraphs: Sequence[Paragraph]) -
             # "X" and "Y", "X", not "Y": two pieces of one statement in one sentence.
             adjacent = (
                 prev.last_paragraph == raw.paragraph
-                and len(_WORD.findall(between)) <= 3
+                and len(WORD.findall(between)) <= 3
                 and not re.search(r"[.!?;:]", between)
-                and not (inside_end.endswith((".", "!", "?")) and _WORD.search(between))
+                and not (inside_end.endswith((".", "!", "?")) and WORD.search(between))
             )
             if adjacent or (
                 prev.last_paragraph == raw.paragraph
                 and (ends_open or ends_sentence)
-                and len(_WORD.findall(between)) <= 15
+                and len(WORD.findall(between)) <= 15
                 and re.search(rf"\b({_CUES})\b", between)
                 and between.rstrip().endswith((",", ".", ":"))
                 and not answered
@@ -356,14 +307,16 @@ def _merge_split(text: str, raws: list[_Raw], paragraphs: Sequence[Paragraph]) -
 def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
     """The direct quotes in the kept paragraphs, in order, with speakers."""
     raws = _merge_split(text, _raw_quotes(text, paragraphs), paragraphs)
-    lowercase = {w for p in paragraphs for w in _WORD.findall(p.text) if w.islower()}
+    lowercase = {w for p in paragraphs for w in WORD.findall(p.text) if w.islower()}
     speakers = _named_speakers(text, paragraphs)
     quotes: list[Quote] = []
     last: Quote | None = None
     last_paragraph = -2
     for index, raw in enumerate(raws):
         para = paragraphs[raw.paragraph]
-        prev_end = raws[index - 1].close_mark + 1 if index and raws[index - 1].paragraph == raw.paragraph else para.start
+        prev_end = (
+            raws[index - 1].close_mark + 1 if index and raws[index - 1].paragraph == raw.paragraph else para.start
+        )
         next_start = raws[index + 1].open_mark if index + 1 < len(raws) else paragraphs[raw.last_paragraph].end
         found = _attribution(text, para, raw, prev_end, next_start, paragraphs[raw.last_paragraph].end)
         if found and not _is_reference(found[0]) and not _is_name(_clean_name(found[0]), lowercase):
@@ -385,10 +338,10 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
             speaker, cue = last.speaker, last.cue
         elif last is not None and raw.paragraph - last_paragraph == 1:
             # A paragraph that is all quote goes on with the previous speaker.
-            whole = text[para.start : para.end].strip("\"“”«» .,")
+            whole = text[para.start : para.end].strip('"“”«» .,')
             if len(text[raw.start : raw.end]) >= 0.8 * len(whole):
                 speaker, cue = last.speaker, last.cue
-        words = len(_WORD.findall(" ".join(text[s:e] for s, e in raw.parts)))
+        words = len(WORD.findall(" ".join(text[s:e] for s, e in raw.parts)))
         if not found and not speaker and words < 3:
             continue  # a title or a scare-quoted word, not a statement
         quote = Quote(
@@ -404,271 +357,3 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
         quotes.append(quote)
         last, last_paragraph = quote, raw.last_paragraph
     return quotes
-
-
-# ----------------------------------------------------------------- alignment
-
-_VARIANTS = (
-    (re.compile(r"isation(s?)$"), r"ization\1"),
-    (re.compile(r"is(e|ed|es|ing)$"), r"iz\1"),
-    (re.compile(r"ys(e|ed|es|ing)$"), r"yz\1"),
-    (re.compile(r"([a-z]{3})our(s|ed|ing)?$"), r"\1or\2"),
-    (re.compile(r"([a-z]{2})tre(s?)$"), r"\1ter\2"),
-    (re.compile(r"([a-z])ll(ed|ing|er)$"), r"\1l\2"),
-    (re.compile(r"ogue(s?)$"), r"og\1"),
-    (re.compile(r"fence(s?)$"), r"fense\1"),
-)
-_STOPWORDS = frozenset(
-    """a an the and or but of in on at to for from by with as is are was were be been being it its this that
-    these those we our us i you he she they them his her their will would can could should has have had do
-    does did not no so if than then there here what which who whom""".split()
-)
-
-
-_WHOLE_BONUS = 0.02
-
-
-def _variant(word: str) -> str:
-    for pattern, repl in _VARIANTS:
-        word = pattern.sub(repl, word)
-    return word
-
-
-def _words(text: str, quote: Quote) -> list[_Word]:
-    out = []
-    for start, end in quote.parts:
-        for match in _WORD.finditer(text, start, end):
-            plain = unicodedata.normalize("NFKC", match.group()).casefold().replace("’", "'")
-            out.append(_Word(_variant(plain), plain, match.start(), match.end()))
-    return out
-
-
-def quote_units(text: str, quote: Quote) -> list[tuple[str, Span]]:
-    """The quote as a whole, then its sentences and clauses: what gets embedded."""
-    units = [(quote.text, (quote.start, quote.end))]
-    pieces: list[Span] = []
-    for start, end in quote.parts:
-        cut = start
-        for match in re.finditer(r"[.!?;:—–]+[\"”’]?\s+|\s+[—–-]\s+", text[start:end]):
-            pieces.append((cut, start + match.start()))
-            cut = start + match.end()
-        pieces.append((cut, end))
-    pieces = [(s, e) for s, e in (_trim(text, s, e) for s, e in pieces) if len(_WORD.findall(text[s:e])) >= 3]
-    if len(pieces) > 1:
-        units.extend((text[s:e], (s, e)) for s, e in pieces)
-    return units
-
-
-def _speakers_conflict(a: Quote, b: Quote) -> bool:
-    if not a.speaker or not b.speaker:
-        return False
-    return not (set(a.speaker.casefold().split()) & set(b.speaker.casefold().split()))
-
-
-def _span_of(words: Sequence[_Word], first: int, last: int) -> Span:
-    return words[first].start, words[last].end
-
-
-def _lexical(text_a: str, a: Quote, text_b: str, b: Quote):
-    wa, wb = _words(text_a, a), _words(text_b, b)
-    if not wa or not wb:
-        return None
-    matcher = SequenceMatcher(None, [w.norm for w in wa], [w.norm for w in wb], autojunk=False)
-    blocks = [blk for blk in matcher.get_matching_blocks() if blk.size]
-    matched = sum(blk.size for blk in blocks)
-    cover_a, cover_b = matched / len(wa), matched / len(wb)
-    solid = [blk for blk in blocks if blk.size >= 2] or blocks
-    if cover_a >= 0.9 and cover_b >= 0.9:
-        same = [w.plain for w in wa] == [w.plain for w in wb]
-        kind = AlignmentKind.VERBATIM if same else AlignmentKind.VARIANT
-        return kind, (a.start, a.end), (b.start, b.end), 2 * matched / (len(wa) + len(wb))
-    if cover_a >= 0.8 and len(wb) > len(wa):
-        first, last = solid[0].b, solid[-1].b + solid[-1].size - 1
-        return AlignmentKind.PARTIAL, (a.start, a.end), _span_of(wb, first, last), cover_a
-    if cover_b >= 0.8 and len(wa) > len(wb):
-        first, last = solid[0].a, solid[-1].a + solid[-1].size - 1
-        return AlignmentKind.PARTIAL, _span_of(wa, first, last), (b.start, b.end), cover_b
-    return None
-
-
-def _content(text: str) -> set[str]:
-    return {_variant(w.casefold()) for w in _WORD.findall(text)} - _STOPWORDS
-
-
-def align(
-    text_a: str,
-    a: Quote,
-    units_a: Sequence[tuple[str, Span]],
-    vectors_a: np.ndarray | None,
-    text_b: str,
-    b: Quote,
-    units_b: Sequence[tuple[str, Span]],
-    vectors_b: np.ndarray | None,
-    paraphrase_threshold: float = 0.55,
-) -> Alignment | None:
-    """Whether quote `a` of one article states what quote `b` of another does.
-
-    Lexical first (verbatim, spelling variants, one quote inside a longer
-    one); then, with unit embeddings, paraphrase or another translation: a
-    pair of units (whole quotes, sentences, clauses) whose cosine is above
-    the threshold and that share content words. Small sentence models give
-    translations of one statement cosines near 0.65, so the shared words
-    carry part of the evidence: the weaker the cosine, the more must be shared.
-    """
-    conflict = _speakers_conflict(a, b)
-    lexical = _lexical(text_a, a, text_b, b)
-    if lexical is not None:
-        kind, span_a, span_b, score = lexical
-        if not conflict or kind in (AlignmentKind.VERBATIM, AlignmentKind.VARIANT):
-            return Alignment(a, b, span_a, span_b, round(float(score), 4), kind)
-        return None
-    if conflict or vectors_a is None or vectors_b is None or not len(vectors_a) or not len(vectors_b):
-        return None
-    sims = vectors_a @ vectors_b.T
-    best: tuple[float, int, int] | None = None
-    for i, j in zip(*np.nonzero(sims >= paraphrase_threshold), strict=True):
-        cosine = float(sims[i, j])
-        # Whole quotes (unit 0) win over a clause that scores about as well.
-        rank = cosine + _WHOLE_BONUS * ((i == 0) + (j == 0))
-        if _paraphrase(cosine, units_a[i][0], units_b[j][0]) and (best is None or rank > best[0]):
-            best = (rank, int(i), int(j))
-    if best is None:
-        return None
-    _, i, j = best
-    cosine = float(sims[i, j])
-    return Alignment(a, b, units_a[i][1], units_b[j][1], round(cosine, 4), AlignmentKind.PARAPHRASE)
-
-
-def _paraphrase(cosine: float, text_a: str, text_b: str) -> bool:
-    words_a, words_b = _content(text_a), _content(text_b)
-    if not words_a or not words_b:
-        return False
-    shared = len(words_a & words_b)
-    dice = 2 * shared / (len(words_a) + len(words_b))
-    if cosine >= 0.9:
-        return True
-    if cosine >= 0.75:
-        return shared >= 1
-    return shared >= 3 and dice >= 0.3
-
-
-# ------------------------------------------------------------ quote groups
-
-
-@dataclass(frozen=True)
-class QuotedBy:
-    """One article's quote, as `group` takes it in."""
-
-    article_id: str
-    text: str
-    quote: Quote
-    units: tuple[tuple[str, Span], ...]
-    vectors: np.ndarray | None
-
-
-@dataclass(frozen=True)
-class Wording:
-    """How one article worded a statement: its quote, and the part of it that says the statement."""
-
-    article_id: str
-    quote: Quote
-    span: Span
-    kind: AlignmentKind | None
-    similarity: float
-
-
-def _paraphrase_parts(a: QuotedBy, b: QuotedBy, result: Alignment) -> tuple[Alignment, bool, bool]:
-    """Between a quote of several sentences and a shorter one, a paraphrase belongs to one sentence.
-
-    Two sentences quoted together may paraphrase a one-sentence quote of
-    another article about as well as one of them alone does; they are still
-    two statements, and only the matching part goes with the shorter quote.
-    """
-    whole = (result.span == (a.quote.start, a.quote.end), result.other_span == (b.quote.start, b.quote.end))
-    if a.vectors is None or b.vectors is None:
-        return result, *whole
-    long_is_a = len(_WORD.findall(a.quote.text)) > len(_WORD.findall(b.quote.text))
-    long, short = (a, b) if long_is_a else (b, a)
-    if len(long.units) < 2:
-        return result, *whole
-    sims = long.vectors @ short.vectors[0]
-    best = int(np.argmax(sims[1:])) + 1
-    long_whole, short_whole = (whole[0], whole[1]) if long_is_a else (whole[1], whole[0])
-    if short_whole and not long_whole:
-        return result, *whole  # already a part of the long quote with the short one
-    if short_whole and sims[best] < sims[0] - _WHOLE_BONUS:
-        return result, *whole  # the long quote says it as a whole better than any part of it
-    span, short_span = long.units[best][1], (short.quote.start, short.quote.end)
-    similarity = round(float(sims[best]), 4)
-    if long_is_a:
-        return dataclasses.replace(result, span=span, other_span=short_span, similarity=similarity), False, True
-    return dataclasses.replace(result, span=short_span, other_span=span, similarity=similarity), True, False
-
-
-def group(quotes: Sequence[QuotedBy]) -> list[list[Wording]]:
-    """The statements of a cluster, each once, with every article's wording of it.
-
-    Quotes that say the same thing as a whole (verbatim, variant, paraphrase)
-    are one statement. A quote that holds another inside a longer quotation
-    lends that part of itself to the other's statement and is not merged
-    with it, so a quote covering two statements shows up in both. Biggest
-    statements (most articles) first.
-    """
-    parent = list(range(len(quotes)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    lent: dict[int, list[Wording]] = {}
-    covered: set[int] = set()
-    found: dict[int, tuple[AlignmentKind, float]] = {}
-    for i, a in enumerate(quotes):
-        for j in range(i + 1, len(quotes)):
-            b = quotes[j]
-            if a.article_id == b.article_id:
-                continue
-            result = align(a.text, a.quote, a.units, a.vectors, b.text, b.quote, b.units, b.vectors)
-            if result is None:
-                continue
-            whole_a = result.span == (a.quote.start, a.quote.end)
-            whole_b = result.other_span == (b.quote.start, b.quote.end)
-            if result.kind is AlignmentKind.PARAPHRASE:
-                result, whole_a, whole_b = _paraphrase_parts(a, b, result)
-            if whole_a and whole_b:
-                parent[find(i)] = find(j)
-                found.setdefault(i, (result.kind, result.similarity))
-                found.setdefault(j, (result.kind, result.similarity))
-            elif whole_a:  # b holds a: b's matching part joins a's statement
-                lent.setdefault(i, []).append(Wording(b.article_id, b.quote, result.other_span, result.kind, result.similarity))
-                covered.add(j)
-                found.setdefault(i, (result.kind, result.similarity))
-            elif whole_b:
-                lent.setdefault(j, []).append(Wording(a.article_id, a.quote, result.span, result.kind, result.similarity))
-                covered.add(i)
-                found.setdefault(j, (result.kind, result.similarity))
-    members: dict[int, list[int]] = {}
-    for i in range(len(quotes)):
-        members.setdefault(find(i), []).append(i)
-    groups = []
-    for root, indexes in members.items():
-        if len(indexes) == 1 and indexes[0] in covered and indexes[0] not in lent:
-            continue  # only parts of it say anything, and those parts are listed with their statements
-        wordings: list[Wording] = []
-        for i in indexes:
-            q = quotes[i]
-            kind, similarity = found.get(i, (None, 1.0))
-            candidates = [Wording(q.article_id, q.quote, (q.quote.start, q.quote.end), kind, similarity)]
-            candidates += lent.get(i, [])
-            for wording in candidates:
-                overlapping = any(
-                    w.article_id == wording.article_id and w.span[0] < wording.span[1] and wording.span[0] < w.span[1]
-                    for w in wordings
-                )
-                if not overlapping:
-                    wordings.append(wording)
-        groups.append(wordings)
-    groups.sort(key=lambda g: -len({w.article_id for w in g}))
-    return groups

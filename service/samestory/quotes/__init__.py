@@ -1,0 +1,18 @@
+"""Direct quotes: extraction with speakers, alignment across articles, and grouping into statements."""
+
+from .align import Alignment, AlignmentKind, align, quote_units
+from .extract import Quote, Span, extract
+from .group import QuotedBy, Wording, group
+
+__all__ = [
+    "Alignment",
+    "AlignmentKind",
+    "Quote",
+    "QuotedBy",
+    "Span",
+    "Wording",
+    "align",
+    "extract",
+    "group",
+    "quote_units",
+]

@@ -1,0 +1,188 @@
+"""Whether two quotes of different articles state the same thing, and which parts of them."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from enum import Enum
+
+import numpy as np
+
+from .extract import WORD, Quote, Span, trim
+
+__all__ = ["WHOLE_BONUS", "Alignment", "AlignmentKind", "align", "quote_units"]
+
+
+class AlignmentKind(Enum):
+    VERBATIM = 1
+    VARIANT = 2
+    PARTIAL = 3
+    PARAPHRASE = 4
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """`quote` (this article) says what `other` (another article) says."""
+
+    quote: Quote
+    other: Quote
+    span: Span
+    other_span: Span
+    similarity: float
+    kind: AlignmentKind
+    other_article: str = ""
+
+
+@dataclass(frozen=True)
+class _Word:
+    norm: str
+    plain: str
+    start: int
+    end: int
+
+
+_VARIANTS = (
+    (re.compile(r"isation(s?)$"), r"ization\1"),
+    (re.compile(r"is(e|ed|es|ing)$"), r"iz\1"),
+    (re.compile(r"ys(e|ed|es|ing)$"), r"yz\1"),
+    (re.compile(r"([a-z]{3})our(s|ed|ing)?$"), r"\1or\2"),
+    (re.compile(r"([a-z]{2})tre(s?)$"), r"\1ter\2"),
+    (re.compile(r"([a-z])ll(ed|ing|er)$"), r"\1l\2"),
+    (re.compile(r"ogue(s?)$"), r"og\1"),
+    (re.compile(r"fence(s?)$"), r"fense\1"),
+)
+_STOPWORDS = frozenset(
+    """a an the and or but of in on at to for from by with as is are was were be been being it its this that
+    these those we our us i you he she they them his her their will would can could should has have had do
+    does did not no so if than then there here what which who whom""".split()
+)
+
+
+WHOLE_BONUS = 0.02
+
+
+def _variant(word: str) -> str:
+    for pattern, repl in _VARIANTS:
+        word = pattern.sub(repl, word)
+    return word
+
+
+def _words(text: str, quote: Quote) -> list[_Word]:
+    out = []
+    for start, end in quote.parts:
+        for match in WORD.finditer(text, start, end):
+            plain = unicodedata.normalize("NFKC", match.group()).casefold().replace("’", "'")
+            out.append(_Word(_variant(plain), plain, match.start(), match.end()))
+    return out
+
+
+def quote_units(text: str, quote: Quote) -> list[tuple[str, Span]]:
+    """The quote as a whole, then its sentences and clauses: what gets embedded."""
+    units = [(quote.text, (quote.start, quote.end))]
+    pieces: list[Span] = []
+    for start, end in quote.parts:
+        cut = start
+        for match in re.finditer(r"[.!?;:—–]+[\"”’]?\s+|\s+[—–-]\s+", text[start:end]):
+            pieces.append((cut, start + match.start()))
+            cut = start + match.end()
+        pieces.append((cut, end))
+    pieces = [(s, e) for s, e in (trim(text, s, e) for s, e in pieces) if len(WORD.findall(text[s:e])) >= 3]
+    if len(pieces) > 1:
+        units.extend((text[s:e], (s, e)) for s, e in pieces)
+    return units
+
+
+def _speakers_conflict(a: Quote, b: Quote) -> bool:
+    if not a.speaker or not b.speaker:
+        return False
+    return not (set(a.speaker.casefold().split()) & set(b.speaker.casefold().split()))
+
+
+def _span_of(words: Sequence[_Word], first: int, last: int) -> Span:
+    return words[first].start, words[last].end
+
+
+def _lexical(text_a: str, a: Quote, text_b: str, b: Quote):
+    wa, wb = _words(text_a, a), _words(text_b, b)
+    if not wa or not wb:
+        return None
+    matcher = SequenceMatcher(None, [w.norm for w in wa], [w.norm for w in wb], autojunk=False)
+    blocks = [blk for blk in matcher.get_matching_blocks() if blk.size]
+    matched = sum(blk.size for blk in blocks)
+    cover_a, cover_b = matched / len(wa), matched / len(wb)
+    solid = [blk for blk in blocks if blk.size >= 2] or blocks
+    if cover_a >= 0.9 and cover_b >= 0.9:
+        same = [w.plain for w in wa] == [w.plain for w in wb]
+        kind = AlignmentKind.VERBATIM if same else AlignmentKind.VARIANT
+        return kind, (a.start, a.end), (b.start, b.end), 2 * matched / (len(wa) + len(wb))
+    if cover_a >= 0.8 and len(wb) > len(wa):
+        first, last = solid[0].b, solid[-1].b + solid[-1].size - 1
+        return AlignmentKind.PARTIAL, (a.start, a.end), _span_of(wb, first, last), cover_a
+    if cover_b >= 0.8 and len(wa) > len(wb):
+        first, last = solid[0].a, solid[-1].a + solid[-1].size - 1
+        return AlignmentKind.PARTIAL, _span_of(wa, first, last), (b.start, b.end), cover_b
+    return None
+
+
+def _content(text: str) -> set[str]:
+    return {_variant(w.casefold()) for w in WORD.findall(text)} - _STOPWORDS
+
+
+def align(
+    text_a: str,
+    a: Quote,
+    units_a: Sequence[tuple[str, Span]],
+    vectors_a: np.ndarray | None,
+    text_b: str,
+    b: Quote,
+    units_b: Sequence[tuple[str, Span]],
+    vectors_b: np.ndarray | None,
+    paraphrase_threshold: float = 0.55,
+) -> Alignment | None:
+    """Whether quote `a` of one article states what quote `b` of another does.
+
+    Lexical first (verbatim, spelling variants, one quote inside a longer
+    one); then, with unit embeddings, paraphrase or another translation: a
+    pair of units (whole quotes, sentences, clauses) whose cosine is above
+    the threshold and that share content words. Small sentence models give
+    translations of one statement cosines near 0.65, so the shared words
+    carry part of the evidence: the weaker the cosine, the more must be shared.
+    """
+    conflict = _speakers_conflict(a, b)
+    lexical = _lexical(text_a, a, text_b, b)
+    if lexical is not None:
+        kind, span_a, span_b, score = lexical
+        if not conflict or kind in (AlignmentKind.VERBATIM, AlignmentKind.VARIANT):
+            return Alignment(a, b, span_a, span_b, round(float(score), 4), kind)
+        return None
+    if conflict or vectors_a is None or vectors_b is None or not len(vectors_a) or not len(vectors_b):
+        return None
+    sims = vectors_a @ vectors_b.T
+    best: tuple[float, int, int] | None = None
+    for i, j in zip(*np.nonzero(sims >= paraphrase_threshold), strict=True):
+        cosine = float(sims[i, j])
+        # Whole quotes (unit 0) win over a clause that scores about as well.
+        rank = cosine + WHOLE_BONUS * ((i == 0) + (j == 0))
+        if _paraphrase(cosine, units_a[i][0], units_b[j][0]) and (best is None or rank > best[0]):
+            best = (rank, int(i), int(j))
+    if best is None:
+        return None
+    _, i, j = best
+    cosine = float(sims[i, j])
+    return Alignment(a, b, units_a[i][1], units_b[j][1], round(cosine, 4), AlignmentKind.PARAPHRASE)
+
+
+def _paraphrase(cosine: float, text_a: str, text_b: str) -> bool:
+    words_a, words_b = _content(text_a), _content(text_b)
+    if not words_a or not words_b:
+        return False
+    shared = len(words_a & words_b)
+    dice = 2 * shared / (len(words_a) + len(words_b))
+    if cosine >= 0.9:
+        return True
+    if cosine >= 0.75:
+        return shared >= 1
+    return shared >= 3 and dice >= 0.3

@@ -1,0 +1,137 @@
+"""A cluster's statements: each once, with every article's wording of it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .align import WHOLE_BONUS, Alignment, AlignmentKind, align
+from .extract import WORD, Quote, Span
+
+__all__ = ["QuotedBy", "Wording", "group"]
+
+
+@dataclass(frozen=True)
+class QuotedBy:
+    """One article's quote, as `group` takes it in."""
+
+    article_id: str
+    text: str
+    quote: Quote
+    units: tuple[tuple[str, Span], ...]
+    vectors: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How one article worded a statement: its quote, and the part of it that says the statement."""
+
+    article_id: str
+    quote: Quote
+    span: Span
+    kind: AlignmentKind | None
+    similarity: float
+
+
+def _paraphrase_parts(a: QuotedBy, b: QuotedBy, result: Alignment) -> tuple[Alignment, bool, bool]:
+    """Between a quote of several sentences and a shorter one, a paraphrase belongs to one sentence.
+
+    Two sentences quoted together may paraphrase a one-sentence quote of
+    another article about as well as one of them alone does; they are still
+    two statements, and only the matching part goes with the shorter quote.
+    """
+    whole = (result.span == (a.quote.start, a.quote.end), result.other_span == (b.quote.start, b.quote.end))
+    if a.vectors is None or b.vectors is None:
+        return result, *whole
+    long_is_a = len(WORD.findall(a.quote.text)) > len(WORD.findall(b.quote.text))
+    long, short = (a, b) if long_is_a else (b, a)
+    if len(long.units) < 2:
+        return result, *whole
+    sims = long.vectors @ short.vectors[0]
+    best = int(np.argmax(sims[1:])) + 1
+    long_whole, short_whole = (whole[0], whole[1]) if long_is_a else (whole[1], whole[0])
+    if short_whole and not long_whole:
+        return result, *whole  # already a part of the long quote with the short one
+    if short_whole and sims[best] < sims[0] - WHOLE_BONUS:
+        return result, *whole  # the long quote says it as a whole better than any part of it
+    span, short_span = long.units[best][1], (short.quote.start, short.quote.end)
+    similarity = round(float(sims[best]), 4)
+    if long_is_a:
+        return dataclasses.replace(result, span=span, other_span=short_span, similarity=similarity), False, True
+    return dataclasses.replace(result, span=short_span, other_span=span, similarity=similarity), True, False
+
+
+def group(quotes: Sequence[QuotedBy]) -> list[list[Wording]]:
+    """The statements of a cluster, each once, with every article's wording of it.
+
+    Quotes that say the same thing as a whole (verbatim, variant, paraphrase)
+    are one statement. A quote that holds another inside a longer quotation
+    lends that part of itself to the other's statement and is not merged
+    with it, so a quote covering two statements shows up in both. Biggest
+    statements (most articles) first.
+    """
+    parent = list(range(len(quotes)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    lent: dict[int, list[Wording]] = {}
+    covered: set[int] = set()
+    found: dict[int, tuple[AlignmentKind, float]] = {}
+    for i, a in enumerate(quotes):
+        for j in range(i + 1, len(quotes)):
+            b = quotes[j]
+            if a.article_id == b.article_id:
+                continue
+            result = align(a.text, a.quote, a.units, a.vectors, b.text, b.quote, b.units, b.vectors)
+            if result is None:
+                continue
+            whole_a = result.span == (a.quote.start, a.quote.end)
+            whole_b = result.other_span == (b.quote.start, b.quote.end)
+            if result.kind is AlignmentKind.PARAPHRASE:
+                result, whole_a, whole_b = _paraphrase_parts(a, b, result)
+            if whole_a and whole_b:
+                parent[find(i)] = find(j)
+                found.setdefault(i, (result.kind, result.similarity))
+                found.setdefault(j, (result.kind, result.similarity))
+            elif whole_a:  # b holds a: b's matching part joins a's statement
+                lent.setdefault(i, []).append(
+                    Wording(b.article_id, b.quote, result.other_span, result.kind, result.similarity)
+                )
+                covered.add(j)
+                found.setdefault(i, (result.kind, result.similarity))
+            elif whole_b:
+                lent.setdefault(j, []).append(
+                    Wording(a.article_id, a.quote, result.span, result.kind, result.similarity)
+                )
+                covered.add(i)
+                found.setdefault(j, (result.kind, result.similarity))
+    members: dict[int, list[int]] = {}
+    for i in range(len(quotes)):
+        members.setdefault(find(i), []).append(i)
+    groups = []
+    for indexes in members.values():
+        if len(indexes) == 1 and indexes[0] in covered and indexes[0] not in lent:
+            continue  # only parts of it say anything, and those parts are listed with their statements
+        wordings: list[Wording] = []
+        for i in indexes:
+            q = quotes[i]
+            kind, similarity = found.get(i, (None, 1.0))
+            candidates = [Wording(q.article_id, q.quote, (q.quote.start, q.quote.end), kind, similarity)]
+            candidates += lent.get(i, [])
+            for wording in candidates:
+                overlapping = any(
+                    w.article_id == wording.article_id and w.span[0] < wording.span[1] and wording.span[0] < w.span[1]
+                    for w in wordings
+                )
+                if not overlapping:
+                    wordings.append(wording)
+        groups.append(wordings)
+    groups.sort(key=lambda g: -len({w.article_id for w in g}))
+    return groups
