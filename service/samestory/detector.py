@@ -147,8 +147,9 @@ class Detector:
         found = quotes_mod.extract(article.text, clean.paragraphs)
         units = [quotes_mod.quote_units(article.text, q) for q in found]
         doc = f"{article.title.strip()}\n{clean.body}" if article.title.strip() else clean.body
-        texts = [doc, text_mod.lead_text(article.title, clean)] + [u for quote_units in units for u, _ in quote_units]
-        vectors = self.embedder.encode(texts)
+        short = [text_mod.lead_text(article.title, clean)] + [u for quote_units in units for u, _ in quote_units]
+        # Two calls: in one batch the short texts would be padded to the length of the whole article.
+        vectors = np.vstack([self.embedder.encode([doc]), self.embedder.encode(short)])
         records = []
         row = 2
         for quote, quote_units in zip(found, units, strict=True):
