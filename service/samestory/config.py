@@ -30,6 +30,7 @@ class Settings:
     max_article_chars: int = 200_000
     max_message_bytes: int = 4 * 1024 * 1024
     max_id_chars: int = 256
+    max_concurrent_calls: int = 64
     grace_seconds: float = 10.0
     semantic_candidates: int = 20
     align_articles: int = 20
@@ -55,7 +56,14 @@ class Settings:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigurationError(f"port {self.port} is not a TCP port (0-65535)")
-        for name in ("threads", "max_article_chars", "max_message_bytes", "max_id_chars", "semantic_candidates"):
+        for name in (
+            "threads",
+            "max_article_chars",
+            "max_message_bytes",
+            "max_id_chars",
+            "max_concurrent_calls",
+            "semantic_candidates",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.max_message_bytes < self.max_article_chars:
@@ -78,6 +86,7 @@ _TYPES: dict[str, type] = {
     "max_article_chars": int,
     "max_message_bytes": int,
     "max_id_chars": int,
+    "max_concurrent_calls": int,
     "grace_seconds": float,
     "semantic_candidates": int,
     "align_articles": int,

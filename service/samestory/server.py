@@ -12,12 +12,11 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from samestory_client._proto import samestory_pb2 as pb
-from samestory_client._proto import samestory_pb2_grpc as pb_grpc
 
 from .config import Settings
 from .detector import Detector
 from .semantic import Embedder, SentenceTransformerEmbedder
-from .servicer import SamestoryServicer
+from .servicer import SamestoryServicer, add_to_server
 from .store import open_store
 
 __all__ = ["BackgroundServer", "SamestoryServer", "build_detector", "serve"]
@@ -47,13 +46,14 @@ class SamestoryServer:
         self._executor = ThreadPoolExecutor(max_workers=max(4, settings.threads * 2), thread_name_prefix="samestory")
         limit = settings.max_message_bytes
         self._server = grpc.aio.server(
+            maximum_concurrent_rpcs=settings.max_concurrent_calls,
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", max(limit, 16 * 1024 * 1024)),
                 ("grpc.so_reuseport", 0),
-            ]
+            ],
         )
-        pb_grpc.add_SamestoryServicer_to_server(SamestoryServicer(detector, self._executor), self._server)
+        add_to_server(SamestoryServicer(detector, self._executor), self._server)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         reflection.enable_server_reflection((SERVICE_NAME, reflection.SERVICE_NAME, health.SERVICE_NAME), self._server)

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import grpc
+from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 from samestory_client._proto import samestory_pb2 as pb
 from samestory_client._proto import samestory_pb2_grpc as pb_grpc
@@ -25,7 +26,7 @@ from .quotes import Quote
 from .records import ArticleIn, Decision
 from .store import ArticleRecord
 
-__all__ = ["SamestoryServicer"]
+__all__ = ["SamestoryServicer", "add_to_server"]
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -137,6 +138,56 @@ def _article_message(record: ArticleRecord) -> pb.Article:
     return message
 
 
+# ------------------------------------------------------------ registration
+
+
+class Undecodable:
+    """A request that is not a valid message (invalid UTF-8 in a string field, truncated bytes).
+
+    gRPC's own deserialiser would answer UNKNOWN before any code of ours ran;
+    the servicer answers INVALID_ARGUMENT with what was wrong instead.
+    """
+
+    def __init__(self, message: str, error: Exception) -> None:
+        self.reason = (
+            f"the request is not a valid {message}: {error}. "
+            "Text fields must be valid UTF-8; send bytes of unknown encoding decoded with replacement characters"
+        )
+
+
+def _lenient(cls):
+    def parse(data: bytes):
+        try:
+            return cls.FromString(data)
+        except DecodeError as exc:
+            return Undecodable(cls.DESCRIPTOR.full_name, exc)
+
+    return parse
+
+
+def _decoded(request):
+    if isinstance(request, Undecodable):
+        raise InvalidArticle(request.reason)
+    return request
+
+
+def add_to_server(servicer: SamestoryServicer, server: grpc.aio.Server) -> None:
+    """Register the service, as the generated code would, but with a deserialiser that never raises."""
+    service = pb.DESCRIPTOR.services_by_name["Samestory"]
+    handlers = {}
+    for method in service.methods:
+        request_cls = getattr(pb, method.input_type.name)
+        response_cls = getattr(pb, method.output_type.name)
+        make = grpc.stream_stream_rpc_method_handler if method.client_streaming else grpc.unary_unary_rpc_method_handler
+        handlers[method.name] = make(
+            getattr(servicer, method.name),
+            request_deserializer=_lenient(request_cls),
+            response_serializer=response_cls.SerializeToString,
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+    server.add_registered_method_handlers(service.full_name, handlers)
+
+
 # ----------------------------------------------------------------- servicer
 
 
@@ -157,6 +208,7 @@ class SamestoryServicer(pb_grpc.SamestoryServicer):
         raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
     def _article(self, request, context) -> ArticleIn:
+        request = _decoded(request)
         if not request.HasField("article"):
             raise InvalidArticle("the request has no article")
         return article_in(request.article)
@@ -178,7 +230,7 @@ class SamestoryServicer(pb_grpc.SamestoryServicer):
     ) -> AsyncIterator[pb.IngestStreamResponse]:
         loop = asyncio.get_running_loop()
         async for request in request_iterator:
-            article_id = request.article.id
+            article_id = "" if isinstance(request, Undecodable) else request.article.id
 
             def run(request=request) -> pb.Decision:
                 return decision_message(self._detector.ingest(self._article(request, context)))
@@ -197,7 +249,7 @@ class SamestoryServicer(pb_grpc.SamestoryServicer):
 
     async def GetCluster(self, request: pb.GetClusterRequest, context) -> pb.Cluster:
         def run() -> pb.Cluster:
-            cluster = self._detector.get_cluster(request.cluster_id)
+            cluster = self._detector.get_cluster(_decoded(request).cluster_id)
             message = pb.Cluster(cluster_id=cluster.cluster_id, aliases=list(cluster.aliases))
             message.created_at.CopyFrom(_timestamp(cluster.created_at))
             for member in cluster.members:
@@ -222,7 +274,7 @@ class SamestoryServicer(pb_grpc.SamestoryServicer):
 
     async def GetArticle(self, request: pb.GetArticleRequest, context) -> pb.StoredArticle:
         def run() -> pb.StoredArticle:
-            record, quotes = self._detector.get_article(request.article_id)
+            record, quotes = self._detector.get_article(_decoded(request).article_id)
             message = pb.StoredArticle(
                 article=_article_message(record),
                 cluster_id=record.cluster_id,
@@ -236,7 +288,7 @@ class SamestoryServicer(pb_grpc.SamestoryServicer):
 
     async def DeleteArticle(self, request: pb.DeleteArticleRequest, context) -> pb.DeleteArticleResponse:
         def run() -> pb.DeleteArticleResponse:
-            record = self._detector.delete(request.article_id)
+            record = self._detector.delete(_decoded(request).article_id)
             return pb.DeleteArticleResponse(article_id=record.article_id, cluster_id=record.cluster_id)
 
         return await self._run(context, run)
