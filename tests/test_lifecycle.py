@@ -6,6 +6,7 @@ import threading
 import time
 
 import grpc
+import pytest
 from samestory.config import Settings
 from samestory.server import BackgroundServer
 from samestory_client import SamestoryClient, make_article
@@ -94,5 +95,25 @@ def test_deadline_exceeded_is_reported_to_the_caller(tmp_path, embedder):
             else:
                 raise AssertionError("the deadline was not honoured")
             assert client.health() == "SERVING"
+    finally:
+        server.stop()
+
+
+def test_an_ingest_past_its_deadline_stores_nothing(tmp_path, embedder):
+    settings = Settings.load(env={}, data_dir=tmp_path / "d", host="127.0.0.1", port=0)
+    server = BackgroundServer(settings, SlowEmbedder(embedder, 1.0))
+    try:
+        with SamestoryClient(server.target, retries=0) as client:
+            try:
+                client.ingest(make_article("late", "A storm hit the coast at night and cut power."), timeout=0.4)
+            except grpc.RpcError as exc:
+                assert exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            else:
+                raise AssertionError("the deadline was not honoured")
+            time.sleep(1.5)  # the server has finished its side by now
+            assert client.stats().articles == 0
+            with pytest.raises(grpc.RpcError) as err:
+                client.get_article("late")
+            assert err.value.code() == grpc.StatusCode.NOT_FOUND
     finally:
         server.stop()

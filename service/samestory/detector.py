@@ -24,7 +24,7 @@ from . import quotes as quotes_mod
 from . import text as text_mod
 from .config import Settings
 from .decide import Candidate, ClusterEvidence, Outcome, Probe, decide
-from .errors import AlreadyExists, IncompatibleData, InvalidArticle, LimitExceeded, NotFound
+from .errors import AlreadyExists, DeadlineExceeded, IncompatibleData, InvalidArticle, LimitExceeded, NotFound
 from .lexical import Hasher, LexicalIndex, Signature
 from .profile import entity_cosine, lead_cosine
 from .records import ArticleIn, Decision, Match
@@ -276,8 +276,12 @@ class Detector:
         LOG.info("check %s: %s", article.article_id or "(no id)", outcome.reason)
         return decision
 
-    def ingest(self, article: ArticleIn) -> Decision:
-        """Decide and store; idempotent by article id."""
+    def ingest(self, article: ArticleIn, deadline: float | None = None) -> Decision:
+        """Decide and store; idempotent by article id.
+
+        `deadline` (time.monotonic()) is the caller's: past it nothing is stored and
+        DeadlineExceeded is raised, since nobody would hear of the write.
+        """
         content_hash = article.content_hash()
         replay = self._replay(article, content_hash)
         if replay is not None:
@@ -290,6 +294,8 @@ class Detector:
             outcome = decide(_probe(prep), *self._candidates(prep), self.settings.thresholds)
             cluster_id = outcome.cluster_id or f"c_{uuid.uuid4().hex[:24]}"
             decision = self._decision(prep, outcome, cluster_id, stored=True)
+            if deadline is not None and time.monotonic() > deadline:
+                raise DeadlineExceeded(f"the call's deadline passed before {article.article_id!r} was stored")
             key = self.store.add(
                 NewArticle(
                     article_id=article.article_id,

@@ -14,6 +14,7 @@ from __future__ import annotations
 __all__ = [
     "AlreadyExists",
     "ConfigurationError",
+    "DeadlineExceeded",
     "IncompatibleData",
     "InvalidArticle",
     "LimitExceeded",
@@ -40,6 +41,10 @@ class NotFound(SamestoryError):
 
 class AlreadyExists(SamestoryError):
     """An article with this id is stored with other content."""
+
+
+class DeadlineExceeded(SamestoryError):
+    """The caller's deadline passed before the write; nothing was stored."""
 
 
 class ConfigurationError(SamestoryError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -21,7 +22,7 @@ from samestory_client._proto import samestory_pb2 as pb
 from samestory_client._proto import samestory_pb2_grpc as pb_grpc
 
 from .detector import Detector
-from .errors import AlreadyExists, InvalidArticle, LimitExceeded, NotFound, SamestoryError
+from .errors import AlreadyExists, DeadlineExceeded, InvalidArticle, LimitExceeded, NotFound, SamestoryError
 from .quotes import Quote
 from .records import ArticleIn, Decision
 from .store import ArticleRecord
@@ -36,6 +37,7 @@ _STATUS = {
     LimitExceeded: grpc.StatusCode.RESOURCE_EXHAUSTED,
     NotFound: grpc.StatusCode.NOT_FOUND,
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 
 
@@ -165,6 +167,12 @@ def _lenient(cls):
     return parse
 
 
+def _deadline(context: grpc.aio.ServicerContext) -> float | None:
+    """The call's deadline on the time.monotonic() clock, or None."""
+    remaining = context.time_remaining()
+    return None if remaining is None else time.monotonic() + remaining
+
+
 def _decoded(request):
     if isinstance(request, Undecodable):
         raise InvalidArticle(request.reason)
@@ -220,8 +228,10 @@ class SamestoryServicer(pb_grpc.SamestoryServicer):
         return await self._run(context, run)
 
     async def Ingest(self, request: pb.IngestRequest, context) -> pb.Decision:
+        deadline = _deadline(context)
+
         def run() -> pb.Decision:
-            return decision_message(self._detector.ingest(self._article(request, context)))
+            return decision_message(self._detector.ingest(self._article(request, context), deadline))
 
         return await self._run(context, run)
 
@@ -232,8 +242,10 @@ class SamestoryServicer(pb_grpc.SamestoryServicer):
         async for request in request_iterator:
             article_id = "" if isinstance(request, Undecodable) else request.article.id
 
-            def run(request=request) -> pb.Decision:
-                return decision_message(self._detector.ingest(self._article(request, context)))
+            deadline = _deadline(context)
+
+            def run(request=request, deadline=deadline) -> pb.Decision:
+                return decision_message(self._detector.ingest(self._article(request, context), deadline))
 
             try:
                 decision = await loop.run_in_executor(self._executor, run)
