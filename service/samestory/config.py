@@ -36,6 +36,10 @@ class Settings:
     align_articles: int = 20
     group_articles: int = 50
     log_level: str = "INFO"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tokens_file: Path | None = None
+    tokens: str | None = None
     lexical: LexicalParams = field(default_factory=LexicalParams)
     thresholds: Thresholds = field(default_factory=Thresholds)
 
@@ -66,11 +70,17 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigurationError("TLS needs both SAMESTORY_TLS_CERT and SAMESTORY_TLS_KEY (or neither)")
         if self.max_message_bytes < self.max_article_chars:
             raise ConfigurationError(
                 f"max_message_bytes ({self.max_message_bytes}) must be at least max_article_chars "
                 f"({self.max_article_chars}), or articles under the limit could not be sent"
             )
+
+    def __repr__(self) -> str:  # tokens never reach a log line
+        shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "tokens"}
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())}, tokens=...)"
 
     @property
     def address(self) -> str:
@@ -92,6 +102,10 @@ _TYPES: dict[str, type] = {
     "align_articles": int,
     "group_articles": int,
     "log_level": str,
+    "tls_cert": Path,
+    "tls_key": Path,
+    "tokens_file": Path,
+    "tokens": str,
 }
 
 

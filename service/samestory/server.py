@@ -13,8 +13,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from samestory_client._proto import samestory_pb2 as pb
 
+from .auth import TokenAuth, load_tokens
 from .config import Settings
 from .detector import Detector
+from .errors import ConfigurationError
 from .semantic import Embedder, SentenceTransformerEmbedder
 from .servicer import SamestoryServicer, add_to_server
 from .store import open_store
@@ -45,7 +47,9 @@ class SamestoryServer:
         self.detector = detector
         self._executor = ThreadPoolExecutor(max_workers=max(4, settings.threads * 2), thread_name_prefix="samestory")
         limit = settings.max_message_bytes
+        tokens = load_tokens(settings.tokens_file, settings.tokens)
         self._server = grpc.aio.server(
+            interceptors=[TokenAuth(tokens)] if tokens else [],
             maximum_concurrent_rpcs=settings.max_concurrent_calls,
             options=[
                 ("grpc.max_receive_message_length", limit),
@@ -61,7 +65,16 @@ class SamestoryServer:
         self._stopped = False
 
     async def start(self) -> int:
-        self.port = self._server.add_insecure_port(self.settings.address)
+        if self.settings.tls_cert is not None:
+            try:
+                key = self.settings.tls_key.read_bytes()
+                cert = self.settings.tls_cert.read_bytes()
+            except OSError as exc:
+                raise ConfigurationError(f"cannot read the TLS certificate or key: {exc}") from exc
+            credentials = grpc.ssl_server_credentials([(key, cert)])
+            self.port = self._server.add_secure_port(self.settings.address, credentials)
+        else:
+            self.port = self._server.add_insecure_port(self.settings.address)
         if self.port == 0:
             raise OSError(f"cannot listen on {self.settings.address}")
         await self._server.start()

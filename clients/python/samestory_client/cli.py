@@ -149,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="server address host:port (env SAMESTORY_TARGET; default localhost:50051)",
     )
     parser.add_argument("--timeout", type=float, default=60.0, help="deadline of each call in seconds")
+    parser.add_argument(
+        "--tls-ca",
+        type=Path,
+        default=os.environ.get("SAMESTORY_TLS_CA") or None,
+        help="PEM file of the CA that signed the server's certificate: turns TLS on (env SAMESTORY_TLS_CA)",
+    )
     parser.add_argument("--json", action="store_true", help="print responses as JSON")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -190,7 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        with SamestoryClient(args.target, timeout=args.timeout) as client:
+        roots = Path(args.tls_ca).read_bytes() if args.tls_ca else None
+        # The token comes from the environment only, so it never shows in a process listing.
+        token = os.environ.get("SAMESTORY_TOKEN") or None
+        with SamestoryClient(args.target, timeout=args.timeout, token=token, root_certificates=roots) as client:
             return args.run(client, args)
     except grpc.RpcError as exc:
         print(f"samestory-client: {exc.code().name}: {exc.details()}", file=sys.stderr)

@@ -95,14 +95,20 @@ class SamestoryClient:
         timeout: float = 30.0,
         retries: int = 3,
         credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
+        root_certificates: bytes | None = None,
         max_message_bytes: int = 16 * 1024 * 1024,
     ) -> None:
+        """`root_certificates` (PEM) turns TLS on with that trust root; `credentials` gives full control.
+        `token` is sent as `authorization: Bearer TOKEN` on every call."""
         options: list[tuple[str, Any]] = [
             ("grpc.service_config", _service_config(retries)),
             ("grpc.enable_retries", 1 if retries > 0 else 0),
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes),
         ]
+        if credentials is None and root_certificates is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
         if credentials is None:
             self._channel = grpc.insecure_channel(target, options=options)
         else:
@@ -113,40 +119,51 @@ class SamestoryClient:
         )
         self.target = target
         self.timeout = timeout
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
 
     def _deadline(self, timeout: float | None) -> float:
         return self.timeout if timeout is None else timeout
 
     def check(self, article: pb.Article, *, timeout: float | None = None) -> pb.Decision:
         """Where the article belongs; nothing is stored."""
-        return self._stub.Check(pb.CheckRequest(article=article), timeout=self._deadline(timeout))
+        return self._stub.Check(
+            pb.CheckRequest(article=article), timeout=self._deadline(timeout), metadata=self._metadata
+        )
 
     def ingest(self, article: pb.Article, *, timeout: float | None = None) -> pb.Decision:
         """Decide and store; the same id and content may be sent again safely."""
-        return self._stub.Ingest(pb.IngestRequest(article=article), timeout=self._deadline(timeout))
+        return self._stub.Ingest(
+            pb.IngestRequest(article=article), timeout=self._deadline(timeout), metadata=self._metadata
+        )
 
     def ingest_many(
         self, articles: Iterable[pb.Article], *, timeout: float | None = None
     ) -> Iterator[pb.IngestStreamResponse]:
         """Stream articles in; yields one response per article, in order (`error` set on a bad one)."""
         requests = (pb.IngestRequest(article=a) for a in articles)
-        return self._stub.IngestStream(requests, timeout=timeout)
+        return self._stub.IngestStream(requests, timeout=timeout, metadata=self._metadata)
 
     def get_cluster(self, cluster_id: str, *, timeout: float | None = None) -> pb.Cluster:
-        return self._stub.GetCluster(pb.GetClusterRequest(cluster_id=cluster_id), timeout=self._deadline(timeout))
+        return self._stub.GetCluster(
+            pb.GetClusterRequest(cluster_id=cluster_id), timeout=self._deadline(timeout), metadata=self._metadata
+        )
 
     def get_article(self, article_id: str, *, timeout: float | None = None) -> pb.StoredArticle:
-        return self._stub.GetArticle(pb.GetArticleRequest(article_id=article_id), timeout=self._deadline(timeout))
+        return self._stub.GetArticle(
+            pb.GetArticleRequest(article_id=article_id), timeout=self._deadline(timeout), metadata=self._metadata
+        )
 
     def delete_article(self, article_id: str, *, timeout: float | None = None) -> pb.DeleteArticleResponse:
-        return self._stub.DeleteArticle(pb.DeleteArticleRequest(article_id=article_id), timeout=self._deadline(timeout))
+        return self._stub.DeleteArticle(
+            pb.DeleteArticleRequest(article_id=article_id), timeout=self._deadline(timeout), metadata=self._metadata
+        )
 
     def stats(self, *, timeout: float | None = None) -> pb.StatsResponse:
-        return self._stub.Stats(pb.StatsRequest(), timeout=self._deadline(timeout))
+        return self._stub.Stats(pb.StatsRequest(), timeout=self._deadline(timeout), metadata=self._metadata)
 
     def health(self, service: str = "", *, timeout: float | None = None) -> str:
         """The standard grpc.health.v1 status: SERVING, NOT_SERVING, SERVICE_UNKNOWN or UNKNOWN."""
-        reply = self._health(_encode_health_request(service), timeout=self._deadline(timeout))
+        reply = self._health(_encode_health_request(service), timeout=self._deadline(timeout), metadata=self._metadata)
         return _decode_health_response(reply)
 
     def wait_until_ready(self, timeout: float = 30.0) -> None:
