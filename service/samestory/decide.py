@@ -189,8 +189,11 @@ def decide(
     scored = sorted((score(probe, c, clusters.get(c.cluster_id), th) for c in candidates), key=_strength, reverse=True)
     related = [s for s in scored if s.relation is not Verdict.NEW_STORY]
     if not related:
-        best = f"best cluster probability {scored[0].combined:.3f}" if scored else "no candidates"
-        return Outcome(Verdict.NEW_STORY, None, (), tuple(scored), f"new story: {best} < {th.same_event}")
+        if scored:
+            reason = f"new story: best cluster probability {scored[0].combined:.3f} < {th.same_event}"
+        else:
+            reason = "new story: no candidates (no earlier article shares shingles or is semantically close)"
+        return Outcome(Verdict.NEW_STORY, None, (), tuple(scored), reason)
     best = related[0]
     strong = {best.candidate.cluster_id: best.candidate.cluster_rank}
     for s in related:
@@ -206,7 +209,8 @@ def decide(
     if best.cluster is not None:
         ev = best.cluster
         reason += (
-            f"; cluster {ev.cluster_id} ({ev.size} articles): probability {best.combined:.3f} "
+            f"; cluster {ev.cluster_id} ({ev.size} article{'s' if ev.size != 1 else ''}): "
+            f"probability {best.combined:.3f} "
             f"from entities {ev.entity_similarity:.3f}, lead {ev.lead_similarity:.3f}"
         )
         if ev.days_apart is not None:
