@@ -225,37 +225,34 @@ def _sentence_bounds(text: str, para: Paragraph, start: int, end: int) -> Span:
     return left, right
 
 
+def _mention(match: re.Match, base: int, cue: str | None = None):
+    """(mention, span, cue) of a pattern's match in a slice of the text that starts at `base`."""
+    span = (base + match.start("who"), base + match.end("who"))
+    return match.group("who"), span, match.group("cue") if cue is None else cue
+
+
 def _attribution(text: str, para: Paragraph, raw: _Raw, prev_end: int, next_start: int, paragraphs_end: int):
     """(mention, span, cue) from the words around the quote, or None."""
     close = raw.close_mark if raw.split_close is None else raw.split_close
-    after_end = min(next_start, paragraphs_end)
-    after = text[close + 1 : after_end]
+    after = text[close + 1 : min(next_start, paragraphs_end)]
     for pattern in (_AFTER_CUE_SUBJECT, _AFTER_SUBJECT_CUE, _AFTER_NAMED_CUE):
         match = pattern.match(after)
         if match:
-            base = close + 1
-            return match.group("who"), (base + match.start("who"), base + match.end("who")), match.group("cue")
-    sent_start, _ = _sentence_bounds(text, para, raw.open_mark, raw.close_mark)
+            return _mention(match, close + 1)
+    sent_start, sent_end = _sentence_bounds(text, para, raw.open_mark, raw.close_mark)
     before_start = max(prev_end, sent_start)
     before = text[before_start : raw.open_mark]
     for pattern in (_BEFORE_SUBJECT_CUE, _ACCORDING_TO):
         matches = list(pattern.finditer(before))
         if matches:
-            match = matches[-1]
-            return (
-                match.group("who"),
-                (before_start + match.start("who"), before_start + match.end("who")),
-                match.group("cue"),
-            )
-    sentence_after = text[raw.close_mark + 1 : _sentence_bounds(text, para, raw.open_mark, raw.close_mark)[1]]
-    match = _ACCORDING_TO.search(sentence_after)
+            return _mention(matches[-1], before_start)
+    match = _ACCORDING_TO.search(text[raw.close_mark + 1 : sent_end])
     if match:
-        base = raw.close_mark + 1
-        return match.group("who"), (base + match.start("who"), base + match.end("who")), match.group("cue")
+        return _mention(match, raw.close_mark + 1)
     for pattern in (_SUBJECT_BEFORE_COLON, _SUBJECT_OF_SENTENCE):
         match = pattern.match(before)
         if match:
-            return match.group("who"), (before_start + match.start("who"), before_start + match.end("who")), ""
+            return _mention(match, before_start, cue="")
     return None
 
 
