@@ -52,6 +52,8 @@ class _Prepared:
     vector: np.ndarray
     lead_vector: np.ndarray
     quotes: tuple[QuoteRecord, ...]
+    # quotes_mod.quote_units of each quote, in the same order: what its vectors embed.
+    units: tuple[tuple[tuple[str, tuple[int, int]], ...], ...]
 
     @property
     def entities(self) -> frozenset[str]:
@@ -165,6 +167,7 @@ class Detector:
             vector=vectors[0],
             lead_vector=vectors[1],
             quotes=tuple(records),
+            units=tuple(tuple(u) for u in units),
         )
 
     # ------------------------------------------------------------ deciding
@@ -222,7 +225,7 @@ class Detector:
         members = [m for m in cluster.members if m.article_id != prep.article.article_id]
         stored_quotes = self.store.quotes([m.key for m in members])
         text = prep.article.text
-        mine = [(q, quotes_mod.quote_units(text, q.quote)) for q in prep.quotes]
+        mine = list(zip(prep.quotes, prep.units, strict=True))
         found = []
         for member in members:
             for other in stored_quotes.get(member.key, []):
