@@ -21,7 +21,6 @@ __all__ = [
     "Paragraph",
     "article_entities",
     "clean",
-    "entities",
     "entity_counts",
     "exact_key",
     "lead_text",
@@ -228,11 +227,6 @@ def entity_counts(text: str) -> dict[str, int]:
         if len(number) >= 2:
             found[number] = found.get(number, 0) + 1
     return found
-
-
-def entities(text: str) -> frozenset[str]:
-    """The distinct names and figures of `entity_counts`."""
-    return frozenset(entity_counts(text))
 
 
 def article_entities(title: str, paragraphs: Sequence[Paragraph]) -> dict[str, int]:
