@@ -36,6 +36,8 @@ class Settings:
     align_articles: int = 20
     group_articles: int = 50
     log_level: str = "INFO"
+    snapshot_seconds: float = 30.0
+    snapshot_changes: int = 1000
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tokens_file: Path | None = None
@@ -67,6 +69,7 @@ class Settings:
             "max_id_chars",
             "max_concurrent_calls",
             "semantic_candidates",
+            "snapshot_changes",
         ):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -102,6 +105,8 @@ _TYPES: dict[str, type] = {
     "align_articles": int,
     "group_articles": int,
     "log_level": str,
+    "snapshot_seconds": float,
+    "snapshot_changes": int,
     "tls_cert": Path,
     "tls_key": Path,
     "tokens_file": Path,

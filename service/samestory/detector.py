@@ -16,7 +16,9 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -29,7 +31,8 @@ from .lexical import Hasher, LexicalIndex, Signature
 from .profile import entity_cosine, lead_cosine
 from .records import ArticleIn, Decision, Match
 from .semantic import Embedder, VectorIndex
-from .store import ArticleRecord, ClusterRecord, NewArticle, QuoteRecord, Store
+from .snapshot import Snapshot, SnapshotError, read_snapshot, write_snapshot
+from .store import ArticleRecord, ClusterRecord, IndexEntry, NewArticle, QuoteRecord, Store
 
 __all__ = ["Detector"]
 
@@ -39,6 +42,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_FIELD_CHARS = 4096
 # Parameters that change what the indexes hold: a mismatch means the data must be rebuilt.
 _INDEX_PARAMETERS = ("model", "vector.dim", "minhash.", "shingle.", "lsh.")
+SNAPSHOT_FILE = "index.snapshot"
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,14 @@ class Detector:
         self._lexical = LexicalIndex(settings.lexical)
         self._vectors = VectorIndex(embedder.dim)
         self.parameters = self._check_parameters()
-        self._rebuild()
+        self._snapshot_lock = threading.Lock()
+        self._snapshot_seq: int | None = None
+        self._load_indexes()
+        self._closing = threading.Event()
+        self._snapshots: threading.Thread | None = None
+        if settings.snapshot_seconds > 0:
+            self._snapshots = threading.Thread(target=self._snapshot_loop, name="samestory-snapshots", daemon=True)
+            self._snapshots.start()
 
     # ------------------------------------------------------------ start-up
 
@@ -100,19 +111,135 @@ class Detector:
             self.store.set_parameters(current)
         return current
 
-    def _rebuild(self) -> None:
+    @property
+    def snapshot_path(self) -> Path:
+        return self.settings.data_dir / SNAPSHOT_FILE
+
+    def _index_parameters(self) -> dict[str, str]:
+        return {k: v for k, v in self.parameters.items() if k.startswith(_INDEX_PARAMETERS)}
+
+    def _load_indexes(self) -> None:
+        """From the snapshot plus the changes after it; from the whole store when that fails."""
         started = time.monotonic()
-        keys: list[int] = []
-        vectors: list[np.ndarray] = []
-        signatures: list[tuple[int, Signature]] = []
+        snap = self._read_snapshot()
+        if snap is not None:
+            self._add_to_indexes(snap.keys, snap.shingles, snap.signatures, snap.vectors)
+            changes = self.store.index_changes(snap.seq)
+            self._apply(changes.added, changes.removed)
+            stored, _ = self.store.counts()
+            if stored == len(self._vectors):
+                self._snapshot_seq = snap.seq
+                LOG.info(
+                    "indexes loaded from the snapshot at change %d (%d articles), then %d added and %d removed "
+                    "from the store, in %.2fs",
+                    snap.seq,
+                    len(snap),
+                    len(changes.added),
+                    len(changes.removed),
+                    time.monotonic() - started,
+                )
+                return
+            LOG.warning(
+                "index snapshot %s disagrees with the store (%d indexed, %d stored): rebuilding from the store",
+                self.snapshot_path,
+                len(self._vectors),
+                stored,
+            )
+            self._lexical = LexicalIndex(self.settings.lexical)
+            self._vectors = VectorIndex(self.embedder.dim)
+        batch: list[IndexEntry] = []
         for entry in self.store.index_entries():
-            keys.append(entry.key)
-            vectors.append(entry.vector)
-            signatures.append((entry.key, entry.signature))
-        self._lexical.add_many(signatures)
-        if keys:
-            self._vectors.add(keys, np.vstack(vectors))
-        LOG.info("indexes rebuilt from the store: %d articles in %.2fs", len(keys), time.monotonic() - started)
+            batch.append(entry)
+            if len(batch) == 10_000:
+                self._apply(batch, ())
+                batch = []
+        self._apply(batch, ())
+        LOG.info("indexes rebuilt from the store: %d articles in %.2fs", len(self._vectors), time.monotonic() - started)
+
+    def _read_snapshot(self) -> Snapshot | None:
+        path = self.snapshot_path
+        if not path.exists():
+            return None
+        try:
+            snap = read_snapshot(path)
+            if snap.parameters != self._index_parameters():
+                raise SnapshotError(f"{path} was built with other index parameters")
+            if snap.seq > self.store.last_change():
+                raise SnapshotError(f"{path} is ahead of the store (change {snap.seq}): it belongs to other data")
+            if len(snap) and snap.vectors.shape[1] != self.embedder.dim:
+                raise SnapshotError(f"{path} holds {snap.vectors.shape[1]}-dimensional vectors")
+        except SnapshotError as exc:
+            LOG.warning("index snapshot not used, rebuilding from the store: %s", exc)
+            return None
+        return snap
+
+    def _add_to_indexes(self, keys, shingles, signatures, vectors) -> None:
+        self._lexical.add_many(
+            (int(k), Signature(sig, int(n))) for k, n, sig in zip(keys, shingles, signatures, strict=True)
+        )
+        self._vectors.add(keys, vectors)
+
+    def _apply(self, added: Sequence[IndexEntry], removed: Sequence[int]) -> None:
+        for key in removed:
+            self._lexical.remove(key)
+        self._vectors.remove(removed)
+        if added:
+            self._add_to_indexes(
+                [e.key for e in added],
+                [e.signature.shingles for e in added],
+                [e.signature.hashvalues for e in added],
+                np.vstack([e.vector for e in added]),
+            )
+
+    def snapshot(self) -> int | None:
+        """Write an index snapshot as of the store's newest change; returns its seq (None: nothing new).
+
+        Reads a consistent view of the store, so ingests go on while it runs.
+        """
+        with self._snapshot_lock:
+            started = time.monotonic()
+            with self.store.index_state() as (seq, entries):
+                if seq == self._snapshot_seq:
+                    return None
+                keys, shingles, signatures, vectors = [], [], [], []
+                for entry in entries:
+                    keys.append(entry.key)
+                    shingles.append(entry.signature.shingles)
+                    signatures.append(entry.signature.hashvalues)
+                    vectors.append(entry.vector)
+            num_perm, dim = self.settings.lexical.num_perm, self.embedder.dim
+            snap = Snapshot(
+                seq=seq,
+                parameters=self._index_parameters(),
+                keys=np.asarray(keys, dtype=np.int64),
+                shingles=np.asarray(shingles, dtype=np.int64),
+                signatures=np.vstack(signatures) if keys else np.zeros((0, num_perm), np.uint64),
+                vectors=np.vstack(vectors) if keys else np.zeros((0, dim), np.float32),
+            )
+            size = write_snapshot(self.snapshot_path, snap)
+            self._snapshot_seq = seq
+        LOG.info(
+            "index snapshot at change %d: %d articles, %.1f MB in %.2fs",
+            seq,
+            len(keys),
+            size / 1e6,
+            time.monotonic() - started,
+        )
+        return seq
+
+    def maybe_snapshot(self) -> int | None:
+        """A snapshot when SAMESTORY_SNAPSHOT_CHANGES changes have come since the last one."""
+        behind = self.store.last_change() - (self._snapshot_seq or 0)
+        if behind >= self.settings.snapshot_changes or (self._snapshot_seq is None and behind > 0):
+            return self.snapshot()
+        return None
+
+    def _snapshot_loop(self) -> None:
+        while not self._closing.wait(self.settings.snapshot_seconds):
+            try:
+                self.maybe_snapshot()
+            except Exception:  # the next round tries again; start-up can always rebuild
+                LOG.exception("index snapshot failed")
 
     # ---------------------------------------------------------- validation
 
@@ -383,9 +510,19 @@ class Detector:
                 "clusters": clusters,
                 "lexical_index_size": len(self._lexical),
                 "semantic_index_size": len(self._vectors),
+                "last_change": self.store.last_change(),
+                "snapshot_change": self._snapshot_seq or 0,
             }
 
     def close(self) -> None:
+        """Stop the snapshot thread, write a last snapshot if anything changed, close the store."""
+        self._closing.set()
+        if self._snapshots is not None:
+            self._snapshots.join()
+            try:
+                self.snapshot()
+            except Exception:
+                LOG.exception("the closing index snapshot failed; the next start rebuilds from the store")
         with self._lock:
             self.store.close()
 

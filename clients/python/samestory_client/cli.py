@@ -128,7 +128,12 @@ def _delete(client: SamestoryClient, args) -> int:
 def _stats(client: SamestoryClient, args) -> int:
     stats = client.stats()
     text = "\n".join(
-        [f"articles {stats.articles}", f"clusters {stats.clusters}"]
+        [
+            f"articles {stats.articles}",
+            f"clusters {stats.clusters}",
+            f"indexed {stats.lexical_index_size} lexical, {stats.semantic_index_size} semantic",
+            f"changes {stats.last_change}, snapshot at {stats.snapshot_change}",
+        ]
         + [f"{k} {v}" for k, v in sorted(stats.parameters.items())]
     )
     _print(stats, args.json, text)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import ArticleRecord, ClusterRecord, IndexEntry, NewArticle, QuoteRecord, Store
+from .base import ArticleRecord, ClusterRecord, IndexChanges, IndexEntry, NewArticle, QuoteRecord, Store
 from .sqlite import SQLiteStore
 
 __all__ = [
     "ArticleRecord",
     "ClusterRecord",
+    "IndexChanges",
     "IndexEntry",
     "NewArticle",
     "QuoteRecord",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,7 +19,7 @@ from ..lexical import Signature
 from ..profile import Profile
 from ..quotes import Quote
 
-__all__ = ["ArticleRecord", "ClusterRecord", "IndexEntry", "NewArticle", "QuoteRecord", "Store"]
+__all__ = ["ArticleRecord", "ClusterRecord", "IndexChanges", "IndexEntry", "NewArticle", "QuoteRecord", "Store"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,15 @@ class IndexEntry:
     vector: np.ndarray
 
 
+@dataclass(frozen=True)
+class IndexChanges:
+    """What the indexes must do to catch up from one point of the change log to `seq`."""
+
+    seq: int
+    added: tuple[IndexEntry, ...]
+    removed: tuple[int, ...]
+
+
 class Store(Protocol):
     """What the detector needs from a backend (SQLite embedded, PostgreSQL shared)."""
 
@@ -128,6 +138,18 @@ class Store(Protocol):
 
     def index_entries(self) -> Iterator[IndexEntry]:
         """Every stored article's signature and vector, for rebuilding the indexes."""
+
+    def index_state(self) -> AbstractContextManager[tuple[int, Iterator[IndexEntry]]]:
+        """A consistent view for a snapshot: (the last change's seq, every article's index entry as of it).
+
+        Writes may go on meanwhile; they are not part of the view.
+        """
+
+    def last_change(self) -> int:
+        """The seq of the newest change (add or delete); 0 for a new store."""
+
+    def index_changes(self, since: int) -> IndexChanges:
+        """The index entries added and the keys removed after change `since`."""
 
     def counts(self) -> tuple[int, int]:
         """(articles, live clusters)."""

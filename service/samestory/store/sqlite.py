@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import json
@@ -17,7 +18,7 @@ from ..errors import ConfigurationError, NotFound
 from ..lexical import Signature
 from ..profile import Profile
 from ..quotes import Quote
-from .base import ArticleRecord, ClusterRecord, IndexEntry, NewArticle, QuoteRecord
+from .base import ArticleRecord, ClusterRecord, IndexChanges, IndexEntry, NewArticle, QuoteRecord
 
 __all__ = ["SQLiteStore"]
 
@@ -363,18 +364,36 @@ class SQLiteStore:
         return ClusterRecord(cluster_id, tuple(aliases), _dt(head[0]), members)
 
     def index_entries(self) -> Iterator[IndexEntry]:
-        last = 0
-        while True:
-            with self._lock:
-                rows = self._db.execute(
-                    "SELECT key, signature, shingles, vector FROM articles WHERE key > ? ORDER BY key LIMIT 5000",
-                    (last,),
-                ).fetchall()
-            if not rows:
-                return
-            for key, signature, shingles, vector in rows:
-                yield IndexEntry(key, Signature.from_bytes(signature, shingles), np.frombuffer(vector, dtype="<f4"))
-            last = rows[-1][0]
+        return _entries(self._db, self._lock, "")
+
+    @contextlib.contextmanager
+    def index_state(self) -> Iterator[tuple[int, Iterator[IndexEntry]]]:
+        # A second, read-only connection in one read transaction: a consistent view as of
+        # `seq` while ingests go on through the main connection (WAL lets both run).
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("BEGIN")
+            (seq,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()
+            yield int(seq), _entries(db, threading.Lock(), "")
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    def last_change(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0])
+
+    def index_changes(self, since: int) -> IndexChanges:
+        with self._lock:
+            rows = self._db.execute("SELECT seq, op, article_key FROM changes WHERE seq > ? ORDER BY seq", (since,))
+            rows = rows.fetchall()
+            removed = {key for _, op, key in rows if op == "delete"}
+            added = sorted({key for _, op, key in rows if op == "add"} - removed)
+            entries = []
+            for start in range(0, len(added), 500):
+                chunk = added[start : start + 500]
+                entries += _entries(self._db, None, f"AND key IN ({','.join('?' * len(chunk))})", chunk)
+        return IndexChanges(rows[-1][0] if rows else since, tuple(entries), tuple(sorted(removed)))
 
     def counts(self) -> tuple[int, int]:
         with self._lock:
@@ -386,6 +405,24 @@ class SQLiteStore:
         with self._lock:
             self._db.close()
             self._lockfile.close()
+
+
+def _entries(
+    db: sqlite3.Connection, lock: threading.Lock | None, where: str, args: Sequence[int] = ()
+) -> Iterator[IndexEntry]:
+    """Index entries in key order, read in pages; `lock` is taken per page (None: the caller holds it)."""
+    last = 0
+    while True:
+        with lock or contextlib.nullcontext():
+            rows = db.execute(
+                f"SELECT key, signature, shingles, vector FROM articles WHERE key > ? {where} ORDER BY key LIMIT 5000",
+                (last, *args),
+            ).fetchall()
+        if not rows:
+            return
+        for key, signature, shingles, vector in rows:
+            yield IndexEntry(key, Signature.from_bytes(signature, shingles), np.frombuffer(vector, dtype="<f4"))
+        last = rows[-1][0]
 
 
 class _Transaction:

@@ -271,7 +271,7 @@ class StatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class StatsResponse(_message.Message):
-    __slots__ = ("articles", "clusters", "lexical_index_size", "semantic_index_size", "parameters")
+    __slots__ = ("articles", "clusters", "lexical_index_size", "semantic_index_size", "parameters", "last_change", "snapshot_change")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -284,9 +284,13 @@ class StatsResponse(_message.Message):
     LEXICAL_INDEX_SIZE_FIELD_NUMBER: _ClassVar[int]
     SEMANTIC_INDEX_SIZE_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    LAST_CHANGE_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_CHANGE_FIELD_NUMBER: _ClassVar[int]
     articles: int
     clusters: int
     lexical_index_size: int
     semantic_index_size: int
     parameters: _containers.ScalarMap[str, str]
-    def __init__(self, articles: _Optional[int] = ..., clusters: _Optional[int] = ..., lexical_index_size: _Optional[int] = ..., semantic_index_size: _Optional[int] = ..., parameters: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    last_change: int
+    snapshot_change: int
+    def __init__(self, articles: _Optional[int] = ..., clusters: _Optional[int] = ..., lexical_index_size: _Optional[int] = ..., semantic_index_size: _Optional[int] = ..., parameters: _Optional[_Mapping[str, str]] = ..., last_change: _Optional[int] = ..., snapshot_change: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,137 @@
+"""Index snapshots: the indexes' contents as of one point in the store's change log.
+
+A snapshot holds, for every indexed article, its key, MinHash signature and
+vector, as of change `seq`. Start-up loads it and replays the store's
+changes after `seq`, instead of reading every article back from the store.
+The store stays the truth: a snapshot that is missing, truncated, corrupted,
+from other parameters or from the future is ignored and the indexes are
+rebuilt from the store.
+
+File layout: a 16-byte magic, a little-endian u32 header length, a JSON
+header (format version, seq, parameters, count, dimensions, and the SHA-256
+of the body), then the body: keys (int64), shingle counts (int64),
+signatures (uint64, count x num_perm) and vectors (float32, count x dim).
+It is written to a temporary file, fsynced, and renamed over the old one,
+so a crash mid-write leaves the previous snapshot in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["MAGIC", "Snapshot", "SnapshotError", "read_snapshot", "write_snapshot"]
+
+MAGIC = b"SAMESTORY-INDEX\x00"
+FORMAT_VERSION = 1
+_HEADER_LENGTH = struct.Struct("<I")
+_MAX_HEADER = 1 << 20
+
+
+class SnapshotError(Exception):
+    """A snapshot file that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    seq: int
+    parameters: dict[str, str]
+    keys: np.ndarray  # int64 (n,)
+    shingles: np.ndarray  # int64 (n,)
+    signatures: np.ndarray  # uint64 (n, num_perm)
+    vectors: np.ndarray  # float32 (n, dim)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def _sections(snapshot: Snapshot) -> list[bytes]:
+    return [
+        np.ascontiguousarray(snapshot.keys, dtype="<i8").tobytes(),
+        np.ascontiguousarray(snapshot.shingles, dtype="<i8").tobytes(),
+        np.ascontiguousarray(snapshot.signatures, dtype="<u8").tobytes(),
+        np.ascontiguousarray(snapshot.vectors, dtype="<f4").tobytes(),
+    ]
+
+
+def write_snapshot(path: Path, snapshot: Snapshot) -> int:
+    """Write atomically (temporary file, fsync, rename, fsync of the folder); returns the bytes written."""
+    sections = _sections(snapshot)
+    digest = hashlib.sha256()
+    for section in sections:
+        digest.update(section)
+    count = len(snapshot)
+    header = json.dumps(
+        {
+            "format": FORMAT_VERSION,
+            "seq": int(snapshot.seq),
+            "parameters": snapshot.parameters,
+            "count": count,
+            "num_perm": int(snapshot.signatures.shape[1]),
+            "dim": int(snapshot.vectors.shape[1]),
+            "sha256": digest.hexdigest(),
+        },
+        sort_keys=True,
+    ).encode("utf-8")
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as fh:
+        fh.write(MAGIC)
+        fh.write(_HEADER_LENGTH.pack(len(header)))
+        fh.write(header)
+        for section in sections:
+            fh.write(section)
+        fh.flush()
+        os.fsync(fh.fileno())
+        size = fh.tell()
+    os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+    return size
+
+
+def read_snapshot(path: Path) -> Snapshot:
+    """Read and verify a snapshot; raises SnapshotError naming what is wrong."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SnapshotError(f"cannot read {path}: {exc}") from exc
+    prefix = len(MAGIC) + _HEADER_LENGTH.size
+    if len(data) < prefix or not data.startswith(MAGIC):
+        raise SnapshotError(f"{path} is not a Samestory index snapshot (bad magic)")
+    (header_length,) = _HEADER_LENGTH.unpack_from(data, len(MAGIC))
+    if header_length > _MAX_HEADER or prefix + header_length > len(data):
+        raise SnapshotError(f"{path} is truncated in its header")
+    try:
+        header = json.loads(data[prefix : prefix + header_length])
+        count, num_perm, dim = int(header["count"]), int(header["num_perm"]), int(header["dim"])
+        seq, version, expected = int(header["seq"]), header["format"], header["sha256"]
+        parameters = {str(k): str(v) for k, v in header["parameters"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SnapshotError(f"{path} has an unreadable header: {exc}") from exc
+    if version != FORMAT_VERSION:
+        raise SnapshotError(f"{path} has format {version!r}; this build reads {FORMAT_VERSION}")
+    body = memoryview(data)[prefix + header_length :]
+    sizes = [8 * count, 8 * count, 8 * count * num_perm, 4 * count * dim]
+    if min(count, num_perm, dim) < 0 or len(body) != sum(sizes):
+        raise SnapshotError(f"{path} holds {len(body)} bytes of index data where its header promises {sum(sizes)}")
+    if hashlib.sha256(body).hexdigest() != expected:
+        raise SnapshotError(f"{path} fails its checksum: the file is corrupted")
+    offsets = np.cumsum([0, *sizes])
+    section = [body[offsets[i] : offsets[i + 1]] for i in range(4)]
+    return Snapshot(
+        seq=seq,
+        parameters=parameters,
+        keys=np.frombuffer(section[0], dtype="<i8").astype(np.int64, copy=False),
+        shingles=np.frombuffer(section[1], dtype="<i8").astype(np.int64, copy=False),
+        signatures=np.frombuffer(section[2], dtype="<u8").reshape(count, num_perm).astype(np.uint64, copy=False),
+        vectors=np.frombuffer(section[3], dtype="<f4").reshape(count, dim).astype(np.float32, copy=False),
+    )

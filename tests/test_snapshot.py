@@ -1,0 +1,203 @@
+"""Index snapshots: written atomically, verified on load, caught up from the store, rebuilt when unusable."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from samestory.config import Settings
+from samestory.detector import Detector
+from samestory.records import ArticleIn
+from samestory.snapshot import MAGIC, Snapshot, SnapshotError, read_snapshot, write_snapshot
+from samestory.store import SQLiteStore
+from samestory_client import SamestoryClient, make_article
+
+from .conftest import seed_article
+
+
+def _snapshot(count: int, seq: int = 7) -> Snapshot:
+    rng = np.random.default_rng(count)
+    return Snapshot(
+        seq=seq,
+        parameters={"model": "m", "lsh.bands": "9"},
+        keys=np.arange(1, count + 1, dtype=np.int64),
+        shingles=rng.integers(0, 500, count).astype(np.int64),
+        signatures=rng.integers(0, 2**32, (count, 16)).astype(np.uint64),
+        vectors=rng.standard_normal((count, 8)).astype(np.float32),
+    )
+
+
+@pytest.mark.parametrize("count", [0, 1, 25])
+def test_snapshot_round_trip(tmp_path, count):
+    path = tmp_path / "index.snapshot"
+    original = _snapshot(count)
+    write_snapshot(path, original)
+    loaded = read_snapshot(path)
+    assert loaded.seq == original.seq and loaded.parameters == original.parameters
+    for name in ("keys", "shingles", "signatures", "vectors"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(original, name))
+    assert not path.with_name("index.snapshot.tmp").exists()
+
+
+def test_every_truncation_and_flipped_byte_is_detected(tmp_path):
+    path = tmp_path / "index.snapshot"
+    write_snapshot(path, _snapshot(3))
+    data = path.read_bytes()
+    broken = tmp_path / "broken"
+    for cut in range(len(data)):
+        broken.write_bytes(data[:cut])
+        with pytest.raises(SnapshotError):
+            read_snapshot(broken)
+    for at in range(len(MAGIC), len(data), 7):
+        flipped = bytearray(data)
+        flipped[at] ^= 0x40
+        broken.write_bytes(bytes(flipped))
+        try:
+            changed = read_snapshot(broken)
+        except SnapshotError:
+            continue
+        # A flip inside the JSON header can leave it valid (a digit of seq or a parameter):
+        # then the snapshot reads as other parameters or another seq, which the detector checks.
+        assert (changed.seq, changed.parameters) != (7, {"model": "m", "lsh.bands": "9"})
+    broken.write_bytes(b"")
+    with pytest.raises(SnapshotError, match="not a Samestory index snapshot"):
+        read_snapshot(broken)
+
+
+# ------------------------------------------------------------ the detector
+
+
+def _articles(seed_texts, other_events) -> list[ArticleIn]:
+    out = [ArticleIn(article_id=stem, text=text) for stem, text in seed_texts.items()]
+    out += [ArticleIn(article_id=e["id"], title=e["title"], text=e["text"]) for e in other_events]
+    return out
+
+
+def _detector(data_dir: Path, embedder) -> Detector:
+    settings = Settings.load(env={}, data_dir=data_dir, snapshot_seconds=0)
+    return Detector(settings, SQLiteStore(data_dir), embedder)
+
+
+def _index_view(detector: Detector, probes: list[ArticleIn]) -> list:
+    stats = detector.stats()
+    assert stats["articles"] == stats["lexical_index_size"] == stats["semantic_index_size"]
+    return [stats["articles"]] + [
+        [(m.article_id, m.lexical, m.semantic) for m in detector.check(p).matches] for p in probes
+    ]
+
+
+def test_restart_loads_the_snapshot_and_replays_later_changes(tmp_path, embedder, seed_texts, other_events, caplog):
+    articles = _articles(seed_texts, other_events)
+    probes = [ArticleIn(article_id="", text=a.text[: len(a.text) // 2]) for a in articles]
+    data_dir = tmp_path / "data"
+    detector = _detector(data_dir, embedder)
+    for article in articles[:4]:
+        detector.ingest(article)
+    snapshot_seq = detector.snapshot()
+    assert snapshot_seq == detector.stats()["last_change"] > 0
+    assert detector.snapshot() is None  # nothing new since
+    for article in articles[4:]:
+        detector.ingest(article)
+    detector.delete(articles[1].article_id)  # removed after the snapshot
+    detector.delete(articles[5].article_id)  # added and removed after the snapshot
+    before = _index_view(detector, probes)
+    detector.store.close()
+
+    with caplog.at_level(logging.INFO, logger="samestory.detector"):
+        restarted = _detector(data_dir, embedder)
+    assert f"loaded from the snapshot at change {snapshot_seq}" in caplog.text
+    assert restarted.stats()["snapshot_change"] == snapshot_seq
+    assert _index_view(restarted, probes) == before
+    restarted.store.close()
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda data: data[: len(data) // 2], "index data"),
+        (lambda data: data[:-40] + bytes(b ^ 1 for b in data[-40:]), "checksum"),
+        (lambda data: b"not a snapshot", "bad magic"),
+    ],
+    ids=["truncated", "corrupted", "garbage"],
+)
+def test_a_damaged_snapshot_is_detected_and_rebuilt_from_the_store(
+    tmp_path, embedder, seed_texts, other_events, caplog, damage, reason
+):
+    articles = _articles(seed_texts, other_events)
+    probes = [ArticleIn(article_id="", text=a.text) for a in articles]
+    data_dir = tmp_path / "data"
+    detector = _detector(data_dir, embedder)
+    for article in articles:
+        detector.ingest(article)
+    detector.snapshot()
+    before = _index_view(detector, probes)
+    detector.store.close()
+    path = data_dir / "index.snapshot"
+    path.write_bytes(damage(path.read_bytes()))
+
+    with caplog.at_level(logging.INFO, logger="samestory.detector"):
+        restarted = _detector(data_dir, embedder)
+    assert "index snapshot not used, rebuilding from the store" in caplog.text
+    assert reason in caplog.text
+    assert "rebuilt from the store: 7 articles" in caplog.text
+    assert _index_view(restarted, probes) == before
+    assert restarted.snapshot() is not None  # a fresh, good snapshot replaces the damaged one
+    restarted.store.close()
+    read_snapshot(path)
+
+
+def test_a_snapshot_of_other_data_is_not_used(tmp_path, embedder, seed_texts, other_events, caplog):
+    articles = _articles(seed_texts, other_events)
+    big, small = tmp_path / "big", tmp_path / "small"
+    detector = _detector(big, embedder)
+    for article in articles:
+        detector.ingest(article)
+    detector.snapshot()
+    detector.store.close()
+    detector = _detector(small, embedder)
+    detector.ingest(articles[0])
+    detector.store.close()
+    (small / "index.snapshot").write_bytes((big / "index.snapshot").read_bytes())
+
+    with caplog.at_level(logging.INFO, logger="samestory.detector"):
+        restarted = _detector(small, embedder)
+    assert "ahead of the store" in caplog.text
+    assert restarted.stats()["semantic_index_size"] == 1
+    restarted.store.close()
+
+
+# ------------------------------------------------------------ over gRPC
+
+
+def _wait_for_snapshot(client: SamestoryClient, change: int) -> None:
+    deadline = time.monotonic() + 10
+    while client.stats().snapshot_change < change and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_server_snapshots_in_the_background_and_on_stop(start_server, tmp_path, seed_texts, other_events):
+    data_dir = tmp_path / "data"
+    server = start_server(data_dir, snapshot_seconds=0.05, snapshot_changes=2)
+    articles = [seed_article(seed_texts, stem) for stem in sorted(seed_texts)]
+    articles.append(make_article(other_events[0]["id"], other_events[0]["text"], title=other_events[0]["title"]))
+    with SamestoryClient(server.target, timeout=60) as client:
+        client.ingest(articles[0])
+        _wait_for_snapshot(client, 1)  # the first change is snapshotted at once
+        assert client.stats().snapshot_change == 1
+        client.ingest(articles[1])
+        time.sleep(0.3)
+        assert client.stats().snapshot_change == 1  # one change behind: below snapshot_changes
+        client.ingest(articles[2])
+        _wait_for_snapshot(client, 3)
+        assert client.stats().snapshot_change == 3
+        client.ingest(articles[3])
+    server.stop()
+    assert read_snapshot(data_dir / "index.snapshot").seq == 4  # written on the way out
+
+    again = start_server(data_dir)
+    with SamestoryClient(again.target, timeout=60) as client:
+        stats = client.stats()
+        assert (stats.articles, stats.semantic_index_size, stats.snapshot_change, stats.last_change) == (4, 4, 4, 4)
