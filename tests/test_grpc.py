@@ -124,3 +124,23 @@ def test_data_built_with_other_parameters_is_refused(start_server, tmp_path, see
         start_server(data_dir, lexical=LexicalParams(shingle_size=4))
     assert "shingle.words: data has '5', settings give '4'" in str(err.value)
     assert "--data-dir" in str(err.value)
+
+
+def test_a_stream_longer_than_max_batch_ends_with_resource_exhausted(start_server, seed_texts, other_events):
+    server = start_server(max_batch=2)
+    articles = [seed_article(seed_texts, stem) for stem in sorted(seed_texts)]
+    articles += [make_article(e["id"], e["text"], title=e["title"]) for e in other_events]
+    with SamestoryClient(server.target, timeout=120) as client:
+        answered = []
+        with pytest.raises(grpc.RpcError) as caught:
+            for response in client.ingest_many(articles, batch=5):
+                answered.append(response.article_id)
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "at most 2 articles (SAMESTORY_MAX_BATCH)" in caught.value.details()
+        assert answered == [a.id for a in articles[:2]]
+        assert client.stats().articles == 2  # nothing past the limit was stored
+        # The client's own batches within the limit carry everything, in order.
+        responses = list(client.ingest_many(articles, batch=2))
+        assert [r.article_id for r in responses] == [a.id for a in articles]
+        assert all(r.HasField("decision") for r in responses)
+        assert client.stats().articles == len(articles)

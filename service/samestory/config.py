@@ -31,6 +31,7 @@ class Settings:
     max_message_bytes: int = 4 * 1024 * 1024
     max_id_chars: int = 256
     max_concurrent_calls: int = 64
+    max_batch: int = 10_000
     grace_seconds: float = 10.0
     semantic_candidates: int = 20
     align_articles: int = 20
@@ -68,6 +69,7 @@ class Settings:
             "max_message_bytes",
             "max_id_chars",
             "max_concurrent_calls",
+            "max_batch",
             "semantic_candidates",
             "snapshot_changes",
         ):
@@ -100,6 +102,7 @@ _TYPES: dict[str, type] = {
     "max_message_bytes": int,
     "max_id_chars": int,
     "max_concurrent_calls": int,
+    "max_batch": int,
     "grace_seconds": float,
     "semantic_candidates": int,
     "align_articles": int,

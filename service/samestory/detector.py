@@ -519,10 +519,10 @@ class Detector:
         self._closing.set()
         if self._snapshots is not None:
             self._snapshots.join()
-            try:
-                self.snapshot()
-            except Exception:
-                LOG.exception("the closing index snapshot failed; the next start rebuilds from the store")
+        try:
+            self.snapshot()
+        except Exception:
+            LOG.exception("the closing index snapshot failed; the next start rebuilds from the store")
         with self._lock:
             self.store.close()
 

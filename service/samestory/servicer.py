@@ -239,7 +239,17 @@ class SamestoryServicer(pb_grpc.SamestoryServicer):
         self, request_iterator: AsyncIterator[pb.IngestRequest], context
     ) -> AsyncIterator[pb.IngestStreamResponse]:
         loop = asyncio.get_running_loop()
+        limit = self._detector.settings.max_batch
+        count = 0
         async for request in request_iterator:
+            count += 1
+            if count > limit:
+                # Every article before this one has its answer; this one and later ones are not read.
+                await context.abort(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"one IngestStream carries at most {limit} articles (SAMESTORY_MAX_BATCH); "
+                    f"the first {limit} were answered: send the rest on a new stream",
+                )
             article_id = "" if isinstance(request, Undecodable) else request.article.id
 
             deadline = _deadline(context)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -137,11 +138,19 @@ class SamestoryClient:
         )
 
     def ingest_many(
-        self, articles: Iterable[pb.Article], *, timeout: float | None = None
+        self, articles: Iterable[pb.Article], *, timeout: float | None = None, batch: int = 1000
     ) -> Iterator[pb.IngestStreamResponse]:
-        """Stream articles in; yields one response per article, in order (`error` set on a bad one)."""
-        requests = (pb.IngestRequest(article=a) for a in articles)
-        return self._stub.IngestStream(requests, timeout=timeout, metadata=self._metadata)
+        """Stream articles in; yields one response per article, in order (`error` set on a bad one).
+
+        Articles go in consecutive streams of at most `batch` each (the server refuses a
+        stream longer than its SAMESTORY_MAX_BATCH); `timeout` applies to each stream.
+        """
+        if batch < 1:
+            raise ValueError(f"batch must be at least 1, got {batch}")
+        pending = iter(articles)
+        while chunk := list(itertools.islice(pending, batch)):
+            requests = (pb.IngestRequest(article=a) for a in chunk)
+            yield from self._stub.IngestStream(requests, timeout=timeout, metadata=self._metadata)
 
     def get_cluster(self, cluster_id: str, *, timeout: float | None = None) -> pb.Cluster:
         return self._stub.GetCluster(
