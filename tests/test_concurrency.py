@@ -1,0 +1,95 @@
+"""16 concurrent clients, each sending the same articles in its own shuffled order, end with
+the same clusters as one client sending them in order: the writer lock makes every decision
+see the ones before it, and idempotent ingest gives every client the same answer."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import defaultdict
+
+from samestory.nearcopies import edited_copy
+from samestory_client import SamestoryClient, make_article, pb
+
+CLIENTS = 16
+
+
+class _SlowReads:
+    """The real store, with candidate reads made slow: a decision taken outside the writer lock
+    would then surely race another one and split or duplicate a cluster."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+
+    def by_keys(self, keys):
+        time.sleep(0.4)
+        return self._store.by_keys(keys)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def _articles(seed_texts, other_events) -> list[pb.Article]:
+    originals = [(stem, "", text) for stem, text in sorted(seed_texts.items())]
+    originals += [(e["id"], e["title"], e["text"]) for e in other_events]
+    out = [make_article(article_id, text, title=title) for article_id, title, text in originals]
+    for n, (article_id, title, text) in enumerate(originals):
+        copy = edited_copy(title, text, seed=n)
+        out.append(make_article(f"{article_id}-copy", copy.text, title=copy.title))
+    return out
+
+
+def _partition(client: SamestoryClient, articles: list[pb.Article]) -> set[frozenset[str]]:
+    """The clusters as sets of article ids, whatever their ids."""
+    members: dict[str, set[str]] = defaultdict(set)
+    for article in articles:
+        cluster_id = client.get_article(article.id).cluster_id
+        members[client.get_cluster(cluster_id).cluster_id].add(article.id)
+    return {frozenset(ids) for ids in members.values()}
+
+
+def test_concurrent_shuffled_clients_make_the_clusters_one_client_makes_in_order(
+    start_server, tmp_path, seed_texts, other_events
+):
+    articles = _articles(seed_texts, other_events)
+
+    serial = start_server(tmp_path / "serial")
+    with SamestoryClient(serial.target, timeout=120) as client:
+        for article in articles:
+            client.ingest(article)
+        expected = _partition(client, articles)
+    serial.stop()
+    # The set has both sizes of cluster: otherwise any split or any merge would pass.
+    assert 1 < len(expected) < len(articles)
+
+    concurrent = start_server(tmp_path / "concurrent")
+    concurrent.detector.store = _SlowReads(concurrent.detector.store)
+    answers: list[dict[str, tuple[int, str]]] = [{} for _ in range(CLIENTS)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(CLIENTS)
+
+    def run(n: int) -> None:
+        order = articles[:]
+        random.Random(n).shuffle(order)
+        try:
+            with SamestoryClient(concurrent.target, timeout=300) as client:
+                start.wait()
+                for article in order:
+                    decision = client.ingest(article)
+                    answers[n][article.id] = (decision.verdict, decision.cluster_id)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(600)
+    assert not errors, errors
+    # Every client heard the same answer for each article: the first ingest's, replayed.
+    assert all(a == answers[0] for a in answers[1:])
+    with SamestoryClient(concurrent.target, timeout=120) as client:
+        stats = client.stats()
+        assert stats.articles == stats.semantic_index_size == stats.lexical_index_size == len(articles)
+        assert _partition(client, articles) == expected
