@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .config import Settings
 from .errors import ConfigurationError
+from .semantic import BACKENDS
 
 __all__ = ["main"]
 
@@ -27,7 +28,8 @@ def _seeds_default() -> Path:
 
 def _settings(args: argparse.Namespace, **fixed) -> Settings:
     flags = {
-        name: getattr(args, name, None) for name in ("data_dir", "host", "port", "model_path", "threads", "log_level")
+        name: getattr(args, name, None)
+        for name in ("data_dir", "host", "port", "model_path", "threads", "backend", "log_level")
     }
     return Settings.load(**{**flags, **fixed})
 
@@ -66,11 +68,11 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from . import evaluate
-    from .semantic import SentenceTransformerEmbedder
+    from .server import load_embedder
 
     rows = evaluate.read_dataset(args.dataset)
     settings = _settings(args, data_dir=Path(tempfile.gettempdir()))
-    embedder = SentenceTransformerEmbedder(settings.model_path, threads=settings.threads)
+    embedder = load_embedder(settings)
     if args.embedding_cache:
         embedder = evaluate.CachingEmbedder(embedder, args.embedding_cache)
     results = evaluate.evaluate(rows, settings, embedder, shuffles=args.shuffles, seed=args.seed)
@@ -104,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env SAMESTORY_LOG_LEVEL)")
     parser.add_argument("--model-path", type=Path, help="sentence-transformers model folder (env SAMESTORY_MODEL_PATH)")
     parser.add_argument("--threads", type=int, help="CPU threads for the model (env SAMESTORY_THREADS)")
+    parser.add_argument(
+        "--backend", choices=BACKENDS, help="how the model runs (env SAMESTORY_BACKEND; default torch-fp32)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the gRPC server until SIGTERM")

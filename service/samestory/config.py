@@ -27,6 +27,9 @@ class Settings:
     port: int = 50051
     model_path: Path | None = None
     threads: int = 2
+    backend: str = "torch-fp32"
+    batch_wait_ms: float = 2.0
+    batch_tokens: int = 4096
     max_article_chars: int = 200_000
     max_message_bytes: int = 4 * 1024 * 1024
     max_id_chars: int = 256
@@ -65,6 +68,7 @@ class Settings:
             raise ConfigurationError(f"port {self.port} is not a TCP port (0-65535)")
         for name in (
             "threads",
+            "batch_tokens",
             "max_article_chars",
             "max_message_bytes",
             "max_id_chars",
@@ -98,6 +102,9 @@ _TYPES: dict[str, type] = {
     "port": int,
     "model_path": Path,
     "threads": int,
+    "backend": str,
+    "batch_wait_ms": float,
+    "batch_tokens": int,
     "max_article_chars": int,
     "max_message_bytes": int,
     "max_id_chars": int,

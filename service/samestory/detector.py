@@ -34,7 +34,7 @@ from .semantic import Embedder, VectorIndex
 from .snapshot import Snapshot, SnapshotError, read_snapshot, write_snapshot
 from .store import ArticleRecord, ClusterRecord, IndexEntry, NewArticle, QuoteRecord, Store
 
-__all__ = ["Detector"]
+__all__ = ["Detector", "Pending"]
 
 LOG = logging.getLogger(__name__)
 
@@ -62,6 +62,16 @@ class _Prepared:
     @property
     def entities(self) -> frozenset[str]:
         return frozenset(self.entity_counts)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An ingest between `prepare` and `commit`: its prepared article, or the stored answer to replay."""
+
+    article: ArticleIn
+    content_hash: str
+    prepared: _Prepared | None
+    replay: Decision | None
 
 
 class Detector:
@@ -277,8 +287,8 @@ class Detector:
         units = [quotes_mod.quote_units(article.text, q) for q in found]
         doc = f"{article.title.strip()}\n{clean.body}" if article.title.strip() else clean.body
         short = [text_mod.lead_text(article.title, clean)] + [u for quote_units in units for u, _ in quote_units]
-        # Two calls: in one batch the short texts would be padded to the length of the whole article.
-        vectors = np.vstack([self.embedder.encode([doc]), self.embedder.encode(short)])
+        # One call: the embedder batches texts by length, so the short ones are not padded to the article's.
+        vectors = self.embedder.encode([doc, *short])
         records = []
         row = 2
         for quote, quote_units in zip(found, units, strict=True):
@@ -412,11 +422,24 @@ class Detector:
         `deadline` (time.monotonic()) is the caller's: past it nothing is stored and
         DeadlineExceeded is raised, since nobody would hear of the write.
         """
+        return self.commit(self.prepare(article), deadline)
+
+    def prepare(self, article: ArticleIn) -> Pending:
+        """The model's and the text's work for an ingest, outside the writer lock: run many at once.
+
+        Raises for an invalid article, and for an id stored with other content.
+        """
         content_hash = article.content_hash()
         replay = self._replay(article, content_hash)
         if replay is not None:
-            return replay
-        prep = self._prepare(article, need_id=True)
+            return Pending(article, content_hash, None, replay)
+        return Pending(article, content_hash, self._prepare(article, need_id=True), None)
+
+    def commit(self, pending: Pending, deadline: float | None = None) -> Decision:
+        """Decide and store a prepared article under the writer lock; commits happen one at a time."""
+        if pending.replay is not None:
+            return pending.replay
+        article, content_hash, prep = pending.article, pending.content_hash, pending.prepared
         with self._lock:
             replay = self._replay(article, content_hash)
             if replay is not None:
@@ -525,6 +548,9 @@ class Detector:
             LOG.exception("the closing index snapshot failed; the next start rebuilds from the store")
         with self._lock:
             self.store.close()
+        close_embedder = getattr(self.embedder, "close", None)
+        if close_embedder is not None:
+            close_embedder()
 
 
 def _probe(prep: _Prepared) -> Probe:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
 import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -15,7 +19,14 @@ import numpy as np
 
 from .errors import ConfigurationError
 
-__all__ = ["Embedder", "SentenceTransformerEmbedder", "VectorIndex", "default_model_path"]
+__all__ = [
+    "BACKENDS",
+    "BatchingEmbedder",
+    "Embedder",
+    "SentenceTransformerEmbedder",
+    "VectorIndex",
+    "default_model_path",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -51,15 +62,34 @@ def _weights_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+BACKENDS = ("torch-fp32", "torch-bf16")
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from a local folder, never from a hub.
 
+    `backend` is `torch-fp32`, or `torch-bf16`: the same weights run under bf16
+    autocast, about twice as fast on CPUs with bf16 instructions, with vectors
+    within cosine 0.9999 of fp32. The backend is part of `identity`, so vectors
+    of two backends never share an index.
+
     `encode` is thread-safe (one model call at a time) and runs on the CPU
     with a fixed number of torch threads, so it does not fight FAISS or
-    numpy for cores.
+    numpy for cores. Texts are sorted by length and cut into batches of at
+    most `batch_tokens` padded tokens: short texts go many to a batch and are
+    never padded to the length of a long one.
     """
 
-    def __init__(self, model_path: Path | None = None, threads: int = 2, max_tokens: int = 256) -> None:
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        threads: int = 2,
+        max_tokens: int = 256,
+        backend: str = "torch-fp32",
+        batch_tokens: int = 4096,
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ConfigurationError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         path = Path(model_path) if model_path else default_model_path()
@@ -72,21 +102,155 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(max(1, threads))
+        self._torch = torch
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self._model.max_seq_length = max_tokens
+        self.backend = backend
+        self.max_tokens = max_tokens
+        self.batch_tokens = max(batch_tokens, max_tokens)
         self.dim = int(self._model.get_embedding_dimension())
-        self.identity = f"{path.name}@{_weights_digest(path)}/torch-fp32/{max_tokens}"
+        self.identity = f"{path.name}@{_weights_digest(path)}/{backend}/{max_tokens}"
         self._lock = threading.Lock()
         LOG.info("loaded model %s from %s (dim %d)", self.identity, path, self.dim)
+
+    def batches(self, texts: Sequence[str]) -> list[list[int]]:
+        """Indices of `texts` in the batches that cost the model least.
+
+        A batch costs its size times its longest text in tokens (every text is padded to
+        that), plus a fixed cost per call; texts are sorted by token count and cut where
+        that sum is smallest, each batch within `batch_tokens` padded tokens.
+        """
+        encoded = self._model.tokenizer(list(texts), truncation=True, max_length=self.max_tokens)
+        lengths = [len(ids) for ids in encoded["input_ids"]]
+        return plan_batches(lengths, self.batch_tokens, _CALL_COST_TOKENS)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        with self._lock:
+            for batch in self.batches(texts):
+                out[batch] = self._encode([texts[i] for i in batch])
+        return out
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self.raw_encode(texts, batch_size=len(texts))
+
+    def raw_encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        """sentence-transformers' own `encode` on this backend, in its own batches: the baseline."""
+        autocast = self._torch.autocast("cpu", dtype=self._torch.bfloat16, enabled=self.backend == "torch-bf16")
+        with autocast:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+# What one model call costs beyond its tokens, in tokens: measured here, a call on a
+# handful of short texts takes 20-25 ms, the time of about 120 more tokens of work.
+_CALL_COST_TOKENS = 120
+
+
+def plan_batches(lengths: Sequence[int], budget: int, call_cost: int) -> list[list[int]]:
+    """Cut texts of the given token lengths into batches minimising Σ (call_cost + size × longest).
+
+    Dynamic programming over the texts sorted by length: the best cut of the first j
+    texts is the best cut of the first i plus one batch of texts i..j-1, for each i
+    whose batch stays within `budget` padded tokens.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    ordered = [max(1, lengths[i]) for i in order]
+    best = [0.0] + [float("inf")] * len(ordered)
+    cut = [0] * (len(ordered) + 1)
+    for j in range(1, len(ordered) + 1):
+        longest = ordered[j - 1]
+        for i in range(j - 1, -1, -1):
+            size = j - i
+            if size > 1 and size * longest > budget:
+                break
+            cost = best[i] + call_cost + size * longest
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    out: list[list[int]] = []
+    j = len(ordered)
+    while j > 0:
+        out.append(order[cut[j] : j])
+        j = cut[j]
+    return out[::-1]
+
+
+class BatchingEmbedder:
+    """Merges the encode calls of concurrent requests into one model call (micro-batching).
+
+    A caller's texts wait at most `wait` seconds for company, and less when
+    `max_texts` are queued; while the model runs, new calls queue up and go
+    together in the next batch. Each caller gets its own rows back.
+    """
+
+    def __init__(self, embedder: Embedder, wait: float = 0.002, max_texts: int = 256) -> None:
+        self.embedder = embedder
+        self.identity, self.dim = embedder.identity, embedder.dim
+        self.wait = wait
+        self.max_texts = max_texts
+        self._queue: queue.Queue[_Request | None] = queue.Queue()
+        self.batches = 0
+        self._worker = threading.Thread(target=self._run, name="samestory-embedder", daemon=True)
+        self._worker.start()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            vectors = self._model.encode(
-                list(texts), batch_size=16, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        request = _Request(list(texts), Future())
+        self._queue.put(request)
+        return request.future.result()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._worker.join()
+
+    def _collect(self, first: _Request) -> tuple[list[_Request], bool]:
+        batch, count = [first], len(first.texts)
+        deadline = time.monotonic() + self.wait
+        while count < self.max_texts:
+            try:
+                request = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if request is None:
+                return batch, True
+            batch.append(request)
+            count += len(request.texts)
+        return batch, False
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch, stopping = self._collect(first)
+            texts = [t for request in batch for t in request.texts]
+            try:
+                vectors = self.embedder.encode(texts)
+            except BaseException as exc:  # every caller hears of it; the worker goes on
+                for request in batch:
+                    request.future.set_exception(exc)
+                continue
+            self.batches += 1
+            row = 0
+            for request in batch:
+                request.future.set_result(vectors[row : row + len(request.texts)])
+                row += len(request.texts)
+
+
+@dataclass
+class _Request:
+    texts: list[str]
+    future: Future
 
 
 class VectorIndex:

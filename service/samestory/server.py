@@ -17,25 +17,34 @@ from .auth import TokenAuth, load_tokens
 from .config import Settings
 from .detector import Detector
 from .errors import ConfigurationError
-from .semantic import Embedder, SentenceTransformerEmbedder
+from .semantic import BatchingEmbedder, Embedder, SentenceTransformerEmbedder
 from .servicer import SamestoryServicer, add_to_server
 from .store import open_store
 
-__all__ = ["BackgroundServer", "SamestoryServer", "build_detector", "serve"]
+__all__ = ["BackgroundServer", "SamestoryServer", "build_detector", "load_embedder", "serve"]
 
 LOG = logging.getLogger(__name__)
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Samestory"].full_name
 
 
+def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    """The configured model on the configured backend."""
+    return SentenceTransformerEmbedder(
+        settings.model_path, threads=settings.threads, backend=settings.backend, batch_tokens=settings.batch_tokens
+    )
+
+
 def build_detector(settings: Settings, embedder: Embedder | None = None) -> Detector:
     """The detector over the configured store, loading the model unless one is given."""
     if embedder is None:
-        embedder = SentenceTransformerEmbedder(settings.model_path, threads=settings.threads)
+        embedder = load_embedder(settings)
+    batching = BatchingEmbedder(embedder, wait=settings.batch_wait_ms / 1000)
     store = open_store(settings.data_dir)
     try:
-        return Detector(settings, store, embedder)
+        return Detector(settings, store, batching)
     except Exception:
         store.close()
+        batching.close()
         raise
 
 
@@ -45,7 +54,9 @@ class SamestoryServer:
     def __init__(self, settings: Settings, detector: Detector) -> None:
         self.settings = settings
         self.detector = detector
-        self._executor = ThreadPoolExecutor(max_workers=max(4, settings.threads * 2), thread_name_prefix="samestory")
+        # Calls mostly wait on the model's batcher or the writer lock: enough threads for
+        # every call allowed at once to have its article in the next batch.
+        self._executor = ThreadPoolExecutor(max_workers=settings.max_concurrent_calls, thread_name_prefix="samestory")
         limit = settings.max_message_bytes
         tokens = load_tokens(settings.tokens_file, settings.tokens)
         self._server = grpc.aio.server(

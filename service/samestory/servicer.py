@@ -8,6 +8,7 @@ into status codes here and nowhere else.
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import logging
 import time
@@ -21,7 +22,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from samestory_client._proto import samestory_pb2 as pb
 from samestory_client._proto import samestory_pb2_grpc as pb_grpc
 
-from .detector import Detector
+from .detector import Detector, Pending
 from .errors import AlreadyExists, DeadlineExceeded, InvalidArticle, LimitExceeded, NotFound, SamestoryError
 from .quotes import Quote
 from .records import ArticleIn, Decision
@@ -31,6 +32,8 @@ __all__ = ["SamestoryServicer", "add_to_server"]
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
+# Articles of one stream prepared ahead of the one being committed: the model batches them.
+STREAM_WINDOW = 16
 
 _STATUS = {
     InvalidArticle: grpc.StatusCode.INVALID_ARGUMENT,
@@ -238,13 +241,18 @@ class SamestoryServicer(pb_grpc.SamestoryServicer):
     async def IngestStream(
         self, request_iterator: AsyncIterator[pb.IngestRequest], context
     ) -> AsyncIterator[pb.IngestStreamResponse]:
+        """Articles are prepared (model, text) up to STREAM_WINDOW ahead, so the model batches them,
+        and committed one at a time in the order they came, so the stream decides as if sent one by one."""
         loop = asyncio.get_running_loop()
         limit = self._detector.settings.max_batch
+        window: collections.deque[tuple[str, asyncio.Future]] = collections.deque()
         count = 0
         async for request in request_iterator:
             count += 1
             if count > limit:
-                # Every article before this one has its answer; this one and later ones are not read.
+                while window:  # every article before this one gets its answer
+                    yield await self._stream_commit(*window.popleft(), context)
+                # This one and later ones are not read.
                 await context.abort(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
                     f"one IngestStream carries at most {limit} articles (SAMESTORY_MAX_BATCH); "
@@ -252,22 +260,32 @@ class SamestoryServicer(pb_grpc.SamestoryServicer):
                 )
             article_id = "" if isinstance(request, Undecodable) else request.article.id
 
-            deadline = _deadline(context)
+            def prepare(request=request) -> Pending:
+                return self._detector.prepare(self._article(request, context))
 
-            def run(request=request, deadline=deadline) -> pb.Decision:
-                return decision_message(self._detector.ingest(self._article(request, context), deadline))
+            window.append((article_id, loop.run_in_executor(self._executor, prepare)))
+            if len(window) >= STREAM_WINDOW:
+                yield await self._stream_commit(*window.popleft(), context)
+        while window:
+            yield await self._stream_commit(*window.popleft(), context)
 
-            try:
-                decision = await loop.run_in_executor(self._executor, run)
-            except SamestoryError as exc:
-                error = pb.Error(code=_status(exc).value[0], message=str(exc))
-                yield pb.IngestStreamResponse(article_id=article_id, error=error)
-            except Exception:
-                LOG.exception("internal error ingesting %s", article_id)
-                error = pb.Error(code=grpc.StatusCode.INTERNAL.value[0], message="internal error; see the server log")
-                yield pb.IngestStreamResponse(article_id=article_id, error=error)
-            else:
-                yield pb.IngestStreamResponse(article_id=article_id, decision=decision)
+    async def _stream_commit(self, article_id: str, prepared: asyncio.Future, context) -> pb.IngestStreamResponse:
+        deadline = _deadline(context)
+
+        def commit() -> pb.Decision:
+            return decision_message(self._detector.commit(prepared.result(), deadline))
+
+        try:
+            await asyncio.wait([prepared])
+            decision = await asyncio.get_running_loop().run_in_executor(self._executor, commit)
+        except SamestoryError as exc:
+            error = pb.Error(code=_status(exc).value[0], message=str(exc))
+            return pb.IngestStreamResponse(article_id=article_id, error=error)
+        except Exception:
+            LOG.exception("internal error ingesting %s", article_id)
+            error = pb.Error(code=grpc.StatusCode.INTERNAL.value[0], message="internal error; see the server log")
+            return pb.IngestStreamResponse(article_id=article_id, error=error)
+        return pb.IngestStreamResponse(article_id=article_id, decision=decision)
 
     async def GetCluster(self, request: pb.GetClusterRequest, context) -> pb.Cluster:
         def run() -> pb.Cluster:

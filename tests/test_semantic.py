@@ -1,0 +1,124 @@
+"""The embedder: batch planning, micro-batching across callers, and the bf16 backend."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from samestory.config import Settings
+from samestory.detector import Detector
+from samestory.errors import ConfigurationError, IncompatibleData
+from samestory.records import ArticleIn
+from samestory.semantic import BatchingEmbedder, SentenceTransformerEmbedder, plan_batches
+from samestory.store import SQLiteStore
+
+
+def _cost(lengths, batches, call_cost):
+    return sum(call_cost + len(b) * max(lengths[i] for i in b) for b in batches)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 256), max_size=60), st.integers(256, 4096), st.integers(0, 200))
+def test_batch_plan_covers_every_text_once_within_the_budget(lengths, budget, call_cost):
+    batches = plan_batches(lengths, budget, call_cost)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= budget
+    # Never worse than the two naive plans: one text per call, or greedy fill in length order.
+    assert _cost(lengths, batches, call_cost) <= _cost(lengths, [[i] for i in range(len(lengths))], call_cost)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(1, 300), min_size=1, max_size=7), st.integers(0, 150))
+def test_batch_plan_is_the_cheapest_cut_of_the_sorted_texts(lengths, call_cost):
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    best = float("inf")
+    for cuts in itertools.product([False, True], repeat=len(order) - 1):
+        batches, current = [], [order[0]]
+        for index, cut in zip(order[1:], cuts, strict=True):
+            if cut:
+                batches.append(current)
+                current = []
+            current.append(index)
+        batches.append(current)
+        if all(len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 1024 for b in batches):
+            best = min(best, _cost(lengths, batches, call_cost))
+    assert _cost(lengths, plan_batches(lengths, 1024, call_cost), call_cost) == best
+
+
+def test_planned_batches_give_the_vectors_of_one_text_at_a_time(embedder, seed_texts):
+    texts = [t[: 40 * (n + 1)] for n, t in enumerate(itertools.islice(itertools.cycle(seed_texts.values()), 12))]
+    one_by_one = np.vstack([embedder.raw_encode([t], batch_size=1) for t in texts])
+    np.testing.assert_allclose(embedder.encode(texts), one_by_one, atol=2e-5)
+
+
+def test_concurrent_callers_share_model_calls_and_get_their_own_rows(embedder, seed_texts):
+    texts = [p for t in seed_texts.values() for p in t.split("\n") if len(p.split()) > 5][:48]
+    expected = embedder.encode(texts)
+    batching = BatchingEmbedder(embedder, wait=0.05)
+    results: dict[int, np.ndarray] = {}
+    barrier = threading.Barrier(8)
+
+    def call(n: int) -> None:
+        barrier.wait()
+        results[n] = batching.encode(texts[n * 6 : n * 6 + 6])
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    batching.close()
+    assert batching.batches < 8  # calls were merged
+    np.testing.assert_allclose(np.vstack([results[n] for n in range(8)]), expected, atol=2e-5)
+
+
+class _Failing:
+    identity, dim = "failing", 4
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def encode(self, texts):
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("the model broke")
+        return np.ones((len(texts), 4), dtype=np.float32)
+
+
+def test_a_failed_model_call_reaches_its_callers_and_the_batcher_goes_on():
+    batching = BatchingEmbedder(_Failing(), wait=0)
+    with pytest.raises(RuntimeError, match="the model broke"):
+        batching.encode(["a"])
+    assert batching.encode(["b", "c"]).shape == (2, 4)
+    batching.close()
+
+
+@pytest.fixture(scope="module")
+def bf16() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(threads=2, backend="torch-bf16")
+
+
+def test_bf16_vectors_agree_with_fp32_and_never_share_its_index(tmp_path, embedder, bf16, seed_texts):
+    texts = list(seed_texts.values())
+    cosines = np.sum(embedder.encode(texts) * bf16.encode(texts), axis=1)
+    assert cosines.min() > 0.9999
+    assert bf16.identity != embedder.identity and "torch-bf16" in bf16.identity
+
+    settings = Settings.load(env={}, data_dir=tmp_path, snapshot_seconds=0)
+    detector = Detector(settings, SQLiteStore(tmp_path), embedder)
+    detector.ingest(ArticleIn(article_id="a", text=texts[0]))
+    detector.store.close()
+    store = SQLiteStore(tmp_path)
+    with pytest.raises(IncompatibleData, match="torch-bf16"):
+        Detector(settings, store, bf16)
+    store.close()
+
+
+def test_an_unknown_backend_is_refused():
+    with pytest.raises(ConfigurationError, match="torch-fp32, torch-bf16"):
+        SentenceTransformerEmbedder(backend="onnx-int8")
