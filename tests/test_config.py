@@ -1,8 +1,9 @@
 from pathlib import Path
 
 import pytest
-from samestory.config import Settings
+from samestory.config import CALIBRATED, Settings
 from samestory.errors import ConfigurationError
+from samestory.semantic import BACKENDS
 
 
 def test_defaults_env_then_flags():
@@ -19,3 +20,11 @@ def test_bad_values_say_which_variable():
         Settings.load(env={}, port=70000)
     with pytest.raises(ConfigurationError, match="max_message_bytes"):
         Settings.load(env={}, max_article_chars=5_000_000, max_message_bytes=1_000_000)
+
+
+def test_every_backend_has_calibrated_thresholds_stored_with_the_data():
+    assert set(CALIBRATED) == set(BACKENDS)
+    for backend in BACKENDS:
+        assert Settings.load(env={"SAMESTORY_BACKEND": backend}).thresholds == CALIBRATED[backend]
+    with pytest.raises(ConfigurationError, match="unknown backend 'onnx'"):
+        Settings.load(env={"SAMESTORY_BACKEND": "onnx"})

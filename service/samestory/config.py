@@ -13,9 +13,19 @@ from .decide import Thresholds
 from .errors import ConfigurationError
 from .lexical import LexicalParams
 
-__all__ = ["ENV_PREFIX", "Settings"]
+__all__ = ["CALIBRATED", "ENV_PREFIX", "Settings"]
 
 ENV_PREFIX = "SAMESTORY_"
+
+
+# The decision thresholds calibrated for each model backend, on the ECB+ dev set with
+# `samestory --backend B eval ../shared/eval/ecbplus_dev.jsonl --shuffles 5`. bf16 moves pair
+# similarities by at most 0.003, and its figures equal fp32's to the third decimal (README),
+# so it keeps fp32's values; a backend that moves them more (int8) needs its own fit.
+CALIBRATED: dict[str, Thresholds] = {
+    "torch-fp32": Thresholds(),
+    "torch-bf16": Thresholds(),
+}
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,8 @@ class Settings:
     tokens_file: Path | None = None
     tokens: str | None = None
     lexical: LexicalParams = field(default_factory=LexicalParams)
-    thresholds: Thresholds = field(default_factory=Thresholds)
+    # None: the thresholds calibrated for the backend (CALIBRATED).
+    thresholds: Thresholds | None = None
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -64,6 +75,10 @@ class Settings:
         return cls(**{name: _convert(name, value) for name, value in values.items()})
 
     def __post_init__(self) -> None:
+        if self.backend not in CALIBRATED:
+            raise ConfigurationError(f"unknown backend {self.backend!r}; choose one of {', '.join(CALIBRATED)}")
+        if self.thresholds is None:
+            object.__setattr__(self, "thresholds", CALIBRATED[self.backend])
         if not 0 <= self.port <= 65535:
             raise ConfigurationError(f"port {self.port} is not a TCP port (0-65535)")
         for name in (
