@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -64,19 +65,23 @@ _STOPWORDS = frozenset(
 WHOLE_BONUS = 0.02
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _variant(word: str) -> str:
+    # Cached: the same words come back in every pair of quotes aligned.
     for pattern, repl in _VARIANTS:
         word = pattern.sub(repl, word)
     return word
 
 
-def _words(text: str, quote: Quote) -> list[_Word]:
+@functools.lru_cache(maxsize=4096)
+def _words(text: str, quote: Quote) -> tuple[_Word, ...]:
+    # Cached: an article's quotes meet every quote of its cluster's members.
     out = []
     for start, end in quote.parts:
         for match in WORD.finditer(text, start, end):
             plain = unicodedata.normalize("NFKC", match.group()).casefold().replace("’", "'")
             out.append(_Word(_variant(plain), plain, match.start(), match.end()))
-    return out
+    return tuple(out)
 
 
 def quote_units(text: str, quote: Quote) -> list[tuple[str, Span]]:
