@@ -16,7 +16,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,12 +194,18 @@ class Detector:
             self._lexical.remove(key)
         self._vectors.remove(removed)
         if added:
-            self._add_to_indexes(
-                [e.key for e in added],
-                [e.signature.shingles for e in added],
-                [e.signature.hashvalues for e in added],
-                np.vstack([e.vector for e in added]),
-            )
+            self._add_to_indexes(*self._columns(added))
+
+    def _columns(self, entries: Iterable[IndexEntry]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Keys, shingle counts, signatures and vectors of index entries, as arrays (shaped when empty)."""
+        entries = list(entries)
+        num_perm, dim = self.settings.lexical.num_perm, self.embedder.dim
+        return (
+            np.asarray([e.key for e in entries], dtype=np.int64),
+            np.asarray([e.signature.shingles for e in entries], dtype=np.int64),
+            np.vstack([e.signature.hashvalues for e in entries]) if entries else np.zeros((0, num_perm), np.uint64),
+            np.vstack([e.vector for e in entries]) if entries else np.zeros((0, dim), np.float32),
+        )
 
     def snapshot(self) -> int | None:
         """Write an index snapshot as of the store's newest change; returns its seq (None: nothing new).
@@ -211,27 +217,13 @@ class Detector:
             with self.store.index_state() as (seq, entries):
                 if seq == self._snapshot_seq:
                     return None
-                keys, shingles, signatures, vectors = [], [], [], []
-                for entry in entries:
-                    keys.append(entry.key)
-                    shingles.append(entry.signature.shingles)
-                    signatures.append(entry.signature.hashvalues)
-                    vectors.append(entry.vector)
-            num_perm, dim = self.settings.lexical.num_perm, self.embedder.dim
-            snap = Snapshot(
-                seq=seq,
-                parameters=self._index_parameters(),
-                keys=np.asarray(keys, dtype=np.int64),
-                shingles=np.asarray(shingles, dtype=np.int64),
-                signatures=np.vstack(signatures) if keys else np.zeros((0, num_perm), np.uint64),
-                vectors=np.vstack(vectors) if keys else np.zeros((0, dim), np.float32),
-            )
+                snap = Snapshot(seq, self._index_parameters(), *self._columns(entries))
             size = write_snapshot(self.snapshot_path, snap)
             self._snapshot_seq = seq
         LOG.info(
             "index snapshot at change %d: %d articles, %.1f MB in %.2fs",
             seq,
-            len(keys),
+            len(snap),
             size / 1e6,
             time.monotonic() - started,
         )

@@ -130,11 +130,8 @@ class SentenceTransformerEmbedder:
             return out
         with self._lock:
             for batch in self.batches(texts):
-                out[batch] = self._encode([texts[i] for i in batch])
+                out[batch] = self.raw_encode([texts[i] for i in batch], batch_size=len(batch))
         return out
-
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        return self.raw_encode(texts, batch_size=len(texts))
 
     def raw_encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         """sentence-transformers' own `encode` on this backend, in its own batches: the baseline."""

@@ -272,11 +272,12 @@ class SamestoryServicer(pb_grpc.SamestoryServicer):
     async def _stream_commit(self, article_id: str, prepared: asyncio.Future, context) -> pb.IngestStreamResponse:
         deadline = _deadline(context)
 
-        def commit() -> pb.Decision:
-            return decision_message(self._detector.commit(prepared.result(), deadline))
-
         try:
-            await asyncio.wait([prepared])
+            pending: Pending = await prepared
+
+            def commit() -> pb.Decision:
+                return decision_message(self._detector.commit(pending, deadline))
+
             decision = await asyncio.get_running_loop().run_in_executor(self._executor, commit)
         except SamestoryError as exc:
             error = pb.Error(code=_status(exc).value[0], message=str(exc))

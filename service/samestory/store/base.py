@@ -92,9 +92,8 @@ class IndexEntry:
 
 @dataclass(frozen=True)
 class IndexChanges:
-    """What the indexes must do to catch up from one point of the change log to `seq`."""
+    """What the indexes must do to catch up from one point of the change log to its end."""
 
-    seq: int
     added: tuple[IndexEntry, ...]
     removed: tuple[int, ...]
 

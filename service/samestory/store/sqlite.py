@@ -81,6 +81,7 @@ _ARTICLE_COLUMNS = (
     "a.key, a.id, a.title, a.text, a.published, a.source, a.url, a.ingested_at, a.content_hash, "
     "a.exact_key, a.cluster_id, c.rank, a.verdict, a.signature, a.shingles, a.entities, a.decision"
 )
+_LAST_CHANGE = "SELECT COALESCE(MAX(seq), 0) FROM changes"
 _ARTICLE_SELECT = f"SELECT {_ARTICLE_COLUMNS} FROM articles a JOIN clusters c ON c.id = a.cluster_id"
 
 
@@ -373,15 +374,15 @@ class SQLiteStore:
         db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
         try:
             db.execute("BEGIN")
-            (seq,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()
-            yield int(seq), _entries(db, threading.Lock(), "")
+            (seq,) = db.execute(_LAST_CHANGE).fetchone()
+            yield int(seq), _entries(db, None, "")  # this connection is ours alone
             db.execute("COMMIT")
         finally:
             db.close()
 
     def last_change(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0])
+            return int(self._db.execute(_LAST_CHANGE).fetchone()[0])
 
     def index_changes(self, since: int) -> IndexChanges:
         with self._lock:
@@ -393,7 +394,7 @@ class SQLiteStore:
             for start in range(0, len(added), 500):
                 chunk = added[start : start + 500]
                 entries += _entries(self._db, None, f"AND key IN ({','.join('?' * len(chunk))})", chunk)
-        return IndexChanges(rows[-1][0] if rows else since, tuple(entries), tuple(sorted(removed)))
+        return IndexChanges(tuple(entries), tuple(sorted(removed)))
 
     def counts(self) -> tuple[int, int]:
         with self._lock:
@@ -410,7 +411,7 @@ class SQLiteStore:
 def _entries(
     db: sqlite3.Connection, lock: threading.Lock | None, where: str, args: Sequence[int] = ()
 ) -> Iterator[IndexEntry]:
-    """Index entries in key order, read in pages; `lock` is taken per page (None: the caller holds it)."""
+    """Index entries in key order, read in pages; `lock` is taken per page (None: no other user of `db` to fear)."""
     last = 0
     while True:
         with lock or contextlib.nullcontext():
