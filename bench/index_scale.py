@@ -59,7 +59,7 @@ def percentiles(samples: list[float]) -> str:
 
 def build(keys, signatures, vectors, params: LexicalParams) -> tuple[LexicalIndex, VectorIndex]:
     lexical = LexicalIndex(params)
-    lexical.add_many((int(k), Signature(sig, 500)) for k, sig in zip(keys, signatures, strict=True))
+    lexical.add_arrays(keys, np.full(len(keys), 500), signatures)
     semantic = VectorIndex(DIM)
     semantic.add(keys, vectors)
     return lexical, semantic

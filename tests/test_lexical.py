@@ -1,6 +1,19 @@
 import numpy as np
 import pytest
-from samestory.lexical import Hasher, LexicalIndex, LexicalParams, Signature, containment, jaccard, shingles
+from datasketch import LeanMinHash, MinHashLSH
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from samestory.lexical import (
+    Hasher,
+    LexicalIndex,
+    LexicalParams,
+    Signature,
+    band_key,
+    band_keys,
+    containment,
+    jaccard,
+    shingles,
+)
 from samestory.text import tokens
 
 PARAMS = LexicalParams()
@@ -58,3 +71,70 @@ def test_params_are_described_for_storage():
     described = PARAMS.as_dict()
     assert described["minhash.scheme"] == "affine32"
     assert described["shingle.words"] == "5"
+
+
+def _planted(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random signatures where every third one is an edited copy of an earlier one (shares most bands)."""
+    rng = np.random.default_rng(seed)
+    sigs = rng.integers(0, 2**32 - 1, size=(n, PARAMS.num_perm), dtype=np.uint64)
+    for i in range(3, n, 3):
+        source = int(rng.integers(0, i))
+        changed = rng.random(PARAMS.num_perm) < 0.15
+        sigs[i] = np.where(changed, sigs[i], sigs[source])
+    sigs[n - 1] = sigs[0]  # an exact copy: every bucket shared
+    return np.arange(1, n + 1, dtype=np.int64), sigs
+
+
+def _reference(keys, sigs) -> MinHashLSH:
+    lsh = MinHashLSH(threshold=PARAMS.lsh_threshold, num_perm=PARAMS.num_perm)
+    for key, sig in zip(keys.tolist(), sigs, strict=True):
+        lsh.insert(key, LeanMinHash(seed=PARAMS.seed, hashvalues=sig, scheme=PARAMS.scheme))
+    return lsh
+
+
+def _query_all(index: LexicalIndex, sigs) -> list[list[int]]:
+    return [sorted(index.query(Signature(sig, 100))) for sig in sigs]
+
+
+def test_compact_storage_answers_like_datasketchs_own():
+    keys, sigs = _planted(600, seed=3)
+    reference = _reference(keys, sigs)
+    one_by_one, bulk = LexicalIndex(PARAMS), LexicalIndex(PARAMS)
+    for key, sig in zip(keys.tolist(), sigs, strict=True):
+        one_by_one.add(key, Signature(sig, 100))
+    bulk.add_arrays(keys[:250], np.full(250, 100), sigs[:250])
+    bulk.add_arrays(keys, np.full(len(keys), 100), sigs)  # overlaps the first call: no double entries
+    expected = [
+        sorted(reference.query(LeanMinHash(seed=PARAMS.seed, hashvalues=sig, scheme=PARAMS.scheme))) for sig in sigs
+    ]
+    assert sum(len(found) > 1 for found in expected) >= 150  # the planted copies are found
+    assert _query_all(one_by_one, sigs) == expected
+    assert _query_all(bulk, sigs) == expected
+    assert len(bulk) == len(one_by_one) == 600
+    for key in range(1, 601, 2):
+        bulk.remove(key)
+        one_by_one.remove(key)
+        reference.remove(key)
+    expected = [
+        sorted(reference.query(LeanMinHash(seed=PARAMS.seed, hashvalues=sig, scheme=PARAMS.scheme))) for sig in sigs
+    ]
+    assert _query_all(bulk, sigs) == _query_all(one_by_one, sigs) == expected
+    assert len(bulk) == 300
+
+
+def test_bulk_add_skips_empty_texts():
+    keys, sigs = _planted(10, seed=4)
+    index = LexicalIndex(PARAMS)
+    index.add_arrays(keys, np.array([0, 5, 5, 5, 5, 5, 5, 5, 5, 5]), sigs)
+    assert 1 not in index and 2 in index and len(index) == 9
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=8))
+def test_band_key_of_one_band_equals_the_vectorised_one(values):
+    band = np.asarray(values, dtype=np.uint64)
+    scalar = band_key(bytes(band.byteswap().data), len(values))
+    assert scalar < 2**60
+    if max(values) < 2**32:  # a 32-bit scheme's values, as datasketch holds them
+        assert band_key(bytes(band.astype(np.uint32).byteswap().data), len(values)) == scalar
+    assert int(band_keys(band[None, :], [(0, len(values))])[0, 0]) == scalar

@@ -184,9 +184,7 @@ class Detector:
         return snap
 
     def _add_to_indexes(self, keys, shingles, signatures, vectors) -> None:
-        self._lexical.add_many(
-            (int(k), Signature(sig, int(n))) for k, n, sig in zip(keys, shingles, signatures, strict=True)
-        )
+        self._lexical.add_arrays(keys, shingles, signatures)
         self._vectors.add(keys, vectors)
 
     def _apply(self, added: Sequence[IndexEntry], removed: Sequence[int]) -> None:

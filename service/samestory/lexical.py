@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch.storage import OrderedStorage, UnorderedStorage
 
 __all__ = ["Hasher", "LexicalIndex", "LexicalParams", "Signature", "containment", "jaccard", "shingles"]
 
@@ -94,15 +97,156 @@ def containment(a: Signature, b: Signature) -> float:
     return min(1.0, j * (a.shingles + b.shingles) / (1.0 + j) / smaller)
 
 
+# Band keys: datasketch hands `hashfunc` a band's hash values as big-endian bytes.
+# Folding them into one 60-bit integer (FNV-1a over 64-bit words, then a final mix) makes
+# each bucket key a 36-byte int instead of a 73-byte bytes object, and `band_keys` gives
+# the same numbers for a whole array of signatures at once, for bulk loads.
+_FNV_OFFSET = 0xCBF29CE484222325
+_FNV_PRIME = 0x100000001B3
+_MIX = 0xFF51AFD7ED558CCD
+_MASK64 = (1 << 64) - 1
+_MASK60 = (1 << 60) - 1
+
+
+def band_key(band: bytes, rows: int) -> int:
+    """One band's bucket key (the `hashfunc` given to datasketch's MinHashLSH).
+
+    `band` holds `rows` big-endian hash values of 4 or 8 bytes (datasketch keeps
+    32-bit schemes' values as uint32): the key depends on the values only.
+    """
+    h = _FNV_OFFSET
+    for value in struct.unpack(f">{rows}{'I' if len(band) == 4 * rows else 'Q'}", band):
+        h = ((h ^ value) * _FNV_PRIME) & _MASK64
+    h ^= h >> 33
+    return ((h * _MIX) & _MASK64) >> 4
+
+
+def band_keys(signatures: np.ndarray, hashranges: Sequence[tuple[int, int]]) -> np.ndarray:
+    """`band_key` of every band of every signature: shape (n, bands), uint64."""
+    signatures = np.asarray(signatures, dtype=np.uint64)
+    out = np.empty((len(signatures), len(hashranges)), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for band, (start, end) in enumerate(hashranges):
+            h = np.full(len(signatures), _FNV_OFFSET, dtype=np.uint64)
+            for column in range(start, end):
+                h = (h ^ signatures[:, column]) * np.uint64(_FNV_PRIME)
+            h ^= h >> np.uint64(33)
+            out[:, band] = (h * np.uint64(_MIX)) >> np.uint64(4)
+    return out
+
+
+class CompactBuckets(UnorderedStorage):
+    """One LSH hash table: bucket key -> the article key, or a set when several share the bucket.
+
+    datasketch's in-memory storage keeps a set per bucket (216 bytes even for one
+    member), and nearly every bucket of a news archive has one member: that set
+    was most of the index's 9 KB per article.
+    """
+
+    def __init__(self) -> None:
+        self._dict: dict[int, int | set[int]] = {}
+
+    def keys(self):
+        return self._dict.keys()
+
+    def get(self, key):
+        members = self._dict.get(key)
+        if members is None:
+            return ()
+        return members if isinstance(members, set) else (members,)
+
+    def insert(self, key, *vals, **kwargs) -> None:
+        d = self._dict
+        for val in vals:
+            members = d.get(key)
+            if members is None:
+                d[key] = val
+            elif isinstance(members, set):
+                members.add(val)
+            elif members != val:
+                d[key] = {members, val}
+
+    def insert_single(self, bucket_keys: list[int], members: list[int]) -> None:
+        """Bulk insert of buckets known to be new and to hold one member each."""
+        self._dict.update(zip(bucket_keys, members, strict=True))
+
+    def remove(self, *keys, **kwargs) -> None:
+        for key in keys:
+            self._dict.pop(key, None)
+
+    def remove_val(self, key, val, **kwargs) -> None:
+        members = self._dict.get(key)
+        if isinstance(members, set):
+            members.discard(val)
+            if len(members) == 1:
+                self._dict[key] = next(iter(members))
+        elif members == val:
+            del self._dict[key]
+
+    def size(self) -> int:
+        return len(self._dict)
+
+    def itemcounts(self, **kwargs) -> dict:
+        return {k: len(v) if isinstance(v, set) else 1 for k, v in self._dict.items()}
+
+    def has_key(self, key) -> bool:
+        return key in self._dict
+
+
+class CompactKeys(OrderedStorage):
+    """Article key -> its bucket keys, packed into one bytes object (a list of ints costs 5 times more)."""
+
+    def __init__(self) -> None:
+        self._dict: dict[int, bytes] = {}
+
+    def keys(self):
+        return self._dict.keys()
+
+    def get(self, key):
+        packed = self._dict.get(key)
+        return [] if packed is None else list(struct.unpack(f"{len(packed) // 8}Q", packed))
+
+    def insert(self, key, *vals, **kwargs) -> None:
+        if key in self._dict:
+            vals = (*self.get(key), *vals)
+        self._dict[key] = struct.pack(f"{len(vals)}Q", *vals)
+
+    def insert_packed(self, keys: list[int], packed: np.ndarray) -> None:
+        """Bulk insert: row i of `packed` (uint64) holds the bucket keys of keys[i]."""
+        rows = np.ascontiguousarray(packed, dtype=np.uint64)
+        self._dict.update(zip(keys, (row.tobytes() for row in rows), strict=True))
+
+    def remove(self, *keys, **kwargs) -> None:
+        for key in keys:
+            del self._dict[key]
+
+    def remove_val(self, key, val, **kwargs) -> None:
+        values = self.get(key)
+        values.remove(val)
+        self._dict[key] = struct.pack(f"{len(values)}Q", *values)
+
+    def size(self) -> int:
+        return len(self._dict)
+
+    def itemcounts(self, **kwargs) -> dict:
+        return {k: len(v) // 8 for k, v in self._dict.items()}
+
+    def has_key(self, key) -> bool:
+        return key in self._dict
+
+
 class LexicalIndex:
-    """MinHash-LSH over article keys (store sequence numbers).
+    """MinHash-LSH over article keys (store sequence numbers): datasketch's MinHashLSH on compact storage.
 
     Not safe under concurrent mutation: the detector's writer lock guards it.
     """
 
     def __init__(self, params: LexicalParams) -> None:
         self.params = params
-        self._lsh = MinHashLSH(threshold=params.lsh_threshold, num_perm=params.num_perm)
+        self._lsh = MinHashLSH(threshold=params.lsh_threshold, num_perm=params.num_perm, hashfunc=band_key)
+        self._lsh.hashfunc = functools.partial(band_key, rows=self._lsh.r)
+        self._lsh.hashtables = [CompactBuckets() for _ in range(self._lsh.b)]
+        self._lsh.keys = CompactKeys()
         self.bands, self.rows = self._lsh.b, self._lsh.r
 
     def _lean(self, sig: Signature) -> LeanMinHash:
@@ -113,10 +257,39 @@ class LexicalIndex:
             self._lsh.insert(key, self._lean(sig), check_duplication=False)
 
     def add_many(self, items: Iterable[tuple[int, Signature]]) -> None:
-        with self._lsh.insertion_session() as session:
-            for key, sig in items:
-                if sig.shingles:
-                    session.insert(key, self._lean(sig), check_duplication=False)
+        for key, sig in items:
+            self.add(key, sig)
+
+    def add_arrays(self, keys: np.ndarray, shingles: np.ndarray, signatures: np.ndarray) -> None:
+        """Bulk insert (start-up): the bands of all signatures are hashed at once, in numpy.
+
+        Gives the same index as `add` one by one; skips keys already present and empty texts.
+        """
+        present = self._lsh.keys.keys()
+        pairs = zip(keys.tolist(), shingles.tolist(), strict=True)
+        take = [i for i, (k, n) in enumerate(pairs) if n and k not in present]
+        if not take:
+            return
+        if len(take) < len(keys):
+            keys, signatures = keys[take], signatures[take]
+        members = keys.tolist()  # one int object per article, shared by every bucket that holds it
+        bucket_keys = band_keys(signatures, self._lsh.hashranges)
+        self._lsh.keys.insert_packed(members, bucket_keys)
+        for band, table in enumerate(self._lsh.hashtables):
+            column = bucket_keys[:, band]
+            values, first, counts = np.unique(column, return_index=True, return_counts=True)
+            single = counts == 1
+            singles = values[single].tolist()
+            rows = first[single].tolist()
+            if table.size():
+                fresh = [j for j, h in enumerate(singles) if not table.has_key(h)]
+                if len(fresh) < len(singles):
+                    for j in set(range(len(singles))) - set(fresh):
+                        table.insert(singles[j], members[rows[j]])
+                    singles, rows = [singles[j] for j in fresh], [rows[j] for j in fresh]
+            table.insert_single(singles, [members[r] for r in rows])
+            for row in np.flatnonzero(np.isin(column, values[~single])).tolist():
+                table.insert(int(column[row]), members[row])
 
     def remove(self, key: int) -> None:
         if key in self._lsh:
