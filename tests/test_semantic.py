@@ -13,7 +13,7 @@ from samestory.config import Settings
 from samestory.detector import Detector
 from samestory.errors import ConfigurationError, IncompatibleData
 from samestory.records import ArticleIn
-from samestory.semantic import BatchingEmbedder, SentenceTransformerEmbedder, plan_batches
+from samestory.semantic import BatchingEmbedder, SentenceTransformerEmbedder, VectorIndex, plan_batches
 from samestory.store import SQLiteStore
 
 
@@ -122,3 +122,62 @@ def test_bf16_vectors_agree_with_fp32_and_never_share_its_index(tmp_path, embedd
 def test_an_unknown_backend_is_refused():
     with pytest.raises(ConfigurationError, match="torch-fp32, torch-bf16"):
         SentenceTransformerEmbedder(backend="onnx-int8")
+
+
+# ------------------------------------------------------------ the vector index
+
+
+def _unit_vectors(n: int, dim: int, seed: int) -> np.ndarray:
+    """Vectors around 40 topic centres, as news embeddings cluster by topic."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((40, dim)).astype(np.float32)
+    vectors = centres[rng.integers(0, 40, n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def _top(index: VectorIndex, queries: np.ndarray, k: int = 1) -> list[list[int]]:
+    return [[key for key, _ in index.search(q, k)] for q in queries]
+
+
+def test_vector_index_moves_to_an_inverted_file_and_keeps_answering():
+    dim, n = 32, 1200
+    vectors = _unit_vectors(n, dim, seed=1)
+    keys = np.arange(1, n + 1, dtype=np.int64)
+    exact, index = VectorIndex(dim), VectorIndex(dim, ivf_from=8 * 39, ivf_lists=8, ivf_probe=3)
+    exact.add(keys, vectors)
+    index.add(keys[:300], vectors[:300])
+    assert index.kind == "flat"
+    index.add(keys[300:], vectors[300:])
+    assert index.kind == "flat" and index.due()
+    index.use_centroids(index.train(index.sample()))
+    assert index.kind == "ivf8" and len(index) == n and not index.due()
+    edited = vectors + 0.05 * np.random.default_rng(2).standard_normal(vectors.shape).astype(np.float32)
+    edited /= np.linalg.norm(edited, axis=1, keepdims=True)
+    # Exact search finds the original of every edited copy first; the inverted file, searching 3 of
+    # its 8 lists, nearly every one.
+    originals = [[int(k)] for k in keys]
+    assert _top(exact, edited) == originals
+    found = sum(a == b for a, b in zip(_top(index, edited), originals, strict=True)) / n
+    assert found >= 0.95, found
+    assert np.allclose(index.vector(17), vectors[16])
+    index.remove([17, 18, 99999])
+    assert len(index) == n - 2 and 17 not in index
+    assert _top(index, edited[16:18]) != [[17], [18]]
+    # Rebuilt from its centroids and recorded lists (what a snapshot holds), it answers the same.
+    lists = index.lists(keys)
+    assert (lists[[16, 17]] == -1).all() and (lists[lists >= 0] < 8).all()
+    again = VectorIndex(dim, ivf_from=8 * 39, ivf_lists=8, ivf_probe=3, centroids=index.centroids)
+    lists[:50] = -1  # unknown lists are assigned afresh
+    again.add(keys, vectors, lists)
+    again.remove([17, 18])
+    assert again.kind == "ivf8" and np.array_equal(again.lists(keys), index.lists(keys))
+    assert _top(again, edited, k=5) == _top(index, edited, k=5)
+
+
+def test_vector_index_ignores_centroids_of_another_list_count():
+    dim = 16
+    vectors = _unit_vectors(100, dim, seed=3)
+    index = VectorIndex(dim, ivf_from=0, ivf_lists=8, centroids=vectors[:8])
+    assert index.kind == "flat"  # inverted files are off
+    index = VectorIndex(dim, ivf_from=8 * 39, ivf_lists=4, centroids=vectors[:8])
+    assert index.kind == "flat"  # trained for another setting: retrained when the count is reached

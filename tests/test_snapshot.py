@@ -18,7 +18,7 @@ from samestory_client import SamestoryClient, make_article
 from .conftest import seed_article
 
 
-def _snapshot(count: int, seq: int = 7) -> Snapshot:
+def _snapshot(count: int, seq: int = 7, centroids: int = 0) -> Snapshot:
     rng = np.random.default_rng(count)
     return Snapshot(
         seq=seq,
@@ -27,17 +27,22 @@ def _snapshot(count: int, seq: int = 7) -> Snapshot:
         shingles=rng.integers(0, 500, count).astype(np.int64),
         signatures=rng.integers(0, 2**32, (count, 16)).astype(np.uint64),
         vectors=rng.standard_normal((count, 8)).astype(np.float32),
+        lists=rng.integers(-1, max(centroids, 1), count).astype(np.int64),
+        times=rng.uniform(1.7e9, 1.8e9, count),
+        horizon=1.65e9,
+        centroids=rng.standard_normal((centroids, 8)).astype(np.float32),
     )
 
 
-@pytest.mark.parametrize("count", [0, 1, 25])
-def test_snapshot_round_trip(tmp_path, count):
+@pytest.mark.parametrize(("count", "centroids"), [(0, 0), (1, 0), (25, 0), (25, 4)])
+def test_snapshot_round_trip(tmp_path, count, centroids):
     path = tmp_path / "index.snapshot"
-    original = _snapshot(count)
+    original = _snapshot(count, centroids=centroids)
     write_snapshot(path, original)
     loaded = read_snapshot(path)
     assert loaded.seq == original.seq and loaded.parameters == original.parameters
-    for name in ("keys", "shingles", "signatures", "vectors"):
+    assert loaded.horizon == original.horizon
+    for name in ("keys", "shingles", "signatures", "vectors", "lists", "times", "centroids"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(original, name))
     assert not path.with_name("index.snapshot.tmp").exists()
 
@@ -201,3 +206,88 @@ def test_server_snapshots_in_the_background_and_on_stop(start_server, tmp_path, 
     with SamestoryClient(again.target, timeout=60) as client:
         stats = client.stats()
         assert (stats.articles, stats.semantic_index_size, stats.snapshot_change, stats.last_change) == (4, 4, 4, 4)
+
+
+# ------------------------------------------- inverted file and time window
+
+
+def _paragraphs(seed_texts, other_events) -> list[ArticleIn]:
+    """Each long paragraph of the seeds and the ECB+ articles as an article of its own."""
+    texts = [*seed_texts.values(), *(e["text"] for e in other_events)]
+    unique = dict.fromkeys(p.strip() for t in texts for p in t.split("\n") if len(p.split()) >= 20)
+    return [ArticleIn(article_id=f"p{i:03}", text=p) for i, p in enumerate(unique)]
+
+
+def test_the_inverted_file_and_its_lists_survive_a_restart(tmp_path, embedder, seed_texts, other_events, caplog):
+    articles = _paragraphs(seed_texts, other_events)
+    assert len(articles) >= 45
+    data_dir = tmp_path / "data"
+    settings = Settings.load(env={}, data_dir=data_dir, snapshot_seconds=0, ivf_from=39, ivf_lists=1, ivf_probe=1)
+    detector = Detector(settings, SQLiteStore(data_dir), embedder)
+    for article in articles[:30]:
+        detector.ingest(article)
+    assert detector.vector_index == "flat"
+    with caplog.at_level(logging.INFO, logger="samestory.semantic"):
+        for article in articles[30:]:
+            detector.ingest(article)
+        detector.wait_for_training(timeout=60)
+    assert "moved from exact search to an inverted file of 1 lists" in caplog.text
+    assert detector.vector_index == "ivf1"
+    detector.snapshot()
+    detector.delete(articles[3].article_id)
+    probes = [ArticleIn(article_id="", text=a.text[: len(a.text) * 2 // 3]) for a in articles[::4]]
+    before = _index_view(detector, probes)
+    detector.store.close()
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        restarted = Detector(settings, SQLiteStore(data_dir), embedder)
+    assert "loaded from the snapshot" in caplog.text and "vector index ivf1" in caplog.text
+    assert "moved from exact search" not in caplog.text  # trained once, not again on restart
+    assert _index_view(restarted, probes) == before
+    restarted.store.close()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_time_window_evicts_old_articles_from_the_indexes_only(tmp_path, embedder, seed_texts, caplog):
+    data_dir, clock = tmp_path / "data", _Clock()
+    settings = Settings.load(env={}, data_dir=data_dir, snapshot_seconds=0, index_window_days=30)
+    detector = Detector(settings, SQLiteStore(data_dir), embedder, clock=clock)
+    articles = _articles(seed_texts, [])
+    edited = ArticleIn(article_id="", text=articles[1].text.replace("Zelensky", "Zelenskyy") + "\nMore to follow.")
+    for article in articles[:2]:
+        detector.ingest(article)
+    assert detector.check(edited).verdict.name == "NEAR_DUPLICATE"
+    detector.snapshot()
+    clock.now += 20 * 86_400
+    detector.ingest(articles[2])
+    assert detector.evict() == 0
+    clock.now += 11 * 86_400  # the first two are now 31 days old, the third 11
+    assert detector.evict() == 2
+    stats = detector.stats()
+    assert (stats["articles"], stats["lexical_index_size"], stats["semantic_index_size"]) == (3, 1, 1)
+    late = detector.check(edited)  # only the third seed, a write-up of its own, is left to match
+    assert late.verdict.name == "SAME_EVENT" and {m.article_id for m in late.matches} == {articles[2].article_id}
+    record, _ = detector.get_article(articles[0].article_id)  # still stored, still in its cluster
+    assert record.article_id in [m.article_id for m in detector.get_cluster(record.cluster_id).members]
+    detector.store.close()
+
+    # A restart loads only what is inside the window, from the older snapshot and the store.
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="samestory.detector"):
+        restarted = Detector(settings, SQLiteStore(data_dir), embedder, clock=clock)
+    assert "loaded from the snapshot" in caplog.text
+    stats = restarted.stats()
+    assert (stats["articles"], stats["lexical_index_size"], stats["semantic_index_size"]) == (3, 1, 1)
+    restarted.store.close()
+    clock.now += 20 * 86_400
+    restarted = Detector(settings, SQLiteStore(data_dir), embedder, clock=clock)
+    assert restarted.stats()["semantic_index_size"] == 0
+    restarted.store.close()

@@ -52,6 +52,13 @@ class Settings:
     log_level: str = "INFO"
     snapshot_seconds: float = 30.0
     snapshot_changes: int = 1000
+    # Exact vector search up to this many indexed articles, then an inverted file (0: always exact).
+    ivf_from: int = 100_000
+    ivf_lists: int = 1024
+    ivf_probe: int = 16
+    # Articles published (or, undated, ingested) this many days before the newest leave the
+    # in-memory indexes; they stay in the store. 0 keeps every article indexed.
+    index_window_days: float = 30.0
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tokens_file: Path | None = None
@@ -91,9 +98,20 @@ class Settings:
             "max_batch",
             "semantic_candidates",
             "snapshot_changes",
+            "ivf_lists",
+            "ivf_probe",
         ):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.ivf_from < 0 or self.index_window_days < 0:
+            raise ConfigurationError("ivf_from and index_window_days must not be negative (0 turns them off)")
+        if self.ivf_from and self.ivf_from < 39 * self.ivf_lists:
+            raise ConfigurationError(
+                f"ivf_from ({self.ivf_from}) must be at least 39 x ivf_lists ({39 * self.ivf_lists}): "
+                "k-means needs that many vectors to train the lists"
+            )
+        if self.ivf_probe > self.ivf_lists:
+            raise ConfigurationError(f"ivf_probe ({self.ivf_probe}) cannot exceed ivf_lists ({self.ivf_lists})")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigurationError("TLS needs both SAMESTORY_TLS_CERT and SAMESTORY_TLS_KEY (or neither)")
         if self.max_message_bytes < self.max_article_chars:
@@ -132,6 +150,10 @@ _TYPES: dict[str, type] = {
     "log_level": str,
     "snapshot_seconds": float,
     "snapshot_changes": int,
+    "ivf_from": int,
+    "ivf_lists": int,
+    "ivf_probe": int,
+    "index_window_days": float,
     "tls_cert": Path,
     "tls_key": Path,
     "tokens_file": Path,

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import heapq
 import logging
 import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,7 @@ _MAX_FIELD_CHARS = 4096
 # Parameters that change what the indexes hold: a mismatch means the data must be rebuilt.
 _INDEX_PARAMETERS = ("model", "vector.dim", "minhash.", "shingle.", "lsh.")
 SNAPSHOT_FILE = "index.snapshot"
+_DAY = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -75,18 +77,28 @@ class Pending:
 
 
 class Detector:
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, embedder: Embedder, clock: Callable[[], float] = time.time
+    ) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self._hasher = Hasher(settings.lexical)
         self._lock = threading.Lock()
         self._lexical = LexicalIndex(settings.lexical)
-        self._vectors = VectorIndex(embedder.dim)
+        self._vectors = self._new_vectors()
+        # The time window: (ingest time, key) of every indexed article, oldest first. Articles
+        # ingested before the horizon leave the in-memory indexes; they stay in the store.
+        self._clock = clock
+        self._window = settings.index_window_days * _DAY
+        self._ages: list[tuple[float, int]] = []
+        self._training: threading.Thread | None = None
         self.parameters = self._check_parameters()
         self._snapshot_lock = threading.Lock()
         self._snapshot_seq: int | None = None
         self._load_indexes()
+        if self._vectors.due():  # nobody is waiting yet: train here
+            self._vectors.use_centroids(self._vectors.train(self._vectors.sample()))
         self._closing = threading.Event()
         self._snapshots: threading.Thread | None = None
         if settings.snapshot_seconds > 0:
@@ -128,25 +140,44 @@ class Detector:
     def _index_parameters(self) -> dict[str, str]:
         return {k: v for k, v in self.parameters.items() if k.startswith(_INDEX_PARAMETERS)}
 
+    def _new_vectors(self, centroids: np.ndarray | None = None) -> VectorIndex:
+        s = self.settings
+        return VectorIndex(self.embedder.dim, s.ivf_from, s.ivf_lists, s.ivf_probe, centroids)
+
     def _load_indexes(self) -> None:
-        """From the snapshot plus the changes after it; from the whole store when that fails."""
+        """From the snapshot plus the changes after it; from the whole store when that fails.
+
+        Only articles inside the time window are loaded.
+        """
         started = time.monotonic()
+        horizon = self.horizon
         snap = self._read_snapshot()
         if snap is not None:
-            self._add_to_indexes(snap.keys, snap.shingles, snap.signatures, snap.vectors)
+            self._vectors = self._new_vectors(snap.centroids if len(snap.centroids) else None)
+            inside = snap.times >= horizon
+            self._add_to_indexes(
+                snap.keys[inside],
+                snap.shingles[inside],
+                snap.signatures[inside],
+                snap.vectors[inside],
+                snap.times[inside],
+                snap.lists[inside],
+            )
             changes = self.store.index_changes(snap.seq)
-            self._apply(changes.added, changes.removed)
-            stored, _ = self.store.counts()
+            self._apply([e for e in changes.added if e.ingested_at >= horizon], changes.removed)
+            stored = self.store.count_since(horizon or None)
             if stored == len(self._vectors):
                 self._snapshot_seq = snap.seq
                 LOG.info(
                     "indexes loaded from the snapshot at change %d (%d articles), then %d added and %d removed "
-                    "from the store, in %.2fs",
+                    "from the store, in %.2fs; %d articles indexed, vector index %s",
                     snap.seq,
                     len(snap),
                     len(changes.added),
                     len(changes.removed),
                     time.monotonic() - started,
+                    len(self._vectors),
+                    self._vectors.kind,
                 )
                 return
             LOG.warning(
@@ -156,15 +187,21 @@ class Detector:
                 stored,
             )
             self._lexical = LexicalIndex(self.settings.lexical)
-            self._vectors = VectorIndex(self.embedder.dim)
+            self._vectors = self._new_vectors()
+            self._ages = []
         batch: list[IndexEntry] = []
-        for entry in self.store.index_entries():
+        for entry in self.store.index_entries(horizon or None):
             batch.append(entry)
             if len(batch) == 10_000:
                 self._apply(batch, ())
                 batch = []
         self._apply(batch, ())
-        LOG.info("indexes rebuilt from the store: %d articles in %.2fs", len(self._vectors), time.monotonic() - started)
+        LOG.info(
+            "indexes rebuilt from the store: %d articles in %.2fs, vector index %s",
+            len(self._vectors),
+            time.monotonic() - started,
+            self._vectors.kind,
+        )
 
     def _read_snapshot(self) -> Snapshot | None:
         path = self.snapshot_path
@@ -183,9 +220,73 @@ class Detector:
             return None
         return snap
 
-    def _add_to_indexes(self, keys, shingles, signatures, vectors) -> None:
+    def _add_to_indexes(self, keys, shingles, signatures, vectors, times, lists=None) -> None:
         self._lexical.add_arrays(keys, shingles, signatures)
-        self._vectors.add(keys, vectors)
+        self._vectors.add(keys, vectors, lists)
+        self._track(keys, times)
+
+    def _train_when_due(self) -> None:
+        """Under the writer lock: once the vector index is due, train its centroids in the background.
+
+        k-means takes seconds; only moving the vectors into the new index (about 1 s
+        per 100k) holds the lock.
+        """
+        if not self._vectors.due() or (self._training is not None and self._training.is_alive()):
+            return
+        vectors, sample = self._vectors, self._vectors.sample()
+
+        def train() -> None:
+            try:
+                centroids = vectors.train(sample)
+                with self._lock:
+                    if self._vectors is vectors:
+                        vectors.use_centroids(centroids)
+            except Exception:  # the next ingest tries again
+                LOG.exception("training the inverted file failed")
+
+        self._training = threading.Thread(target=train, name="samestory-ivf-training", daemon=True)
+        self._training.start()
+
+    def wait_for_training(self, timeout: float | None = None) -> None:
+        """Block until a background training of the vector index (if any) is done."""
+        if self._training is not None:
+            self._training.join(timeout)
+
+    # --------------------------------------------------------- time window
+
+    @property
+    def vector_index(self) -> str:
+        """The kind of vector index in use: flat, or ivf<lists>."""
+        return self._vectors.kind
+
+    @property
+    def horizon(self) -> float:
+        """Articles ingested before this (POSIX seconds) are out of the in-memory indexes; 0: no window."""
+        return self._clock() - self._window if self._window else 0.0
+
+    def _track(self, keys: Sequence[int], times: Sequence[float]) -> None:
+        if self._window:
+            for key, when in zip(np.asarray(keys).tolist(), np.asarray(times, dtype=float).tolist(), strict=True):
+                heapq.heappush(self._ages, (when, key))
+
+    def evict(self, slack: float = 0.0) -> int:
+        """Take articles older than the window's horizon out of the in-memory indexes; returns how many.
+
+        They stay in the store, reachable by id and in their clusters. `slack`
+        (seconds) lets expired articles gather into one batch: removal from a
+        flat FAISS index costs a pass over it whatever the batch size.
+        """
+        horizon = self.horizon
+        if not self._ages or self._ages[0][0] >= horizon - slack:
+            return 0
+        expired = []
+        while self._ages and self._ages[0][0] < horizon:
+            expired.append(heapq.heappop(self._ages)[1])
+        for key in expired:
+            self._lexical.remove(key)
+        self._vectors.remove(expired)
+        LOG.info("time window: %d articles older than %s left the indexes", len(expired), _iso(horizon))
+        return len(expired)
 
     def _apply(self, added: Sequence[IndexEntry], removed: Sequence[int]) -> None:
         for key in removed:
@@ -193,9 +294,10 @@ class Detector:
         self._vectors.remove(removed)
         if added:
             self._add_to_indexes(*self._columns(added))
+        self.evict()
 
-    def _columns(self, entries: Iterable[IndexEntry]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Keys, shingle counts, signatures and vectors of index entries, as arrays (shaped when empty)."""
+    def _columns(self, entries: Iterable[IndexEntry]) -> tuple[np.ndarray, ...]:
+        """Keys, shingle counts, signatures, vectors and times of index entries, as arrays (shaped when empty)."""
         entries = list(entries)
         num_perm, dim = self.settings.lexical.num_perm, self.embedder.dim
         return (
@@ -203,6 +305,7 @@ class Detector:
             np.asarray([e.signature.shingles for e in entries], dtype=np.int64),
             np.vstack([e.signature.hashvalues for e in entries]) if entries else np.zeros((0, num_perm), np.uint64),
             np.vstack([e.vector for e in entries]) if entries else np.zeros((0, dim), np.float32),
+            np.asarray([e.ingested_at for e in entries], dtype=np.float64),
         )
 
     def snapshot(self) -> int | None:
@@ -212,10 +315,26 @@ class Detector:
         """
         with self._snapshot_lock:
             started = time.monotonic()
-            with self.store.index_state() as (seq, entries):
+            horizon = self.horizon
+            with self.store.index_state(horizon or None) as (seq, entries):
                 if seq == self._snapshot_seq:
                     return None
-                snap = Snapshot(seq, self._index_parameters(), *self._columns(entries))
+                keys, shingles, signatures, vectors, times = self._columns(entries)
+            with self._lock:
+                lists = self._vectors.lists(keys)
+                centroids = self._vectors.centroids
+            snap = Snapshot(
+                seq,
+                self._index_parameters(),
+                keys,
+                shingles,
+                signatures,
+                vectors,
+                lists,
+                times,
+                np.zeros((0, self.embedder.dim), np.float32) if centroids is None else centroids,
+                horizon,
+            )
             size = write_snapshot(self.snapshot_path, snap)
             self._snapshot_seq = seq
         LOG.info(
@@ -237,6 +356,8 @@ class Detector:
     def _snapshot_loop(self) -> None:
         while not self._closing.wait(self.settings.snapshot_seconds):
             try:
+                with self._lock:  # the window moves with the clock, also when nothing is ingested
+                    self.evict(slack=self._window / 100)
                 self.maybe_snapshot()
             except Exception:  # the next round tries again; start-up can always rebuild
                 LOG.exception("index snapshot failed")
@@ -436,6 +557,7 @@ class Detector:
                 return replay
             outcome = decide(_probe(prep), *self._candidates(prep), self.settings.thresholds)
             cluster_id = outcome.cluster_id or f"c_{uuid.uuid4().hex[:24]}"
+            ingested_at = self._clock()
             decision = self._decision(prep, outcome, cluster_id, stored=True)
             if deadline is not None and time.monotonic() > deadline:
                 raise DeadlineExceeded(f"the call's deadline passed before {article.article_id!r} was stored")
@@ -459,10 +581,14 @@ class Detector:
                     merged=outcome.merged,
                     decision=decision.to_json(),
                     quotes=prep.quotes,
+                    ingested_at=ingested_at,
                 )
             )
             self._lexical.add(key, prep.signature)
             self._vectors.add([key], prep.vector[None, :])
+            self._track([key], [ingested_at])
+            self.evict(slack=self._window / 100)
+            self._train_when_due()
         LOG.info("ingest %s -> %s %s: %s", article.article_id, outcome.verdict.name, cluster_id, outcome.reason)
         return decision
 
@@ -541,6 +667,10 @@ class Detector:
         close_embedder = getattr(self.embedder, "close", None)
         if close_embedder is not None:
             close_embedder()
+
+
+def _iso(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="seconds")
 
 
 def _probe(prep: _Prepared) -> Probe:

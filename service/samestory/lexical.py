@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import operator
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -133,6 +134,11 @@ def band_keys(signatures: np.ndarray, hashranges: Sequence[tuple[int, int]]) -> 
             h ^= h >> np.uint64(33)
             out[:, band] = (h * np.uint64(_MIX)) >> np.uint64(4)
     return out
+
+
+def _pick(items: list, rows: list[int]) -> list:
+    """items[r] for r in rows, at C speed (the very int objects, so buckets share them)."""
+    return [items[rows[0]]] if len(rows) == 1 else list(operator.itemgetter(*rows)(items))
 
 
 class CompactBuckets(UnorderedStorage):
@@ -287,7 +293,8 @@ class LexicalIndex:
                     for j in set(range(len(singles))) - set(fresh):
                         table.insert(singles[j], members[rows[j]])
                     singles, rows = [singles[j] for j in fresh], [rows[j] for j in fresh]
-            table.insert_single(singles, [members[r] for r in rows])
+            if singles:
+                table.insert_single(singles, _pick(members, rows))
             for row in np.flatnonzero(np.isin(column, values[~single])).tolist():
                 table.insert(int(column[row]), members[row])
 

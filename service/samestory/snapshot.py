@@ -1,16 +1,20 @@
 """Index snapshots: the indexes' contents as of one point in the store's change log.
 
-A snapshot holds, for every indexed article, its key, MinHash signature and
-vector, as of change `seq`. Start-up loads it and replays the store's
+A snapshot holds, for every indexed article, its key, MinHash signature,
+vector, inverted list and time, and the vector index's centroids and the
+time window's horizon, as of change `seq`. Start-up loads it and replays the store's
 changes after `seq`, instead of reading every article back from the store.
 The store stays the truth: a snapshot that is missing, truncated, corrupted,
 from other parameters or from the future is ignored and the indexes are
 rebuilt from the store.
 
 File layout: a 16-byte magic, a little-endian u32 header length, a JSON
-header (format version, seq, parameters, count, dimensions, and the SHA-256
-of the body), then the body: keys (int64), shingle counts (int64),
-signatures (uint64, count x num_perm) and vectors (float32, count x dim).
+header (format version, seq, parameters, count, dimensions, number of
+centroids, horizon, and the SHA-256 of the body), then the body: keys
+(int64), shingle counts (int64), signatures (uint64, count x num_perm),
+vectors (float32, count x dim), inverted lists (int64, -1 for none),
+times (float64) and centroids (float32, centroids x dim; none while the
+vector index is exact).
 It is written to a temporary file, fsynced, and renamed over the old one,
 so a crash mid-write leaves the previous snapshot in place.
 """
@@ -29,7 +33,7 @@ import numpy as np
 __all__ = ["MAGIC", "Snapshot", "SnapshotError", "read_snapshot", "write_snapshot"]
 
 MAGIC = b"SAMESTORY-INDEX\x00"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _HEADER_LENGTH = struct.Struct("<I")
 _MAX_HEADER = 1 << 20
 
@@ -46,6 +50,10 @@ class Snapshot:
     shingles: np.ndarray  # int64 (n,)
     signatures: np.ndarray  # uint64 (n, num_perm)
     vectors: np.ndarray  # float32 (n, dim)
+    lists: np.ndarray  # int64 (n,): each vector's inverted list, -1 where none
+    times: np.ndarray  # float64 (n,): when each article was ingested (POSIX seconds)
+    centroids: np.ndarray  # float32 (k, dim); k = 0 while the vector index is exact
+    horizon: float = 0.0  # articles ingested before this had left the indexes (0: no window)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -57,6 +65,9 @@ def _sections(snapshot: Snapshot) -> list[bytes]:
         np.ascontiguousarray(snapshot.shingles, dtype="<i8").tobytes(),
         np.ascontiguousarray(snapshot.signatures, dtype="<u8").tobytes(),
         np.ascontiguousarray(snapshot.vectors, dtype="<f4").tobytes(),
+        np.ascontiguousarray(snapshot.lists, dtype="<i8").tobytes(),
+        np.ascontiguousarray(snapshot.times, dtype="<f8").tobytes(),
+        np.ascontiguousarray(snapshot.centroids, dtype="<f4").tobytes(),
     ]
 
 
@@ -75,6 +86,8 @@ def write_snapshot(path: Path, snapshot: Snapshot) -> int:
             "count": count,
             "num_perm": int(snapshot.signatures.shape[1]),
             "dim": int(snapshot.vectors.shape[1]),
+            "centroids": int(len(snapshot.centroids)),
+            "horizon": float(snapshot.horizon),
             "sha256": digest.hexdigest(),
         },
         sort_keys=True,
@@ -113,6 +126,7 @@ def read_snapshot(path: Path) -> Snapshot:
     try:
         header = json.loads(data[prefix : prefix + header_length])
         count, num_perm, dim = int(header["count"]), int(header["num_perm"]), int(header["dim"])
+        centroids, horizon = int(header["centroids"]), float(header["horizon"])
         seq, version, expected = int(header["seq"]), header["format"], header["sha256"]
         parameters = {str(k): str(v) for k, v in header["parameters"].items()}
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -120,13 +134,13 @@ def read_snapshot(path: Path) -> Snapshot:
     if version != FORMAT_VERSION:
         raise SnapshotError(f"{path} has format {version!r}; this build reads {FORMAT_VERSION}")
     body = memoryview(data)[prefix + header_length :]
-    sizes = [8 * count, 8 * count, 8 * count * num_perm, 4 * count * dim]
-    if min(count, num_perm, dim) < 0 or len(body) != sum(sizes):
+    sizes = [8 * count, 8 * count, 8 * count * num_perm, 4 * count * dim, 8 * count, 8 * count, 4 * centroids * dim]
+    if min(count, num_perm, dim, centroids) < 0 or len(body) != sum(sizes):
         raise SnapshotError(f"{path} holds {len(body)} bytes of index data where its header promises {sum(sizes)}")
     if hashlib.sha256(body).hexdigest() != expected:
         raise SnapshotError(f"{path} fails its checksum: the file is corrupted")
     offsets = np.cumsum([0, *sizes])
-    section = [body[offsets[i] : offsets[i + 1]] for i in range(4)]
+    section = [body[offsets[i] : offsets[i + 1]] for i in range(len(sizes))]
     return Snapshot(
         seq=seq,
         parameters=parameters,
@@ -134,4 +148,8 @@ def read_snapshot(path: Path) -> Snapshot:
         shingles=np.frombuffer(section[1], dtype="<i8").astype(np.int64, copy=False),
         signatures=np.frombuffer(section[2], dtype="<u8").reshape(count, num_perm).astype(np.uint64, copy=False),
         vectors=np.frombuffer(section[3], dtype="<f4").reshape(count, dim).astype(np.float32, copy=False),
+        lists=np.frombuffer(section[4], dtype="<i8").astype(np.int64, copy=False),
+        times=np.frombuffer(section[5], dtype="<f8").astype(np.float64, copy=False),
+        centroids=np.frombuffer(section[6], dtype="<f4").reshape(centroids, dim).astype(np.float32, copy=False),
+        horizon=horizon,
     )

@@ -52,6 +52,7 @@ class NewArticle:
     merged: tuple[str, ...]
     decision: str
     quotes: tuple[QuoteRecord, ...]
+    ingested_at: float | None = None  # POSIX seconds; None: the store's clock
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class IndexEntry:
     key: int
     signature: Signature
     vector: np.ndarray
+    ingested_at: float  # POSIX seconds: what the index's time window counts from
 
 
 @dataclass(frozen=True)
@@ -135,14 +137,17 @@ class Store(Protocol):
     def cluster(self, cluster_id: str, limit: int | None = None) -> ClusterRecord | None:
         """A canonical cluster with its newest `limit` members (all when None), oldest first."""
 
-    def index_entries(self) -> Iterator[IndexEntry]:
-        """Every stored article's signature and vector, for rebuilding the indexes."""
+    def index_entries(self, since: float | None = None) -> Iterator[IndexEntry]:
+        """The signature and vector of every article ingested at `since` or later (None: all)."""
 
-    def index_state(self) -> AbstractContextManager[tuple[int, Iterator[IndexEntry]]]:
-        """A consistent view for a snapshot: (the last change's seq, every article's index entry as of it).
+    def index_state(self, since: float | None = None) -> AbstractContextManager[tuple[int, Iterator[IndexEntry]]]:
+        """A consistent view for a snapshot: (the last change's seq, the index entries as of it from `since` on).
 
         Writes may go on meanwhile; they are not part of the view.
         """
+
+    def count_since(self, since: float | None) -> int:
+        """How many stored articles were ingested at `since` or later (None: all)."""
 
     def last_change(self) -> int:
         """The seq of the newest change (add or delete); 0 for a new store."""

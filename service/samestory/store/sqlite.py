@@ -176,7 +176,7 @@ class SQLiteStore:
         return _Transaction(self._db)
 
     def add(self, article: NewArticle) -> int:
-        now = dt.datetime.now(dt.UTC).timestamp()
+        now = dt.datetime.now(dt.UTC).timestamp() if article.ingested_at is None else article.ingested_at
         with self._lock, self._transaction():
             db = self._db
             if article.new_cluster:
@@ -364,21 +364,26 @@ class SQLiteStore:
         members = tuple(_record(row) for row in reversed(rows))
         return ClusterRecord(cluster_id, tuple(aliases), _dt(head[0]), members)
 
-    def index_entries(self) -> Iterator[IndexEntry]:
-        return _entries(self._db, self._lock, "")
+    def index_entries(self, since: float | None = None) -> Iterator[IndexEntry]:
+        return _entries(self._db, self._lock, *_since(since))
 
     @contextlib.contextmanager
-    def index_state(self) -> Iterator[tuple[int, Iterator[IndexEntry]]]:
+    def index_state(self, since: float | None = None) -> Iterator[tuple[int, Iterator[IndexEntry]]]:
         # A second, read-only connection in one read transaction: a consistent view as of
         # `seq` while ingests go on through the main connection (WAL lets both run).
         db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
         try:
             db.execute("BEGIN")
             (seq,) = db.execute(_LAST_CHANGE).fetchone()
-            yield int(seq), _entries(db, None, "")  # this connection is ours alone
+            yield int(seq), _entries(db, None, *_since(since))  # this connection is ours alone
             db.execute("COMMIT")
         finally:
             db.close()
+
+    def count_since(self, since: float | None) -> int:
+        where, args = _since(since)
+        with self._lock:
+            return int(self._db.execute(f"SELECT COUNT(*) FROM articles WHERE 1 {where}", args).fetchone()[0])
 
     def last_change(self) -> int:
         with self._lock:
@@ -408,6 +413,10 @@ class SQLiteStore:
             self._lockfile.close()
 
 
+def _since(since: float | None) -> tuple[str, tuple[float, ...]]:
+    return ("", ()) if since is None else ("AND ingested_at >= ?", (since,))
+
+
 def _entries(
     db: sqlite3.Connection, lock: threading.Lock | None, where: str, args: Sequence[int] = ()
 ) -> Iterator[IndexEntry]:
@@ -416,13 +425,16 @@ def _entries(
     while True:
         with lock or contextlib.nullcontext():
             rows = db.execute(
-                f"SELECT key, signature, shingles, vector FROM articles WHERE key > ? {where} ORDER BY key LIMIT 5000",
+                f"SELECT key, signature, shingles, vector, ingested_at FROM articles WHERE key > ? {where} "
+                "ORDER BY key LIMIT 5000",
                 (last, *args),
             ).fetchall()
         if not rows:
             return
-        for key, signature, shingles, vector in rows:
-            yield IndexEntry(key, Signature.from_bytes(signature, shingles), np.frombuffer(vector, dtype="<f4"))
+        for key, signature, shingles, vector, ingested_at in rows:
+            yield IndexEntry(
+                key, Signature.from_bytes(signature, shingles), np.frombuffer(vector, dtype="<f4"), ingested_at
+            )
         last = rows[-1][0]
 
 
