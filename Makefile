@@ -11,17 +11,19 @@ $(BIN)/samestory: pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e clients/python -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e clients/python -e '.[test,shared]'
 	touch $@
 
 demo: $(BIN)/samestory
 	$(BIN)/samestory demo
 
-# The deployment tests check docker/compose.yaml with Debian's docker-compose (no engine needed).
+# From Debian: docker-compose (the deployment tests check docker/compose.yaml with it; no engine
+# needed), and PostgreSQL and Redis (the shared-backend tests start throwaway servers of their own).
 system-deps:
-	@command -v docker-compose >/dev/null || { \
+	@command -v docker-compose >/dev/null && command -v redis-server >/dev/null \
+	  && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq docker-compose >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq docker-compose postgresql redis-server >/dev/null; }
 
 test: $(BIN)/samestory system-deps
 	$(BIN)/ruff check service clients tests bench

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,6 +13,9 @@ from samestory.config import Settings
 from samestory.semantic import SentenceTransformerEmbedder
 from samestory.server import BackgroundServer
 from samestory_client import SamestoryClient, make_article, pb
+
+from . import engines
+from .engines import free_port  # noqa: F401 (the tests import it from here)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -66,10 +69,17 @@ def client(server) -> Iterator[SamestoryClient]:
         yield c
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """One throwaway PostgreSQL server for the run (see tests/engines.py)."""
+    with engines.postgres_server() as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def postgres_dsn(postgres, request) -> str:
+    """A fresh database of its own for each test."""
+    return engines.fresh_database(postgres, "t_" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16])
 
 
 def seed_article(seed_texts: dict[str, str], stem: str, new_id: str | None = None) -> pb.Article:

@@ -139,3 +139,23 @@ def test_image_entry_point_serves_the_seeds_and_stops_on_sigterm(tmp_path):
             finally:
                 if process.poll() is None:
                     process.kill()
+
+
+def test_the_shared_profile_runs_two_replicas_over_one_postgresql():
+    compose = shutil.which("docker-compose")
+    assert compose
+    env = {**os.environ, "POSTGRES_PASSWORD": "pw"}
+    result = subprocess.run(
+        [compose, "-f", str(COMPOSE), "--profile", "shared", "config"], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    replicas = [services["replica-1"], services["replica-2"]]
+    stores = {r["environment"]["SAMESTORY_STORE"] for r in replicas}
+    assert stores == {"postgresql://samestory:pw@postgres:5432/samestory"}
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "pw"
+    # Each replica its own port and its own snapshot volume.
+    assert len({r["ports"][0]["published"] for r in replicas}) == 2
+    assert len({r["volumes"][0].split(":")[0] for r in replicas}) == 2
+    # Without the profile only the embedded service runs.
+    assert [name for name, service in services.items() if "profiles" not in service] == ["samestory"]

@@ -1,11 +1,10 @@
-import sqlite3
-
 import numpy as np
 import pytest
-from samestory.errors import NotFound
+from samestory.errors import AlreadyExists, NotFound
 from samestory.lexical import Signature
 from samestory.quotes import Quote
 from samestory.store import NewArticle, QuoteRecord, SQLiteStore
+from samestory.store.postgres import MIGRATIONS, PostgresStore
 
 
 def article(article_id, cluster, new=True, merged=(), quotes=()):
@@ -31,9 +30,16 @@ def article(article_id, cluster, new=True, merged=(), quotes=()):
     )
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = SQLiteStore(tmp_path)
+def _open(kind: str, request, tmp_path):
+    if kind == "sqlite":
+        return SQLiteStore(tmp_path)
+    return PostgresStore(request.getfixturevalue("postgres_dsn"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """Every test of the Store protocol runs against the embedded and the shared backend."""
+    s = _open(request.param, request, tmp_path)
     yield s
     s.close()
 
@@ -68,7 +74,7 @@ def test_merge_keeps_old_ids_resolving(store):
 
 def test_failed_write_leaves_nothing_behind(store):
     store.add(article("a", "c1"))
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(AlreadyExists):
         store.add(article("a", "c2"))
     assert store.resolve_cluster("c2") is None
     assert store.counts() == (1, 1)
@@ -84,12 +90,14 @@ def test_delete_removes_the_article_but_the_cluster_resolves(store):
         store.delete("a")
 
 
-def test_parameters_persist(tmp_path):
-    s = SQLiteStore(tmp_path)
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_parameters_persist(kind, request, tmp_path):
+    s = _open(kind, request, tmp_path)
     s.set_parameters({"model": "m1"})
+    s.set_parameters({"model": "m2", "lsh.bands": "25"})
     s.close()
-    s = SQLiteStore(tmp_path)
-    assert s.parameters() == {"model": "m1"}
+    s = _open(kind, request, tmp_path)
+    assert s.parameters() == {"model": "m2", "lsh.bands": "25"}
     s.close()
 
 
@@ -117,3 +125,39 @@ def test_cluster_profiles_and_entity_frequencies_follow_adds_merges_and_deletes(
     profile = store.profiles(["old"])["old"]
     assert profile.size == 2 and "b" not in profile.entities
     assert store.entity_frequencies(["kyiv", "b"]) == (2, {"kyiv": 2, "b": 0})
+
+
+def test_the_change_log_and_index_reads_agree(store):
+    keys = [store.add(article(name, "c" + name)) for name in "abcd"]
+    store.delete("b")
+    assert store.last_change() == 5
+    changes = store.index_changes(2)
+    assert [e.key for e in changes.added] == keys[2:] and changes.removed == (keys[1],) and changes.upto == 5
+    assert store.index_changes(5).upto == 5 and store.index_changes(5).added == ()
+    with store.index_state() as (seq, entries):
+        store.add(article("e", "ce"))  # after the view began: not part of it
+        assert seq == 5 and [e.key for e in entries] == [keys[0], keys[2], keys[3]]
+    assert store.count_since(None) == 4
+    late = store.index_entries(since=10**12)
+    assert list(late) == [] and store.count_since(10**12) == 0
+
+
+def test_postgresql_schema_is_migrated_once_and_a_newer_one_refused(postgres_dsn):
+    import psycopg
+    from samestory.errors import ConfigurationError
+
+    PostgresStore(postgres_dsn).close()
+    PostgresStore(postgres_dsn).close()  # a second start finds nothing to do
+    with psycopg.connect(postgres_dsn, autocommit=True) as db:
+        versions = [v for (v,) in db.execute("SELECT version FROM schema_migrations ORDER BY version")]
+        assert versions == list(range(1, len(MIGRATIONS) + 1))
+        db.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (len(MIGRATIONS) + 1,))
+    with pytest.raises(ConfigurationError, match="upgrade Samestory"):
+        PostgresStore(postgres_dsn)
+
+
+def test_an_unreachable_postgresql_is_a_clear_error():
+    from samestory.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="cannot reach the PostgreSQL store"):
+        PostgresStore("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")

@@ -29,7 +29,7 @@ def _seeds_default() -> Path:
 def _settings(args: argparse.Namespace, **fixed) -> Settings:
     flags = {
         name: getattr(args, name, None)
-        for name in ("data_dir", "host", "port", "model_path", "threads", "backend", "log_level")
+        for name in ("data_dir", "store", "host", "port", "model_path", "threads", "backend", "log_level")
     }
     return Settings.load(**{**flags, **fixed})
 
@@ -112,7 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the gRPC server until SIGTERM")
-    serve.add_argument("--data-dir", type=Path, help="where the store lives (env SAMESTORY_DATA_DIR)")
+    serve.add_argument(
+        "--data-dir", type=Path, help="the SQLite store and the index snapshot live here (env SAMESTORY_DATA_DIR)"
+    )
+    serve.add_argument(
+        "--store",
+        help="postgresql://... for a store shared by several replicas (env SAMESTORY_STORE; default: SQLite)",
+    )
     serve.add_argument("--host", help="address to listen on (env SAMESTORY_HOST; default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (env SAMESTORY_PORT; default 50051)")
     serve.set_defaults(run=_serve)

@@ -33,6 +33,10 @@ class Settings:
     """How one Samestory server runs. Each field can be set as SAMESTORY_<FIELD NAME>."""
 
     data_dir: Path = Path("samestory-data")
+    # None: SQLite in data_dir. postgresql://...: a PostgreSQL store shared by several replicas.
+    store: str | None = None
+    # With a shared store: how often to apply the other replicas' changes to this one's indexes.
+    follow_seconds: float = 0.25
     host: str = "127.0.0.1"
     port: int = 50051
     model_path: Path | None = None
@@ -103,6 +107,10 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.store is not None and not self.store.startswith(("postgresql://", "postgres://")):
+            raise ConfigurationError(
+                f"SAMESTORY_STORE={self.store!r} is not a postgresql:// URL (leave it unset for SQLite in the data dir)"
+            )
         if self.ivf_from < 0 or self.index_window_days < 0:
             raise ConfigurationError("ivf_from and index_window_days must not be negative (0 turns them off)")
         if self.ivf_from and self.ivf_from < 39 * self.ivf_lists:
@@ -131,6 +139,8 @@ class Settings:
 
 _TYPES: dict[str, type] = {
     "data_dir": Path,
+    "store": str,
+    "follow_seconds": float,
     "host": str,
     "port": int,
     "model_path": Path,

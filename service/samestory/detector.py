@@ -96,6 +96,7 @@ class Detector:
         self.parameters = self._check_parameters()
         self._snapshot_lock = threading.Lock()
         self._snapshot_seq: int | None = None
+        self._applied = 0  # the newest change of the store's log that the indexes reflect
         self._load_indexes()
         if self._vectors.due():  # nobody is waiting yet: train here
             self._vectors.use_centroids(self._vectors.train(self._vectors.sample()))
@@ -104,6 +105,10 @@ class Detector:
         if settings.snapshot_seconds > 0:
             self._snapshots = threading.Thread(target=self._snapshot_loop, name="samestory-snapshots", daemon=True)
             self._snapshots.start()
+        self._follower: threading.Thread | None = None
+        if store.shared and settings.follow_seconds > 0:
+            self._follower = threading.Thread(target=self._follow_loop, name="samestory-follower", daemon=True)
+            self._follower.start()
 
     # ------------------------------------------------------------ start-up
 
@@ -167,7 +172,7 @@ class Detector:
             self._apply([e for e in changes.added if e.ingested_at >= horizon], changes.removed)
             stored = self.store.count_since(horizon or None)
             if stored == len(self._vectors):
-                self._snapshot_seq = snap.seq
+                self._snapshot_seq, self._applied = snap.seq, changes.upto
                 LOG.info(
                     "indexes loaded from the snapshot at change %d (%d articles), then %d added and %d removed "
                     "from the store, in %.2fs; %d articles indexed, vector index %s",
@@ -189,6 +194,8 @@ class Detector:
             self._lexical = LexicalIndex(self.settings.lexical)
             self._vectors = self._new_vectors()
             self._ages = []
+        # Entries read after this point may be newer still: the catch-up from here skips what is present.
+        self._applied = self.store.last_change()
         batch: list[IndexEntry] = []
         for entry in self.store.index_entries(horizon or None):
             batch.append(entry)
@@ -196,6 +203,7 @@ class Detector:
                 self._apply(batch, ())
                 batch = []
         self._apply(batch, ())
+        self._catch_up()
         LOG.info(
             "indexes rebuilt from the store: %d articles in %.2fs, vector index %s",
             len(self._vectors),
@@ -251,6 +259,32 @@ class Detector:
         """Block until a background training of the vector index (if any) is done."""
         if self._training is not None:
             self._training.join(timeout)
+
+    # ------------------------------------------------------------- replicas
+
+    def _catch_up(self) -> int:
+        """Apply the store's changes since the last applied one (other replicas' writes); returns how many."""
+        changes = self.store.index_changes(self._applied)
+        if changes.upto == self._applied:
+            return 0
+        horizon = self.horizon
+        self._apply([e for e in changes.added if e.ingested_at >= horizon], changes.removed)
+        self._applied = changes.upto
+        return len(changes.added) + len(changes.removed)
+
+    def follow(self) -> int:
+        """Catch up with the store's change log now; the follower thread calls this."""
+        if self.store.last_change() == self._applied:  # cheap: most rounds find nothing new
+            return 0
+        with self._lock:
+            return self._catch_up()
+
+    def _follow_loop(self) -> None:
+        while not self._closing.wait(self.settings.follow_seconds):
+            try:
+                self.follow()
+            except Exception:  # a passing database error: the next round tries again
+                LOG.exception("following the store's change log failed")
 
     # --------------------------------------------------------- time window
 
@@ -551,7 +585,8 @@ class Detector:
         if pending.replay is not None:
             return pending.replay
         article, content_hash, prep = pending.article, pending.content_hash, pending.prepared
-        with self._lock:
+        with self._lock, self.store.decision_lock():
+            self._catch_up()
             replay = self._replay(article, content_hash)
             if replay is not None:
                 return replay
@@ -584,6 +619,7 @@ class Detector:
                     ingested_at=ingested_at,
                 )
             )
+            self._applied = self.store.last_change()  # ours: the decision lock keeps other writers out
             self._lexical.add(key, prep.signature)
             self._vectors.add([key], prep.vector[None, :])
             self._track([key], [ingested_at])
@@ -634,8 +670,10 @@ class Detector:
         return quotes_mod.group(quoted)
 
     def delete(self, article_id: str) -> ArticleRecord:
-        with self._lock:
+        with self._lock, self.store.decision_lock():
+            self._catch_up()
             record = self.store.delete(article_id)
+            self._applied = self.store.last_change()
             self._lexical.remove(record.key)
             self._vectors.remove([record.key])
         LOG.info("deleted %s from cluster %s", article_id, record.cluster_id)
@@ -656,8 +694,9 @@ class Detector:
     def close(self) -> None:
         """Stop the snapshot thread, write a last snapshot if anything changed, close the store."""
         self._closing.set()
-        if self._snapshots is not None:
-            self._snapshots.join()
+        for thread in (self._snapshots, self._follower):
+            if thread is not None:
+                thread.join()
         try:
             self.snapshot()
         except Exception:

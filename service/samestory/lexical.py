@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import operator
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -136,11 +135,6 @@ def band_keys(signatures: np.ndarray, hashranges: Sequence[tuple[int, int]]) -> 
     return out
 
 
-def _pick(items: list, rows: list[int]) -> list:
-    """items[r] for r in rows, at C speed (the very int objects, so buckets share them)."""
-    return [items[rows[0]]] if len(rows) == 1 else list(operator.itemgetter(*rows)(items))
-
-
 class CompactBuckets(UnorderedStorage):
     """One LSH hash table: bucket key -> the article key, or a set when several share the bucket.
 
@@ -172,9 +166,17 @@ class CompactBuckets(UnorderedStorage):
             elif members != val:
                 d[key] = {members, val}
 
-    def insert_single(self, bucket_keys: list[int], members: list[int]) -> None:
-        """Bulk insert of buckets known to be new and to hold one member each."""
-        self._dict.update(zip(bucket_keys, members, strict=True))
+    def merge(self, buckets: dict[int, int | set[int]]) -> None:
+        """Bulk insert of whole buckets (the dict is taken over, not copied)."""
+        if not self._dict:
+            self._dict = buckets
+            return
+        common = buckets.keys() & self._dict.keys()
+        before = {h: self._dict[h] for h in common}
+        self._dict.update(buckets)
+        for h, members in before.items():
+            self._dict[h] = members
+            self.insert(h, *(buckets[h] if isinstance(buckets[h], set) else (buckets[h],)))
 
     def remove(self, *keys, **kwargs) -> None:
         for key in keys:
@@ -283,20 +285,15 @@ class LexicalIndex:
         self._lsh.keys.insert_packed(members, bucket_keys)
         for band, table in enumerate(self._lsh.hashtables):
             column = bucket_keys[:, band]
-            values, first, counts = np.unique(column, return_index=True, return_counts=True)
-            single = counts == 1
-            singles = values[single].tolist()
-            rows = first[single].tolist()
-            if table.size():
-                fresh = [j for j, h in enumerate(singles) if not table.has_key(h)]
-                if len(fresh) < len(singles):
-                    for j in set(range(len(singles))) - set(fresh):
-                        table.insert(singles[j], members[rows[j]])
-                    singles, rows = [singles[j] for j in fresh], [rows[j] for j in fresh]
-            if singles:
-                table.insert_single(singles, _pick(members, rows))
-            for row in np.flatnonzero(np.isin(column, values[~single])).tolist():
-                table.insert(int(column[row]), members[row])
+            buckets: dict[int, int | set[int]] = dict(zip(column.tolist(), members, strict=True))
+            if len(buckets) < len(members):  # articles sharing a bucket (near-copies): sets for those
+                values, counts = np.unique(column, return_counts=True)
+                shared = values[counts > 1]
+                for h in shared.tolist():
+                    buckets[h] = set()
+                for row in np.flatnonzero(np.isin(column, shared)).tolist():
+                    buckets[int(column[row])].add(members[row])
+            table.merge(buckets)
 
     def remove(self, key: int) -> None:
         if key in self._lsh:

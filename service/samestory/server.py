@@ -43,7 +43,8 @@ def build_detector(settings: Settings, embedder: Embedder | None = None) -> Dete
     if embedder is None:
         embedder = load_embedder(settings)
     batching = BatchingEmbedder(embedder, wait=settings.batch_wait_ms / 1000)
-    store = open_store(settings.data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the index snapshot lives here, whatever the store
+    store = open_store(settings.data_dir, settings.store)
     try:
         return Detector(settings, store, batching)
     except Exception:

@@ -20,6 +20,10 @@ __all__ = [
 ]
 
 
-def open_store(data_dir: Path) -> Store:
-    """The embedded SQLite store in `data_dir`."""
+def open_store(data_dir: Path, url: str | None = None) -> Store:
+    """The PostgreSQL store at `url` (postgresql://...), else the embedded SQLite store in `data_dir`."""
+    if url:
+        from .postgres import PostgresStore  # psycopg is needed only here
+
+        return PostgresStore(url)
     return SQLiteStore(data_dir)

@@ -98,10 +98,14 @@ class IndexChanges:
 
     added: tuple[IndexEntry, ...]
     removed: tuple[int, ...]
+    upto: int  # the newest change covered
 
 
 class Store(Protocol):
     """What the detector needs from a backend (SQLite embedded, PostgreSQL shared)."""
+
+    # True when other processes write to the same data: the detector then follows the change log.
+    shared: bool
 
     def parameters(self) -> dict[str, str]:
         """The parameters the data was built with; empty for a new store."""
@@ -148,6 +152,9 @@ class Store(Protocol):
 
     def count_since(self, since: float | None) -> int:
         """How many stored articles were ingested at `since` or later (None: all)."""
+
+    def decision_lock(self) -> AbstractContextManager[None]:
+        """Held from reading candidates to storing the article, so replicas decide one at a time."""
 
     def last_change(self) -> int:
         """The seq of the newest change (add or delete); 0 for a new store."""

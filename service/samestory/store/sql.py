@@ -1,0 +1,358 @@
+"""The Store protocol over SQL, shared by the SQLite and PostgreSQL backends.
+
+Queries are written once, with `?` placeholders and the SQL both engines
+speak (upserts, RETURNING); a backend gives the connection, the schema,
+transactions and a consistent read view. Each store keeps one connection
+behind a lock: its calls are short next to the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import NotFound
+from ..lexical import Signature
+from ..profile import Profile
+from ..quotes import Quote
+from .base import ArticleRecord, ClusterRecord, IndexChanges, IndexEntry, NewArticle, QuoteRecord
+
+__all__ = ["SQLStore"]
+
+# execute(sql, args) -> a cursor, for the main connection or a read view.
+Execute = Callable[[str, Sequence[Any]], Any]
+
+_ARTICLE_COLUMNS = (
+    "a.key, a.id, a.title, a.text, a.published, a.source, a.url, a.ingested_at, a.content_hash, "
+    "a.exact_key, a.cluster_id, c.rank, a.verdict, a.signature, a.shingles, a.entities, a.decision"
+)
+_LAST_CHANGE = "SELECT COALESCE(MAX(seq), 0) FROM changes"
+_ARTICLE_SELECT = f"SELECT {_ARTICLE_COLUMNS} FROM articles a JOIN clusters c ON c.id = a.cluster_id"
+_NO_LIMIT = 2**62
+
+
+def _ts(value: dt.datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _dt(value: float | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromtimestamp(value, tz=dt.UTC)
+
+
+def _record(row: tuple) -> ArticleRecord:
+    return ArticleRecord(
+        key=row[0],
+        article_id=row[1],
+        title=row[2],
+        text=row[3],
+        published=_dt(row[4]),
+        source=row[5],
+        url=row[6],
+        ingested_at=_dt(row[7]),
+        content_hash=row[8],
+        exact_key=row[9],
+        cluster_id=row[10],
+        cluster_rank=row[11],
+        verdict=row[12],
+        signature=Signature.from_bytes(bytes(row[13]), row[14]),
+        entities=frozenset(json.loads(row[15])),
+        entity_counts=json.loads(row[15]),
+        decision=row[16],
+    )
+
+
+class SQLStore:
+    """Every Store method but the connection's: see SQLiteStore and PostgresStore."""
+
+    _lock: threading.Lock
+
+    def _x(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        """Execute on the main connection (the caller holds the lock)."""
+        raise NotImplementedError
+
+    def _xmany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        """A write transaction on the main connection, rolled back on any exception."""
+        raise NotImplementedError
+
+    def _read_view(self) -> contextlib.AbstractContextManager[Execute]:
+        """A second connection in one read-only transaction: a consistent view of the data."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- parameters
+
+    def parameters(self) -> dict[str, str]:
+        with self._lock:
+            rows = self._x(
+                "SELECT key, value FROM meta WHERE key NOT IN ('schema_version', 'entity_documents')"
+            ).fetchall()
+        return dict(rows)
+
+    def set_parameters(self, params: dict[str, str]) -> None:
+        with self._lock, self._transaction():
+            self._xmany(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                sorted(params.items()),
+            )
+
+    # ----------------------------------------------------------------- writes
+
+    def add(self, article: NewArticle) -> int:
+        now = dt.datetime.now(dt.UTC).timestamp() if article.ingested_at is None else article.ingested_at
+        with self._lock, self._transaction():
+            if article.new_cluster:
+                self._x("INSERT INTO clusters (id, created_at) VALUES (?, ?)", (article.cluster_id, now))
+            profile = self._profiles([article.cluster_id])[article.cluster_id]
+            for old in article.merged:
+                profile.absorb(self._profiles([old])[old])
+                self._x("UPDATE clusters SET merged_into=? WHERE id=?", (article.cluster_id, old))
+                self._x("UPDATE cluster_aliases SET target=? WHERE target=?", (article.cluster_id, old))
+                self._x(
+                    "INSERT INTO cluster_aliases VALUES (?, ?) "
+                    "ON CONFLICT (alias) DO UPDATE SET target = excluded.target",
+                    (old, article.cluster_id),
+                )
+                self._x("UPDATE articles SET cluster_id=? WHERE cluster_id=?", (article.cluster_id, old))
+            profile.add(article.lead_vector, article.entity_counts, article.published)
+            self._save_profile(article.cluster_id, profile)
+            cursor = self._x(
+                "INSERT INTO articles (id, title, text, published, source, url, ingested_at, content_hash,"
+                " exact_key, cluster_id, verdict, signature, shingles, vector, lead_vector, entities, decision)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING key",
+                (
+                    article.article_id,
+                    article.title,
+                    article.text,
+                    _ts(article.published),
+                    article.source,
+                    article.url,
+                    now,
+                    article.content_hash,
+                    article.exact_key,
+                    article.cluster_id,
+                    article.verdict,
+                    article.signature.to_bytes(),
+                    article.signature.shingles,
+                    np.asarray(article.vector, dtype="<f4").tobytes(),
+                    np.asarray(article.lead_vector, dtype="<f4").tobytes(),
+                    json.dumps(article.entity_counts, sort_keys=True),
+                    article.decision,
+                ),
+            )
+            key = int(cursor.fetchone()[0])
+            self._xmany(
+                "INSERT INTO quotes VALUES (?, ?, ?, ?, ?)",
+                [
+                    (key, i, json.dumps(q.quote.to_dict()), np.asarray(q.vectors, "<f4").tobytes(), len(q.vectors))
+                    for i, q in enumerate(article.quotes)
+                ],
+            )
+            self._count_entities(article.entity_counts, 1)
+            self._x("INSERT INTO changes (op, article_key) VALUES ('add', ?)", (key,))
+        return key
+
+    def _count_entities(self, counts: dict[str, int], sign: int) -> None:
+        self._xmany(
+            "INSERT INTO entity_df VALUES (?, ?) ON CONFLICT (term) DO UPDATE SET n = entity_df.n + excluded.n",
+            [(term, sign) for term in counts],
+        )
+        self._x(
+            "INSERT INTO meta VALUES ('entity_documents', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + ? AS TEXT)",
+            (str(max(sign, 0)), sign),
+        )
+
+    def _profiles(self, cluster_ids: Sequence[str]) -> dict[str, Profile]:
+        marks = ",".join("?" * len(cluster_ids))
+        rows = self._x(
+            f"SELECT id, size, lead_sum, entities, first_published, last_published FROM clusters WHERE id IN ({marks})",
+            list(cluster_ids),
+        ).fetchall()
+        return {
+            row[0]: Profile(
+                size=row[1],
+                lead_sum=None if row[2] is None else np.frombuffer(row[2], dtype="<f4").astype(np.float32),
+                entities=json.loads(row[3]),
+                first_published=_dt(row[4]),
+                last_published=_dt(row[5]),
+            )
+            for row in rows
+        }
+
+    def _save_profile(self, cluster_id: str, profile: Profile) -> None:
+        self._x(
+            "UPDATE clusters SET size=?, lead_sum=?, entities=?, first_published=?, last_published=? WHERE id=?",
+            (
+                profile.size,
+                None if profile.lead_sum is None else np.asarray(profile.lead_sum, "<f4").tobytes(),
+                json.dumps({t: round(w, 6) for t, w in profile.entities.items()}, sort_keys=True),
+                _ts(profile.first_published),
+                _ts(profile.last_published),
+                cluster_id,
+            ),
+        )
+
+    def delete(self, article_id: str) -> ArticleRecord:
+        with self._lock, self._transaction():
+            row = self._x(f"{_ARTICLE_SELECT} WHERE a.id=?", (article_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no article with id {article_id!r}")
+            record = _record(row)
+            (lead,) = self._x("SELECT lead_vector FROM articles WHERE key=?", (record.key,)).fetchone()
+            profile = self._profiles([record.cluster_id])[record.cluster_id]
+            profile.add(np.frombuffer(lead, dtype="<f4"), record.entity_counts, None, sign=-1)
+            self._save_profile(record.cluster_id, profile)
+            self._count_entities(record.entity_counts, -1)
+            self._x("DELETE FROM quotes WHERE article_key=?", (record.key,))
+            self._x("DELETE FROM articles WHERE key=?", (record.key,))
+            self._x("INSERT INTO changes (op, article_key) VALUES ('delete', ?)", (record.key,))
+        return record
+
+    # ------------------------------------------------------------------ reads
+
+    def by_id(self, article_id: str) -> ArticleRecord | None:
+        with self._lock:
+            row = self._x(f"{_ARTICLE_SELECT} WHERE a.id=?", (article_id,)).fetchone()
+        return None if row is None else _record(row)
+
+    def by_keys(self, keys: Sequence[int]) -> dict[int, ArticleRecord]:
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        with self._lock:
+            rows = self._x(f"{_ARTICLE_SELECT} WHERE a.key IN ({marks})", list(keys)).fetchall()
+        return {row[0]: _record(row) for row in rows}
+
+    def by_exact_key(self, exact_key: str) -> list[ArticleRecord]:
+        with self._lock:
+            rows = self._x(f"{_ARTICLE_SELECT} WHERE a.exact_key=? ORDER BY a.key", (exact_key,)).fetchall()
+        return [_record(row) for row in rows]
+
+    def quotes(self, keys: Sequence[int]) -> dict[int, list[QuoteRecord]]:
+        out: dict[int, list[QuoteRecord]] = {key: [] for key in keys}
+        if not keys:
+            return out
+        marks = ",".join("?" * len(keys))
+        with self._lock:
+            rows = self._x(
+                f"SELECT article_key, quote, vectors, units FROM quotes WHERE article_key IN ({marks})"
+                " ORDER BY article_key, idx",
+                list(keys),
+            ).fetchall()
+        for key, quote, vectors, units in rows:
+            matrix = np.frombuffer(vectors, dtype="<f4").astype(np.float32).reshape(units, -1) if units else None
+            out[key].append(QuoteRecord(Quote.from_dict(json.loads(quote)), matrix))
+        return out
+
+    def profiles(self, cluster_ids: Sequence[str]) -> dict[str, Profile]:
+        if not cluster_ids:
+            return {}
+        with self._lock:
+            return self._profiles(cluster_ids)
+
+    def entity_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        terms = list(dict.fromkeys(terms))
+        found: dict[str, int] = {}
+        with self._lock:
+            row = self._x("SELECT value FROM meta WHERE key='entity_documents'").fetchone()
+            for start in range(0, len(terms), 900):
+                chunk = terms[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                found.update(self._x(f"SELECT term, n FROM entity_df WHERE term IN ({marks})", chunk))
+        return (int(row[0]) if row else 0), found
+
+    def resolve_cluster(self, cluster_id: str) -> str | None:
+        with self._lock:
+            row = self._x("SELECT target FROM cluster_aliases WHERE alias=?", (cluster_id,)).fetchone()
+            if row:
+                return row[0]
+            row = self._x("SELECT id FROM clusters WHERE id=?", (cluster_id,)).fetchone()
+        return row[0] if row else None
+
+    def cluster(self, cluster_id: str, limit: int | None = None) -> ClusterRecord | None:
+        with self._lock:
+            head = self._x(
+                "SELECT created_at FROM clusters WHERE id=? AND merged_into IS NULL", (cluster_id,)
+            ).fetchone()
+            if head is None:
+                return None
+            aliases = [
+                r[0] for r in self._x("SELECT alias FROM cluster_aliases WHERE target=? ORDER BY alias", (cluster_id,))
+            ]
+            rows = self._x(
+                f"{_ARTICLE_SELECT} WHERE a.cluster_id=? ORDER BY a.key DESC LIMIT ?",
+                (cluster_id, _NO_LIMIT if limit is None else limit),
+            ).fetchall()
+        members = tuple(_record(row) for row in reversed(rows))
+        return ClusterRecord(cluster_id, tuple(aliases), _dt(head[0]), members)
+
+    def index_entries(self, since: float | None = None) -> Iterator[IndexEntry]:
+        return _entries(self._x, self._lock, *_since(since))
+
+    @contextlib.contextmanager
+    def index_state(self, since: float | None = None) -> Iterator[tuple[int, Iterator[IndexEntry]]]:
+        # A second connection in one read transaction: a consistent view as of `seq` while
+        # ingests go on through the main connection.
+        with self._read_view() as execute:
+            (seq,) = execute(_LAST_CHANGE, ()).fetchone()
+            yield int(seq), _entries(execute, None, *_since(since))  # this connection is ours alone
+
+    def count_since(self, since: float | None) -> int:
+        where, args = _since(since)
+        with self._lock:
+            return int(self._x(f"SELECT COUNT(*) FROM articles WHERE TRUE {where}", args).fetchone()[0])
+
+    def last_change(self) -> int:
+        with self._lock:
+            return int(self._x(_LAST_CHANGE).fetchone()[0])
+
+    def index_changes(self, since: int) -> IndexChanges:
+        with self._lock:
+            rows = self._x("SELECT seq, op, article_key FROM changes WHERE seq > ? ORDER BY seq", (since,))
+            rows = rows.fetchall()
+            removed = {key for _, op, key in rows if op == "delete"}
+            added = sorted({key for _, op, key in rows if op == "add"} - removed)
+            entries = []
+            for start in range(0, len(added), 500):
+                chunk = added[start : start + 500]
+                entries += _entries(self._x, None, f"AND key IN ({','.join('?' * len(chunk))})", chunk)
+        return IndexChanges(tuple(entries), tuple(sorted(removed)), max([since, *(seq for seq, _, _ in rows)]))
+
+    def counts(self) -> tuple[int, int]:
+        with self._lock:
+            articles = self._x("SELECT COUNT(*) FROM articles").fetchone()[0]
+            clusters = self._x("SELECT COUNT(*) FROM clusters WHERE merged_into IS NULL").fetchone()[0]
+        return int(articles), int(clusters)
+
+
+def _since(since: float | None) -> tuple[str, tuple[float, ...]]:
+    return ("", ()) if since is None else ("AND ingested_at >= ?", (since,))
+
+
+def _entries(
+    execute: Execute, lock: threading.Lock | None, where: str, args: Sequence[float] = ()
+) -> Iterator[IndexEntry]:
+    """Index entries in key order, read in pages; `lock` is taken per page (None: no other user of `db` to fear)."""
+    last = 0
+    while True:
+        with lock or contextlib.nullcontext():
+            rows = execute(
+                f"SELECT key, signature, shingles, vector, ingested_at FROM articles WHERE key > ? {where} "
+                "ORDER BY key LIMIT 5000",
+                (last, *args),
+            ).fetchall()
+        if not rows:
+            return
+        for key, signature, shingles, vector, ingested_at in rows:
+            yield IndexEntry(
+                key, Signature.from_bytes(signature, shingles), np.frombuffer(vector, dtype="<f4"), ingested_at
+            )
+        last = rows[-1][0]

@@ -1,0 +1,101 @@
+"""Several replicas over one PostgreSQL store: one truth for clusters, and each replica's
+in-memory indexes follow the others' writes through the store's change log."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import grpc
+import pytest
+from samestory_client import SamestoryClient, make_article
+
+from .test_concurrency import _articles, _partition, _SlowReads
+
+CLIENTS_PER_REPLICA = 8
+
+
+def test_two_replicas_with_eight_clients_each_make_the_clusters_of_one_in_order(
+    start_server, tmp_path, postgres, seed_texts, other_events
+):
+    from .engines import fresh_database
+
+    articles = _articles(seed_texts, other_events)
+    single = start_server(tmp_path / "single", store=fresh_database(postgres, "replicas_single"))
+    with SamestoryClient(single.target, timeout=120) as client:
+        for article in articles:
+            client.ingest(article)
+        expected = _partition(client, articles)
+    single.stop()
+    assert 1 < len(expected) < len(articles)
+
+    shared = fresh_database(postgres, "replicas_shared")
+    replicas = [start_server(tmp_path / f"replica{n}", store=shared) for n in range(2)]
+    for replica in replicas:  # decisions read slowly: deciding outside the shared lock would race
+        replica.detector.store = _SlowReads(replica.detector.store)
+    order = articles[:]
+    random.Random(7).shuffle(order)
+    answers: dict[int, dict[str, tuple[int, str]]] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(2 * CLIENTS_PER_REPLICA)
+
+    def run(n: int) -> None:
+        mine = order[n % len(order) :] + order[: n % len(order)]  # each client starts elsewhere in the set
+        try:
+            with SamestoryClient(replicas[n % 2].target, timeout=300) as client:
+                start.wait()
+                answers[n] = {a.id: (d.verdict, d.cluster_id) for a, d in ((a, client.ingest(a)) for a in mine)}
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(2 * CLIENTS_PER_REPLICA)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(600)
+    assert not errors, errors
+    assert all(a == answers[0] for a in answers.values())  # every client, on either replica, heard one answer
+    for replica in replicas:
+        replica.detector.follow()
+        with SamestoryClient(replica.target, timeout=120) as client:
+            stats = client.stats()
+            assert stats.articles == stats.semantic_index_size == stats.lexical_index_size == len(articles)
+            assert _partition(client, articles) == expected
+
+
+def test_a_write_through_one_replica_is_found_through_the_other_within_a_second(
+    start_server, tmp_path, postgres_dsn, seed_texts
+):
+    first, second = (start_server(tmp_path / f"r{n}", store=postgres_dsn, follow_seconds=0.1) for n in range(2))
+    stems = sorted(seed_texts)
+    with SamestoryClient(first.target) as one, SamestoryClient(second.target) as other:
+        one.ingest(make_article(stems[0], seed_texts[stems[0]]))
+        written = time.monotonic()
+        probe = make_article("", seed_texts[stems[0]][:2000])
+        while not other.check(probe).matches:
+            assert time.monotonic() - written < 1.0, "the second replica did not see the write within 1 s"
+            time.sleep(0.02)
+        assert other.check(probe).matches[0].article_id == stems[0]
+        # A delete through the second reaches the first.
+        other.delete_article(stems[0])
+        deleted = time.monotonic()
+        while one.stats().semantic_index_size:
+            assert time.monotonic() - deleted < 1.0, "the delete did not reach the first replica within 1 s"
+            time.sleep(0.02)
+        assert not one.check(probe).matches
+        with pytest.raises(grpc.RpcError) as info:
+            one.get_article(stems[0])
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_replica_snapshots_its_indexes_and_restarts_from_them(start_server, tmp_path, postgres_dsn, seed_texts):
+    data_dir = tmp_path / "replica"
+    replica = start_server(data_dir, store=postgres_dsn)
+    with SamestoryClient(replica.target) as client:
+        for stem, text in sorted(seed_texts.items()):
+            client.ingest(make_article(stem, text))
+    replica.stop()
+    assert (data_dir / "index.snapshot").exists()
+    again = start_server(data_dir, store=postgres_dsn)
+    assert again.detector.stats()["snapshot_change"] == again.detector.stats()["last_change"] == len(seed_texts)
