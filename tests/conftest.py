@@ -76,6 +76,13 @@ def postgres() -> Iterator[str]:
         yield dsn
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """One throwaway Redis server for the run; tests keep apart by basename."""
+    with engines.redis_server() as url:
+        yield url
+
+
 @pytest.fixture
 def postgres_dsn(postgres, request) -> str:
     """A fresh database of its own for each test."""

@@ -28,3 +28,21 @@ def test_every_backend_has_calibrated_thresholds_stored_with_the_data():
         assert Settings.load(env={"SAMESTORY_BACKEND": backend}).thresholds == CALIBRATED[backend]
     with pytest.raises(ConfigurationError, match="unknown backend 'onnx'"):
         Settings.load(env={"SAMESTORY_BACKEND": "onnx"})
+
+
+def test_shared_backends_and_index_settings_are_checked():
+    pg, rd = "postgresql://u@db/samestory", "redis://cache:6379/0"
+    settings = Settings.load(env={"SAMESTORY_STORE": pg, "SAMESTORY_LSH": rd, "SAMESTORY_IVF_FROM": "0"})
+    assert (settings.store, settings.lsh, settings.lsh_basename, settings.ivf_from) == (pg, rd, "samestory", 0)
+    with pytest.raises(ConfigurationError, match="not a postgresql:// URL"):
+        Settings.load(env={"SAMESTORY_STORE": "mysql://db"})
+    with pytest.raises(ConfigurationError, match="needs their shared store"):
+        Settings.load(env={"SAMESTORY_LSH": rd})
+    with pytest.raises(ConfigurationError, match="not a redis:// URL"):
+        Settings.load(env={"SAMESTORY_STORE": pg, "SAMESTORY_LSH": "memcached://x"})
+    with pytest.raises(ConfigurationError, match="39 x ivf_lists"):
+        Settings.load(env={"SAMESTORY_IVF_FROM": "1000"})
+    with pytest.raises(ConfigurationError, match="cannot exceed ivf_lists"):
+        Settings.load(env={"SAMESTORY_IVF_PROBE": "2000"})
+    with pytest.raises(ConfigurationError, match="must not be negative"):
+        Settings.load(env={"SAMESTORY_INDEX_WINDOW_DAYS": "-1"})

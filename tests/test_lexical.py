@@ -7,6 +7,7 @@ from samestory.lexical import (
     Hasher,
     LexicalIndex,
     LexicalParams,
+    RedisLexicalIndex,
     Signature,
     band_key,
     band_keys,
@@ -138,3 +139,45 @@ def test_band_key_of_one_band_equals_the_vectorised_one(values):
     if max(values) < 2**32:  # a 32-bit scheme's values, as datasketch holds them
         assert band_key(bytes(band.astype(np.uint32).byteswap().data), len(values)) == scalar
     assert int(band_keys(band[None, :], [(0, len(values))])[0, 0]) == scalar
+
+
+# ------------------------------------------------------------ Redis
+
+
+def test_the_redis_lsh_answers_like_the_in_memory_one(redis_url):
+    keys, sigs = _planted(300, seed=5)
+    memory, shared = LexicalIndex(PARAMS), RedisLexicalIndex(PARAMS, redis_url, "lexical-test")
+    shared.clear()
+    memory.add_arrays(keys, np.full(len(keys), 100), sigs)
+    shared.add_arrays(keys[:100], np.full(100, 100), sigs[:100])
+    for key, sig in zip(keys[100:].tolist(), sigs[100:], strict=True):
+        shared.add(key, Signature(sig, 100))
+    shared.add(1, Signature(sigs[0], 100))  # present already: nothing changes
+    assert len(shared) == len(memory) == 300
+    assert _query_all(shared, sigs) == _query_all(memory, sigs)
+    removed = list(range(1, 301, 3))
+    shared.remove_many(removed)
+    shared.remove_many(removed)  # another replica got there first: no error
+    memory.remove_many(removed)
+    assert _query_all(shared, sigs) == _query_all(memory, sigs) and len(shared) == 200
+    # A second process on the same basename sees the same index and the same recorded change.
+    shared.set_seq(42)
+    again = RedisLexicalIndex(PARAMS, redis_url, "lexical-test")
+    assert again.seq == 42 and len(again) == 200 and 2 in again
+
+
+def test_the_redis_lsh_refuses_other_parameters_and_keeps_basenames_apart(redis_url):
+    from samestory.errors import ConfigurationError, IncompatibleData
+
+    first = RedisLexicalIndex(PARAMS, redis_url, "params-test")
+    first.clear()
+    first.add(7, Signature(_planted(1, seed=6)[1][0], 10))
+    with pytest.raises(IncompatibleData, match="other parameters"):
+        RedisLexicalIndex(LexicalParams(lsh_threshold=0.7), redis_url, "params-test")
+    other = RedisLexicalIndex(LexicalParams(lsh_threshold=0.7), redis_url, "params-test-other")
+    other.clear()
+    assert len(other) == 0 and len(first) == 1
+    first.clear()
+    assert len(first) == 0 and len(RedisLexicalIndex(PARAMS, redis_url, "params-test")) == 0
+    with pytest.raises(ConfigurationError, match="cannot reach the Redis LSH"):
+        RedisLexicalIndex(PARAMS, "redis://127.0.0.1:1/0", "x")

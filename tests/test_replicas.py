@@ -9,6 +9,8 @@ import time
 
 import grpc
 import pytest
+from samestory.config import Settings
+from samestory.lexical import RedisLexicalIndex
 from samestory_client import SamestoryClient, make_article
 
 from .test_concurrency import _articles, _partition, _SlowReads
@@ -16,11 +18,16 @@ from .test_concurrency import _articles, _partition, _SlowReads
 CLIENTS_PER_REPLICA = 8
 
 
+@pytest.mark.parametrize("lsh", ["in-memory", "redis"])
 def test_two_replicas_with_eight_clients_each_make_the_clusters_of_one_in_order(
-    start_server, tmp_path, postgres, seed_texts, other_events
+    start_server, tmp_path, postgres, request, seed_texts, other_events, lsh
 ):
     from .engines import fresh_database
 
+    shared_lsh = {}
+    if lsh == "redis":
+        shared_lsh = {"lsh": request.getfixturevalue("redis_url"), "lsh_basename": "two-replicas"}
+        RedisLexicalIndex(Settings().lexical, shared_lsh["lsh"], "two-replicas").clear()
     articles = _articles(seed_texts, other_events)
     single = start_server(tmp_path / "single", store=fresh_database(postgres, "replicas_single"))
     with SamestoryClient(single.target, timeout=120) as client:
@@ -31,7 +38,7 @@ def test_two_replicas_with_eight_clients_each_make_the_clusters_of_one_in_order(
     assert 1 < len(expected) < len(articles)
 
     shared = fresh_database(postgres, "replicas_shared")
-    replicas = [start_server(tmp_path / f"replica{n}", store=shared) for n in range(2)]
+    replicas = [start_server(tmp_path / f"replica{n}", store=shared, **shared_lsh) for n in range(2)]
     for replica in replicas:  # decisions read slowly: deciding outside the shared lock would race
         replica.detector.store = _SlowReads(replica.detector.store)
     order = articles[:]
@@ -99,3 +106,26 @@ def test_a_replica_snapshots_its_indexes_and_restarts_from_them(start_server, tm
     assert (data_dir / "index.snapshot").exists()
     again = start_server(data_dir, store=postgres_dsn)
     assert again.detector.stats()["snapshot_change"] == again.detector.stats()["last_change"] == len(seed_texts)
+
+
+def test_a_write_lost_between_the_store_and_redis_is_replayed_by_the_next_writer(
+    start_server, tmp_path, postgres_dsn, redis_url, seed_texts
+):
+    RedisLexicalIndex(Settings().lexical, redis_url, "lost-write").clear()
+    replica = start_server(tmp_path / "r", store=postgres_dsn, lsh=redis_url, lsh_basename="lost-write")
+    lsh = replica.detector._lexical
+    stems = sorted(seed_texts)
+    with SamestoryClient(replica.target) as client:
+        client.ingest(make_article(stems[0], seed_texts[stems[0]]))
+        # As if the writer had died after its store commit, before Redis heard of it:
+        key = replica.detector.store.by_id(stems[0]).key
+        lsh.remove(key)
+        lsh.set_seq(lsh.seq - 1)
+        assert key not in lsh
+        client.ingest(make_article(stems[1], seed_texts[stems[1]]))  # the next decision syncs Redis first
+        assert key in lsh and lsh.seq == replica.detector.store.last_change()
+    replica.stop()
+    # A Redis emptied (or replaced) under a running deployment is rebuilt from the store on start.
+    lsh.clear()
+    again = start_server(tmp_path / "r", store=postgres_dsn, lsh=redis_url, lsh_basename="lost-write")
+    assert len(again.detector._lexical) == 2 and again.detector._lexical.seq == 2

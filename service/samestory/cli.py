@@ -29,7 +29,7 @@ def _seeds_default() -> Path:
 def _settings(args: argparse.Namespace, **fixed) -> Settings:
     flags = {
         name: getattr(args, name, None)
-        for name in ("data_dir", "store", "host", "port", "model_path", "threads", "backend", "log_level")
+        for name in ("data_dir", "store", "lsh", "host", "port", "model_path", "threads", "backend", "log_level")
     }
     return Settings.load(**{**flags, **fixed})
 
@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--store",
         help="postgresql://... for a store shared by several replicas (env SAMESTORY_STORE; default: SQLite)",
+    )
+    serve.add_argument(
+        "--lsh", help="redis://host:port/db for one LSH shared by the replicas (env SAMESTORY_LSH; default: in memory)"
     )
     serve.add_argument("--host", help="address to listen on (env SAMESTORY_HOST; default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (env SAMESTORY_PORT; default 50051)")

@@ -37,6 +37,9 @@ class Settings:
     store: str | None = None
     # With a shared store: how often to apply the other replicas' changes to this one's indexes.
     follow_seconds: float = 0.25
+    # None: the LSH in this process. redis://host:port/db: one LSH in Redis for every replica.
+    lsh: str | None = None
+    lsh_basename: str = "samestory"
     host: str = "127.0.0.1"
     port: int = 50051
     model_path: Path | None = None
@@ -111,6 +114,12 @@ class Settings:
             raise ConfigurationError(
                 f"SAMESTORY_STORE={self.store!r} is not a postgresql:// URL (leave it unset for SQLite in the data dir)"
             )
+        if self.lsh is not None and not self.lsh.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigurationError(f"SAMESTORY_LSH={self.lsh!r} is not a redis:// URL (leave it unset for in-memory)")
+        if self.lsh is not None and self.store is None:
+            raise ConfigurationError(
+                "a Redis LSH is shared by replicas, so it needs their shared store: set SAMESTORY_STORE=postgresql://..."
+            )
         if self.ivf_from < 0 or self.index_window_days < 0:
             raise ConfigurationError("ivf_from and index_window_days must not be negative (0 turns them off)")
         if self.ivf_from and self.ivf_from < 39 * self.ivf_lists:
@@ -141,6 +150,8 @@ _TYPES: dict[str, type] = {
     "data_dir": Path,
     "store": str,
     "follow_seconds": float,
+    "lsh": str,
+    "lsh_basename": str,
     "host": str,
     "port": int,
     "model_path": Path,

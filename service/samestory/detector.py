@@ -28,7 +28,7 @@ from . import text as text_mod
 from .config import Settings
 from .decide import Candidate, ClusterEvidence, Outcome, Probe, decide
 from .errors import AlreadyExists, DeadlineExceeded, IncompatibleData, InvalidArticle, LimitExceeded, NotFound
-from .lexical import Hasher, LexicalIndex, Signature
+from .lexical import Hasher, LexicalIndex, RedisLexicalIndex, Signature
 from .profile import entity_cosine, lead_cosine
 from .records import ArticleIn, Decision, Match
 from .semantic import Embedder, VectorIndex
@@ -85,7 +85,7 @@ class Detector:
         self.embedder = embedder
         self._hasher = Hasher(settings.lexical)
         self._lock = threading.Lock()
-        self._lexical = LexicalIndex(settings.lexical)
+        self._lexical = self._new_lexical()
         self._vectors = self._new_vectors()
         # The time window: (ingest time, key) of every indexed article, oldest first. Articles
         # ingested before the horizon leave the in-memory indexes; they stay in the store.
@@ -100,6 +100,9 @@ class Detector:
         self._load_indexes()
         if self._vectors.due():  # nobody is waiting yet: train here
             self._vectors.use_centroids(self._vectors.train(self._vectors.sample()))
+        if self._lexical.persistent:
+            with self.store.decision_lock():
+                self._sync_lexical()
         self._closing = threading.Event()
         self._snapshots: threading.Thread | None = None
         if settings.snapshot_seconds > 0:
@@ -144,6 +147,10 @@ class Detector:
 
     def _index_parameters(self) -> dict[str, str]:
         return {k: v for k, v in self.parameters.items() if k.startswith(_INDEX_PARAMETERS)}
+
+    def _new_lexical(self) -> LexicalIndex | RedisLexicalIndex:
+        s = self.settings
+        return RedisLexicalIndex(s.lexical, s.lsh, s.lsh_basename) if s.lsh else LexicalIndex(s.lexical)
 
     def _new_vectors(self, centroids: np.ndarray | None = None) -> VectorIndex:
         s = self.settings
@@ -191,7 +198,8 @@ class Detector:
                 len(self._vectors),
                 stored,
             )
-            self._lexical = LexicalIndex(self.settings.lexical)
+            if not self._lexical.persistent:
+                self._lexical = self._new_lexical()
             self._vectors = self._new_vectors()
             self._ages = []
         # Entries read after this point may be newer still: the catch-up from here skips what is present.
@@ -229,7 +237,8 @@ class Detector:
         return snap
 
     def _add_to_indexes(self, keys, shingles, signatures, vectors, times, lists=None) -> None:
-        self._lexical.add_arrays(keys, shingles, signatures)
+        if not self._lexical.persistent:  # a shared LSH has them already (see _sync_lexical)
+            self._lexical.add_arrays(keys, shingles, signatures)
         self._vectors.add(keys, vectors, lists)
         self._track(keys, times)
 
@@ -271,6 +280,39 @@ class Detector:
         self._apply([e for e in changes.added if e.ingested_at >= horizon], changes.removed)
         self._applied = changes.upto
         return len(changes.added) + len(changes.removed)
+
+    def _sync_lexical(self) -> None:
+        """Bring a shared (Redis) LSH up to the store's newest change; under the decision lock.
+
+        Writers keep it current themselves; this replays what a writer that died between
+        the store and Redis left out, and builds the LSH when it is new or from other data.
+        """
+        seq, last = self._lexical.seq, self.store.last_change()
+        if seq == last:
+            return
+        horizon = self.horizon
+        if seq > last or (seq == 0 and len(self._lexical)):
+            LOG.warning(
+                "the Redis LSH %r is at change %d, the store at %d: rebuilding it", self._lexical.basename, seq, last
+            )
+            self._lexical.clear()
+            seq = 0
+        if seq == 0:
+            batch: list[IndexEntry] = []
+            for entry in self.store.index_entries(horizon or None):
+                batch.append(entry)
+                if len(batch) == 10_000:
+                    self._lexical.add_arrays(*self._columns(batch)[:3])
+                    batch = []
+            self._lexical.add_arrays(*self._columns(batch)[:3])
+            self._lexical.set_seq(last)
+            LOG.info("Redis LSH %r built from the store: %d articles", self._lexical.basename, len(self._lexical))
+            return
+        changes = self.store.index_changes(seq)
+        self._lexical.remove_many(changes.removed)
+        self._lexical.add_arrays(*self._columns([e for e in changes.added if e.ingested_at >= horizon])[:3])
+        self._lexical.set_seq(changes.upto)
+        LOG.info("Redis LSH %r caught up from change %d to %d", self._lexical.basename, seq, changes.upto)
 
     def follow(self) -> int:
         """Catch up with the store's change log now; the follower thread calls this."""
@@ -316,15 +358,14 @@ class Detector:
         expired = []
         while self._ages and self._ages[0][0] < horizon:
             expired.append(heapq.heappop(self._ages)[1])
-        for key in expired:
-            self._lexical.remove(key)
+        self._lexical.remove_many(expired)
         self._vectors.remove(expired)
         LOG.info("time window: %d articles older than %s left the indexes", len(expired), _iso(horizon))
         return len(expired)
 
     def _apply(self, added: Sequence[IndexEntry], removed: Sequence[int]) -> None:
-        for key in removed:
-            self._lexical.remove(key)
+        if not self._lexical.persistent:
+            self._lexical.remove_many(removed)
         self._vectors.remove(removed)
         if added:
             self._add_to_indexes(*self._columns(added))
@@ -457,7 +498,8 @@ class Detector:
     def _candidates(self, prep: _Prepared) -> tuple[list[Candidate], dict[str, ClusterEvidence]]:
         th = self.settings.thresholds
         semantic = dict(self._vectors.search(prep.vector, self.settings.semantic_candidates))
-        keys = set(self._lexical.query(prep.signature))
+        # Only what this replica indexes: a shared LSH also holds what its window or its lag leave out.
+        keys = {k for k in self._lexical.query(prep.signature) if k in self._vectors}
         keys |= {k for k, s in semantic.items() if s >= th.semantic_floor}
         exact = self.store.by_exact_key(prep.exact_key)
         records = self.store.by_keys(sorted(keys - {r.key for r in exact}))
@@ -587,6 +629,8 @@ class Detector:
         article, content_hash, prep = pending.article, pending.content_hash, pending.prepared
         with self._lock, self.store.decision_lock():
             self._catch_up()
+            if self._lexical.persistent:
+                self._sync_lexical()
             replay = self._replay(article, content_hash)
             if replay is not None:
                 return replay
@@ -621,6 +665,8 @@ class Detector:
             )
             self._applied = self.store.last_change()  # ours: the decision lock keeps other writers out
             self._lexical.add(key, prep.signature)
+            if self._lexical.persistent:
+                self._lexical.set_seq(self._applied)
             self._vectors.add([key], prep.vector[None, :])
             self._track([key], [ingested_at])
             self.evict(slack=self._window / 100)
@@ -672,9 +718,13 @@ class Detector:
     def delete(self, article_id: str) -> ArticleRecord:
         with self._lock, self.store.decision_lock():
             self._catch_up()
+            if self._lexical.persistent:
+                self._sync_lexical()
             record = self.store.delete(article_id)
             self._applied = self.store.last_change()
             self._lexical.remove(record.key)
+            if self._lexical.persistent:
+                self._lexical.set_seq(self._applied)
             self._vectors.remove([record.key])
         LOG.info("deleted %s from cluster %s", article_id, record.cluster_id)
         return record

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import struct
 from collections.abc import Iterable, Sequence
@@ -12,7 +13,20 @@ import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 from datasketch.storage import OrderedStorage, UnorderedStorage
 
-__all__ = ["Hasher", "LexicalIndex", "LexicalParams", "Signature", "containment", "jaccard", "shingles"]
+from .errors import ConfigurationError, IncompatibleData
+
+__all__ = [
+    "Hasher",
+    "LexicalIndex",
+    "LexicalParams",
+    "RedisLexicalIndex",
+    "Signature",
+    "band_key",
+    "band_keys",
+    "containment",
+    "jaccard",
+    "shingles",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -249,6 +263,8 @@ class LexicalIndex:
     Not safe under concurrent mutation: the detector's writer lock guards it.
     """
 
+    persistent = False  # lives in this process: rebuilt from the snapshot and the store on start
+
     def __init__(self, params: LexicalParams) -> None:
         self.params = params
         self._lsh = MinHashLSH(threshold=params.lsh_threshold, num_perm=params.num_perm, hashfunc=band_key)
@@ -299,6 +315,10 @@ class LexicalIndex:
         if key in self._lsh:
             self._lsh.remove(key)
 
+    def remove_many(self, keys: Iterable[int]) -> None:
+        for key in keys:
+            self.remove(key)
+
     def query(self, sig: Signature) -> list[int]:
         if not sig.shingles:
             return []
@@ -309,3 +329,104 @@ class LexicalIndex:
 
     def __len__(self) -> int:
         return len(self._lsh.keys.keys())
+
+
+class RedisLexicalIndex:
+    """MinHash-LSH on Redis through datasketch's own Redis storage, shared by every replica.
+
+    Its keys live under an explicit `basename`. Next to them, `<basename>:params` records
+    the MinHash scheme and LSH parameters (checked on start: a mismatch is refused) and
+    `<basename>:seq` the newest change of the store's log it reflects, so a write lost
+    between the store and Redis (a crash in between) is replayed by the next replica
+    that syncs. Inserts go through `insertion_session`, deletes through `deletion_session`:
+    one round trip per batch.
+    """
+
+    persistent = True
+
+    def __init__(self, params: LexicalParams, url: str, basename: str) -> None:
+        try:
+            import redis
+        except ImportError as exc:  # only shared deployments need it
+            raise ConfigurationError("a redis:// LSH needs the redis package: pip install 'samestory[shared]'") from exc
+        self.params = params
+        self.basename = basename
+        self._redis = redis.Redis.from_url(url)
+        try:
+            self._redis.ping()
+        except redis.RedisError as exc:
+            raise ConfigurationError(f"cannot reach the Redis LSH at {url}: {exc}") from exc
+        pool = self._redis.connection_pool.connection_kwargs
+        config = {
+            "type": "redis",
+            "basename": basename.encode("utf-8"),
+            "redis": {k: pool[k] for k in ("host", "port", "db", "username", "password") if pool.get(k) is not None},
+        }
+        self._lsh = MinHashLSH(threshold=params.lsh_threshold, num_perm=params.num_perm, storage_config=config)
+        self.bands, self.rows = self._lsh.b, self._lsh.r
+        self._check_parameters()
+
+    def _check_parameters(self) -> None:
+        fields = {**self.params.as_dict(), "lsh.bands": self.bands, "lsh.rows": self.rows}
+        described = json.dumps(fields, sort_keys=True)
+        name = f"{self.basename}:params"
+        if self._redis.set(name, described, nx=True):
+            return
+        stored = self._redis.get(name).decode("utf-8")
+        if stored != described:
+            raise IncompatibleData(
+                f"the Redis LSH under basename {self.basename!r} was built with other parameters ({stored}; "
+                f"these settings give {described}): use another SAMESTORY_LSH_BASENAME, or the settings "
+                "it was built with"
+            )
+
+    def _lean(self, sig: Signature) -> LeanMinHash:
+        return LeanMinHash(seed=self.params.seed, hashvalues=sig.hashvalues, scheme=self.params.scheme)
+
+    @property
+    def seq(self) -> int:
+        """The newest change of the store's log this index reflects."""
+        return int(self._redis.get(f"{self.basename}:seq") or 0)
+
+    def set_seq(self, seq: int) -> None:
+        self._redis.set(f"{self.basename}:seq", seq)
+
+    def add(self, key: int, sig: Signature) -> None:
+        if sig.shingles and key not in self._lsh:
+            with self._lsh.insertion_session(buffer_size=1000) as session:
+                session.insert(key, self._lean(sig), check_duplication=False)
+
+    def add_arrays(self, keys: np.ndarray, shingles: np.ndarray, signatures: np.ndarray) -> None:
+        with self._lsh.insertion_session(buffer_size=50_000) as session:
+            for key, n, sig in zip(keys.tolist(), shingles.tolist(), signatures, strict=True):
+                if n and key not in self._lsh:
+                    session.insert(key, self._lean(Signature(sig, n)), check_duplication=False)
+
+    def remove(self, key: int) -> None:
+        self.remove_many([key])
+
+    def remove_many(self, keys: Iterable[int]) -> None:
+        """Batched and idempotent: another replica may have removed some already."""
+        present = [key for key in keys if key in self._lsh]
+        if present:
+            with self._lsh.deletion_session(buffer_size=50_000) as session:
+                for key in present:
+                    session.remove(key)
+
+    def query(self, sig: Signature) -> list[int]:
+        if not sig.shingles:
+            return []
+        return list(self._lsh.query(self._lean(sig)))
+
+    def clear(self) -> None:
+        """Remove every key under this basename (the index is rebuilt from the store after)."""
+        for pattern in (f"{self.basename}_*", f"{self.basename}:*"):  # datasketch's names, and ours
+            for name in self._redis.scan_iter(match=pattern.encode(), count=10_000):
+                self._redis.delete(name)
+        self._check_parameters()
+
+    def __contains__(self, key: int) -> bool:
+        return key in self._lsh
+
+    def __len__(self) -> int:
+        return int(self._lsh.keys.size())
