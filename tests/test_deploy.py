@@ -153,6 +153,8 @@ def test_the_shared_profile_runs_two_replicas_over_one_postgresql():
     replicas = [services["replica-1"], services["replica-2"]]
     stores = {r["environment"]["SAMESTORY_STORE"] for r in replicas}
     assert stores == {"postgresql://samestory:pw@postgres:5432/samestory"}
+    assert {r["environment"]["SAMESTORY_LSH"] for r in replicas} == {"redis://redis:6379/0"}
+    assert all(set(r["depends_on"]) == {"postgres", "redis"} for r in replicas)
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "pw"
     # Each replica its own port and its own snapshot volume.
     assert len({r["ports"][0]["published"] for r in replicas}) == 2
