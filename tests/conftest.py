@@ -84,6 +84,12 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def shared_backends(postgres_dsn, redis_url, request) -> dict[str, str]:
+    """Server settings for the shared backends: a fresh PostgreSQL database and a Redis LSH basename of its own."""
+    return {"store": postgres_dsn, "lsh": redis_url, "lsh_basename": hashlib.sha1(postgres_dsn.encode()).hexdigest()}
+
+
+@pytest.fixture
 def postgres_dsn(postgres, request) -> str:
     """A fresh database of its own for each test."""
     return engines.fresh_database(postgres, "t_" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16])

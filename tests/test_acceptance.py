@@ -43,7 +43,14 @@ def _aligned(decisions: dict[str, pb.Decision], texts: dict[str, str]):
 
 @pytest.mark.parametrize("order", list(itertools.permutations(SEEDS)), ids=lambda o: "-".join(s[:3] for s in o))
 def test_seeds_form_one_cluster_in_any_order(start_server, seed_texts, order):
-    server = start_server()
+    _seeds_form_one_cluster(start_server(), seed_texts, order)
+
+
+def test_seeds_form_one_cluster_on_the_shared_backends(start_server, shared_backends, seed_texts):
+    _seeds_form_one_cluster(start_server(**shared_backends), seed_texts, SEEDS[::-1])
+
+
+def _seeds_form_one_cluster(server, seed_texts, order) -> None:
     with SamestoryClient(server.target) as client:
         decisions = {stem: client.ingest(seed_article(seed_texts, stem)) for stem in order}
         assert decisions[order[0]].verdict == pb.NEW_STORY

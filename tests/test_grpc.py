@@ -15,6 +15,14 @@ SEED_000 = "000_37e6b592380adfa8"
 SEED_002 = "002_4e24442fa892cfb7"
 
 
+@pytest.fixture(params=["embedded", "shared"])
+def server(request, start_server):
+    """Every API test runs on the embedded default and on PostgreSQL with a Redis LSH."""
+    if request.param == "embedded":
+        return start_server()
+    return start_server(**request.getfixturevalue("shared_backends"))
+
+
 def test_check_stores_nothing(client, seed_texts):
     decision = client.check(seed_article(seed_texts, SEED_000))
     assert decision.verdict == pb.NEW_STORY and not decision.stored and decision.cluster_id == ""
