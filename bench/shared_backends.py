@@ -56,7 +56,8 @@ def pct(values: list[float], q: int) -> float:
 def run_setup(settings: Settings, embedder, articles, checks) -> dict[str, float]:
     with BackgroundServer(settings, embedder) as server, SamestoryClient(server.target, timeout=600) as client:
         started = time.perf_counter()
-        client.ingest_many(articles)
+        decisions = list(client.ingest_many(articles))  # a lazy iterator: the answers arrive as read
+        assert len(decisions) == len(articles)
         ingest = len(articles) / (time.perf_counter() - started)
         latencies = []
         for article in checks:

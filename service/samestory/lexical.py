@@ -392,9 +392,10 @@ class RedisLexicalIndex:
         self._redis.set(f"{self.basename}:seq", seq)
 
     def add(self, key: int, sig: Signature) -> None:
+        # One article: datasketch's plain insert writes each table in one pipeline; an insertion
+        # session would open and flush a buffer per table (26 transactions, about 50 ms).
         if sig.shingles and key not in self._lsh:
-            with self._lsh.insertion_session(buffer_size=1000) as session:
-                session.insert(key, self._lean(sig), check_duplication=False)
+            self._lsh.insert(key, self._lean(sig), check_duplication=False)
 
     def add_arrays(self, keys: np.ndarray, shingles: np.ndarray, signatures: np.ndarray) -> None:
         with self._lsh.insertion_session(buffer_size=50_000) as session:
