@@ -129,3 +129,40 @@ def test_a_write_lost_between_the_store_and_redis_is_replayed_by_the_next_writer
     lsh.clear()
     again = start_server(tmp_path / "r", store=postgres_dsn, lsh=redis_url, lsh_basename="lost-write")
     assert len(again.detector._lexical) == 2 and again.detector._lexical.seq == 2
+
+
+def test_evictions_and_deletes_reach_every_replica(postgres_dsn, redis_url, embedder, tmp_path, seed_texts):
+    from samestory.detector import Detector
+    from samestory.records import ArticleIn
+    from samestory.store.postgres import PostgresStore
+
+    from .test_snapshot import _Clock
+
+    clock = _Clock()
+    settings = {"store": postgres_dsn, "lsh": redis_url, "lsh_basename": "evictions", "snapshot_seconds": 0}
+    RedisLexicalIndex(Settings().lexical, redis_url, "evictions").clear()
+    replicas = [
+        Detector(
+            Settings.load(env={}, data_dir=tmp_path / f"r{n}", follow_seconds=0, **settings),
+            PostgresStore(postgres_dsn),
+            embedder,
+            clock=clock,
+        )
+        for n in range(2)
+    ]
+    stems = sorted(seed_texts)
+    replicas[0].ingest(ArticleIn(article_id=stems[0], text=seed_texts[stems[0]]))
+    clock.now += 20 * 86_400
+    replicas[1].ingest(ArticleIn(article_id=stems[1], text=seed_texts[stems[1]]))  # catches up first
+    replicas[0].follow()
+    assert [r.stats()["semantic_index_size"] for r in replicas] == [2, 2]
+    clock.now += 11 * 86_400  # the first article is 31 days old: out of both replicas' windows
+    assert [r.evict() for r in replicas] == [1, 1]
+    assert [r.stats()["semantic_index_size"] for r in replicas] == [1, 1]
+    assert replicas[0].stats()["lexical_index_size"] == 1  # the shared LSH, evicted once for both
+    replicas[1].delete(stems[1])
+    replicas[0].follow()
+    assert [r.stats()["semantic_index_size"] for r in replicas] == [0, 0]
+    assert replicas[0].get_article(stems[0])[0].article_id == stems[0]  # evicted, still stored
+    for replica in replicas:
+        replica.close()
