@@ -35,7 +35,7 @@ from .semantic import Embedder, VectorIndex
 from .snapshot import Snapshot, SnapshotError, read_snapshot, write_snapshot
 from .store import ArticleRecord, ClusterRecord, IndexEntry, NewArticle, QuoteRecord, Store
 
-__all__ = ["Detector", "Pending"]
+__all__ = ["Detector", "Pending", "Stopwatch"]
 
 LOG = logging.getLogger(__name__)
 
@@ -64,6 +64,27 @@ class _Prepared:
     @property
     def entities(self) -> frozenset[str]:
         return frozenset(self.entity_counts)
+
+
+class Stopwatch:
+    """Seconds spent in each stage of one call: what bench/check_latency.py splits a Check into."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.stages[stage] = self.stages.get(stage, 0.0) + now - self._last
+        self._last = now
+
+
+class _Unwatched(Stopwatch):
+    def lap(self, stage: str) -> None:
+        pass
+
+
+_UNWATCHED = _Unwatched()
 
 
 @dataclass(frozen=True)
@@ -460,7 +481,7 @@ class Detector:
             if len(value) > _MAX_FIELD_CHARS:
                 raise InvalidArticle(f"article.{name} is {len(value)} characters; the limit is {_MAX_FIELD_CHARS}")
 
-    def _prepare(self, article: ArticleIn, need_id: bool) -> _Prepared:
+    def _prepare(self, article: ArticleIn, need_id: bool, watch: Stopwatch = _UNWATCHED) -> _Prepared:
         self._validate(article, need_id)
         clean = text_mod.clean(article.text)
         words = text_mod.tokens(clean.body)
@@ -473,8 +494,12 @@ class Detector:
         units = [quotes_mod.quote_units(article.text, q) for q in found]
         doc = f"{article.title.strip()}\n{clean.body}" if article.title.strip() else clean.body
         short = [text_mod.lead_text(article.title, clean)] + [u for quote_units in units for u, _ in quote_units]
+        watch.lap("text")
         # One call: the embedder batches texts by length, so the short ones are not padded to the article's.
         vectors = self.embedder.encode([doc, *short])
+        watch.lap("embed")
+        signature = self._hasher.signature(words)
+        watch.lap("minhash")
         records = []
         row = 2
         for quote, quote_units in zip(found, units, strict=True):
@@ -484,7 +509,7 @@ class Detector:
             article=article,
             published=published,
             clean=clean,
-            signature=self._hasher.signature(words),
+            signature=signature,
             exact_key=text_mod.exact_key(article.text, article.title),
             entity_counts=text_mod.article_entities(article.title, clean.paragraphs),
             vector=vectors[0],
@@ -495,11 +520,16 @@ class Detector:
 
     # ------------------------------------------------------------ deciding
 
-    def _candidates(self, prep: _Prepared) -> tuple[list[Candidate], dict[str, ClusterEvidence]]:
+    def _candidates(
+        self, prep: _Prepared, watch: Stopwatch = _UNWATCHED
+    ) -> tuple[list[Candidate], dict[str, ClusterEvidence]]:
         th = self.settings.thresholds
+        watch.lap("wait")  # for the writer lock
         semantic = dict(self._vectors.search(prep.vector, self.settings.semantic_candidates))
+        watch.lap("faiss")
         # Only what this replica indexes: a shared LSH also holds what its window or its lag leave out.
         keys = {k for k in self._lexical.query(prep.signature) if k in self._vectors}
+        watch.lap("lsh")
         keys |= {k for k, s in semantic.items() if s >= th.semantic_floor}
         exact = self.store.by_exact_key(prep.exact_key)
         records = self.store.by_keys(sorted(keys - {r.key for r in exact}))
@@ -593,13 +623,17 @@ class Detector:
             merged=outcome.merged,
         )
 
-    def check(self, article: ArticleIn) -> Decision:
-        """Where the article belongs, without storing it."""
-        prep = self._prepare(article, need_id=False)
+    def check(self, article: ArticleIn, watch: Stopwatch = _UNWATCHED) -> Decision:
+        """Where the article belongs, without storing it; `watch` gathers the time of each stage."""
+        prep = self._prepare(article, need_id=False, watch=watch)
         with self._lock:
-            outcome = decide(_probe(prep), *self._candidates(prep), self.settings.thresholds)
+            candidates, evidence = self._candidates(prep, watch)
+            watch.lap("store")  # candidate records, cluster profiles and entity frequencies
+            outcome = decide(_probe(prep), candidates, evidence, self.settings.thresholds)
+            watch.lap("decide")
             cluster_id = outcome.cluster_id or ""
             decision = self._decision(prep, outcome, cluster_id, stored=False)
+            watch.lap("align")
         LOG.info("check %s: %s", article.article_id or "(no id)", outcome.reason)
         return decision
 
