@@ -153,6 +153,7 @@ def test_the_redis_lsh_answers_like_the_in_memory_one(redis_url):
     for key, sig in zip(keys[100:].tolist(), sigs[100:], strict=True):
         shared.add(key, Signature(sig, 100))
     shared.add(1, Signature(sigs[0], 100))  # present already: nothing changes
+    shared.add_arrays(keys[:150], np.full(150, 100), sigs[:150])  # nor here
     assert len(shared) == len(memory) == 300
     assert _query_all(shared, sigs) == _query_all(memory, sigs)
     removed = list(range(1, 301, 3))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import pickle
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -398,9 +399,12 @@ class RedisLexicalIndex:
             self._lsh.insert(key, self._lean(sig), check_duplication=False)
 
     def add_arrays(self, keys: np.ndarray, shingles: np.ndarray, signatures: np.ndarray) -> None:
+        if not len(keys):
+            return
+        present = set(self._lsh.keys.keys())  # one round trip: the keys as datasketch stores them (pickled)
         with self._lsh.insertion_session(buffer_size=50_000) as session:
             for key, n, sig in zip(keys.tolist(), shingles.tolist(), signatures, strict=True):
-                if n and key not in self._lsh:
+                if n and pickle.dumps(key) not in present:
                     session.insert(key, self._lean(Signature(sig, n)), check_duplication=False)
 
     def remove(self, key: int) -> None:
