@@ -1,3 +1,5 @@
+import pickle
+
 import numpy as np
 import pytest
 from datasketch import LeanMinHash, MinHashLSH
@@ -154,6 +156,7 @@ def test_the_redis_lsh_answers_like_the_in_memory_one(redis_url):
         shared.add(key, Signature(sig, 100))
     shared.add(1, Signature(sigs[0], 100))  # present already: nothing changes
     shared.add_arrays(keys[:150], np.full(150, 100), sigs[:150])  # nor here
+    assert all(len(shared._lsh.keys.get(pickle.dumps(k))) == shared.bands for k in (1, 120, 250))  # no double entries
     assert len(shared) == len(memory) == 300
     assert _query_all(shared, sigs) == _query_all(memory, sigs)
     removed = list(range(1, 301, 3))
