@@ -161,3 +161,24 @@ def test_an_unreachable_postgresql_is_a_clear_error():
 
     with pytest.raises(ConfigurationError, match="cannot reach the PostgreSQL store"):
         PostgresStore("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_the_postgresql_store_reconnects_after_the_server_drops_it(postgres_dsn):
+    import psycopg
+
+    def drop_connections() -> None:  # as a PostgreSQL restart would
+        with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+
+    store = PostgresStore(postgres_dsn)
+    store.add(article("a", "c1"))
+    drop_connections()
+    assert store.by_id("a").cluster_id == "c1"  # the read finds its connection dead, and runs again on a new one
+    drop_connections()
+    store.add(article("b", "c2"))  # a write replaces a dead connection before its transaction begins
+    with store.decision_lock():  # and so does the lock
+        assert store.counts() == (2, 2)
+    store.close()

@@ -113,9 +113,10 @@ class PostgresStore(SQLStore):
         psycopg = _psycopg()
         self.dsn = dsn
         self._errors = psycopg.errors
+        self._operational = psycopg.OperationalError
         try:
-            self._db = psycopg.connect(dsn, autocommit=True)
-            self._locker = psycopg.connect(dsn, autocommit=True)
+            self._db = self._connect()
+            self._locker = self._connect()
         except psycopg.OperationalError as exc:
             raise ConfigurationError(f"cannot reach the PostgreSQL store: {exc}".strip()) from exc
         self._lock = threading.Lock()
@@ -125,6 +126,24 @@ class PostgresStore(SQLStore):
         except BaseException:
             self.close()
             raise
+
+    def _connect(self):
+        return _psycopg().connect(self.dsn, autocommit=True)
+
+    def _retry_dead(self, connection, run):
+        """run(connection); if that finds the connection dead (PostgreSQL restarted), once more on a new one.
+
+        Only for statements that are safe to repeat: reads and lock requests outside a transaction.
+        Returns the result and the connection it ran on.
+        """
+        try:
+            return run(connection), connection
+        except self._operational as exc:
+            if not connection.broken:
+                raise
+            LOG.warning("the PostgreSQL connection was lost (%s): reconnecting", str(exc).strip())
+            connection = self._connect()
+            return run(connection), connection
 
     def _migrate(self) -> None:
         db = self._db
@@ -145,13 +164,17 @@ class PostgresStore(SQLStore):
                 LOG.info("PostgreSQL store migrated to schema version %d", version)
 
     def _x(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        return self._db.execute(_sql(sql), args)
+        if self._db.info.transaction_status.name != "IDLE" and not self._db.broken:
+            return self._db.execute(_sql(sql), args)  # inside a transaction: an error must reach the caller
+        result, self._db = self._retry_dead(self._db, lambda db: db.execute(_sql(sql), args))
+        return result
 
     def _xmany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._db.cursor().executemany(_sql(sql), rows)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
+        self._x("SELECT 1")  # a dead connection is replaced before the transaction, not inside it
         try:
             with self._db.transaction():
                 self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
@@ -174,7 +197,9 @@ class PostgresStore(SQLStore):
     def decision_lock(self) -> Iterator[None]:
         """A session advisory lock shared by every replica; released if this process dies."""
         with self._decisions:
-            self._locker.execute("SELECT pg_advisory_lock(%s)", (_DECISION_LOCK,))
+            _, self._locker = self._retry_dead(
+                self._locker, lambda db: db.execute("SELECT pg_advisory_lock(%s)", (_DECISION_LOCK,))
+            )
             try:
                 yield
             finally:
