@@ -203,7 +203,14 @@ class PostgresStore(SQLStore):
             try:
                 yield
             finally:
-                self._locker.execute("SELECT pg_advisory_unlock(%s)", (_DECISION_LOCK,))
+                try:
+                    self._locker.execute("SELECT pg_advisory_unlock(%s)", (_DECISION_LOCK,))
+                except self._operational:
+                    if not self._locker.broken:
+                        raise
+                    # The session died, and its advisory lock with it: nothing is left to release,
+                    # and what ran under the lock has committed.
+                    LOG.warning("the PostgreSQL lock connection was lost; its lock went with it")
 
     def close(self) -> None:
         with self._lock:
