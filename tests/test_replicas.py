@@ -166,3 +166,44 @@ def test_evictions_and_deletes_reach_every_replica(postgres_dsn, redis_url, embe
     assert replicas[0].get_article(stems[0])[0].article_id == stems[0]  # evicted, still stored
     for replica in replicas:
         replica.close()
+
+
+def test_a_stale_decision_is_taken_again_after_catching_up(postgres_dsn, embedder, tmp_path, seed_texts, caplog):
+    """Should the shared lock ever fail, the store's check on the change log sends the decision round again."""
+    import contextlib
+    import logging
+
+    from samestory.detector import Detector
+    from samestory.records import ArticleIn
+    from samestory.store.postgres import PostgresStore
+
+    first, second = (
+        Detector(
+            Settings.load(env={}, data_dir=tmp_path / name, store=postgres_dsn, snapshot_seconds=0, follow_seconds=0),
+            PostgresStore(postgres_dsn),
+            embedder,
+        )
+        for name in ("first", "second")
+    )
+    stems = sorted(seed_texts)
+    pending = second.prepare(ArticleIn(article_id=stems[1], text=seed_texts[stems[1]]))
+    # The second replica decides without the lock and without catching up, once, while the first writes.
+    second.store.decision_lock = contextlib.nullcontext
+    real_catch_up, calls = second._catch_up, []
+
+    def late_catch_up():
+        calls.append(1)
+        if len(calls) == 1:
+            first.ingest(ArticleIn(article_id=stems[0], text=seed_texts[stems[0]]))
+            return 0
+        return real_catch_up()
+
+    second._catch_up = late_catch_up
+    with caplog.at_level(logging.WARNING, logger="samestory.detector"):
+        decision = second.commit(pending)
+    assert "deciding again" in caplog.text and len(calls) == 2
+    # Taken again, the decision saw the first replica's article: the same event, one cluster.
+    assert decision.verdict.name == "SAME_EVENT" and decision.matches[0].article_id == stems[0]
+    assert second.stats()["semantic_index_size"] == 2
+    first.close()
+    second.close()

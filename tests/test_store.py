@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 from samestory.errors import AlreadyExists, NotFound
@@ -46,7 +48,7 @@ def store(request, tmp_path):
 
 def test_add_and_read_back(store):
     quote = Quote("We will win.", 1, 13, ((1, 13),), "Smith", "he", (20, 22), "said")
-    key = store.add(article("a", "c1", quotes=[QuoteRecord(quote, np.ones((2, 4), dtype=np.float32))]))
+    key = store.add(article("a", "c1", quotes=[QuoteRecord(quote, np.ones((2, 4), dtype=np.float32))])).key
     record = store.by_id("a")
     assert record.key == key and record.cluster_id == "c1" and record.entities == {"kyiv", "a"}
     assert np.array_equal(record.signature.hashvalues, np.arange(128))
@@ -128,7 +130,7 @@ def test_cluster_profiles_and_entity_frequencies_follow_adds_merges_and_deletes(
 
 
 def test_the_change_log_and_index_reads_agree(store):
-    keys = [store.add(article(name, "c" + name)) for name in "abcd"]
+    keys = [store.add(article(name, "c" + name)).key for name in "abcd"]
     store.delete("b")
     assert store.last_change() == 5
     changes = store.index_changes(2)
@@ -182,3 +184,15 @@ def test_the_postgresql_store_reconnects_after_the_server_drops_it(postgres_dsn)
     with store.decision_lock():  # and so does the lock
         assert store.counts() == (2, 2)
     store.close()
+
+
+def test_a_decision_taken_before_the_log_moved_is_refused(store):
+    from samestory.errors import StaleDecision
+
+    first = store.add(article("a", "ca"))
+    assert first.change == store.last_change() == 1
+    second = store.add(dataclasses.replace(article("b", "cb"), decided_at_change=1))
+    assert second.change == 2
+    with pytest.raises(StaleDecision, match="decided at change 1; the store is at 2"):
+        store.add(dataclasses.replace(article("c", "cc"), decided_at_change=1))
+    assert store.by_id("c") is None and store.resolve_cluster("cc") is None and store.last_change() == 2

@@ -27,7 +27,15 @@ from . import quotes as quotes_mod
 from . import text as text_mod
 from .config import Settings
 from .decide import Candidate, ClusterEvidence, Outcome, Probe, decide
-from .errors import AlreadyExists, DeadlineExceeded, IncompatibleData, InvalidArticle, LimitExceeded, NotFound
+from .errors import (
+    AlreadyExists,
+    DeadlineExceeded,
+    IncompatibleData,
+    InvalidArticle,
+    LimitExceeded,
+    NotFound,
+    StaleDecision,
+)
 from .lexical import Hasher, LexicalIndex, RedisLexicalIndex, Signature
 from .profile import entity_cosine, lead_cosine
 from .records import ArticleIn, Decision, Match
@@ -45,6 +53,7 @@ _MAX_FIELD_CHARS = 4096
 _INDEX_PARAMETERS = ("model", "vector.dim", "minhash.", "shingle.", "lsh.")
 SNAPSHOT_FILE = "index.snapshot"
 _DAY = 86_400.0
+_DECISION_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -657,9 +666,23 @@ class Detector:
         return Pending(article, content_hash, self._prepare(article, need_id=True), None)
 
     def commit(self, pending: Pending, deadline: float | None = None) -> Decision:
-        """Decide and store a prepared article under the writer lock; commits happen one at a time."""
+        """Decide and store a prepared article under the writer lock; commits happen one at a time.
+
+        The store refuses the write if its change log moved after the change the decision saw
+        (another writer, should the shared lock ever fail): the decision is then taken again.
+        """
         if pending.replay is not None:
             return pending.replay
+        for attempt in range(1, _DECISION_ATTEMPTS + 1):
+            try:
+                return self._commit_once(pending, deadline)
+            except StaleDecision:
+                if attempt == _DECISION_ATTEMPTS:
+                    raise
+                LOG.warning("the archive changed while %r was decided: deciding again", pending.article.article_id)
+        raise AssertionError("unreachable")
+
+    def _commit_once(self, pending: Pending, deadline: float | None) -> Decision:
         article, content_hash, prep = pending.article, pending.content_hash, pending.prepared
         with self._lock, self.store.decision_lock():
             self._catch_up()
@@ -674,7 +697,7 @@ class Detector:
             decision = self._decision(prep, outcome, cluster_id, stored=True)
             if deadline is not None and time.monotonic() > deadline:
                 raise DeadlineExceeded(f"the call's deadline passed before {article.article_id!r} was stored")
-            key = self.store.add(
+            stored = self.store.add(
                 NewArticle(
                     article_id=article.article_id,
                     title=article.title,
@@ -695,9 +718,10 @@ class Detector:
                     decision=decision.to_json(),
                     quotes=prep.quotes,
                     ingested_at=ingested_at,
+                    decided_at_change=self._applied,
                 )
             )
-            self._applied = self.store.last_change()  # ours: the decision lock keeps other writers out
+            key, self._applied = stored.key, stored.change  # the store checked that no change came between
             self._lexical.add(key, prep.signature)
             if self._lexical.persistent:
                 self._lexical.set_seq(self._applied)

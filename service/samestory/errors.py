@@ -5,6 +5,7 @@ SamestoryError
 ├── LimitExceeded         the request is over a configured limit (RESOURCE_EXHAUSTED)
 ├── NotFound              an unknown article or cluster id (NOT_FOUND)
 ├── AlreadyExists         an id already stored with other content (ALREADY_EXISTS)
+├── StaleDecision         the archive changed while deciding; retried, then ABORTED
 └── ConfigurationError    the service cannot start as configured
     └── IncompatibleData  the data directory was built with other parameters
 """
@@ -20,6 +21,7 @@ __all__ = [
     "LimitExceeded",
     "NotFound",
     "SamestoryError",
+    "StaleDecision",
 ]
 
 
@@ -41,6 +43,10 @@ class NotFound(SamestoryError):
 
 class AlreadyExists(SamestoryError):
     """An article with this id is stored with other content."""
+
+
+class StaleDecision(SamestoryError):
+    """The store's change log moved after the change a decision was taken at: nothing was stored."""
 
 
 class DeadlineExceeded(SamestoryError):

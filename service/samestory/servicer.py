@@ -23,7 +23,15 @@ from samestory_client._proto import samestory_pb2 as pb
 from samestory_client._proto import samestory_pb2_grpc as pb_grpc
 
 from .detector import Detector, Pending
-from .errors import AlreadyExists, DeadlineExceeded, InvalidArticle, LimitExceeded, NotFound, SamestoryError
+from .errors import (
+    AlreadyExists,
+    DeadlineExceeded,
+    InvalidArticle,
+    LimitExceeded,
+    NotFound,
+    SamestoryError,
+    StaleDecision,
+)
 from .quotes import Quote
 from .records import ArticleIn, Decision
 from .store import ArticleRecord
@@ -41,6 +49,7 @@ _STATUS = {
     NotFound: grpc.StatusCode.NOT_FOUND,
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
+    StaleDecision: grpc.StatusCode.ABORTED,
 }
 
 

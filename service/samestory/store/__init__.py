@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import ArticleRecord, ClusterRecord, IndexChanges, IndexEntry, NewArticle, QuoteRecord, Store
+from .base import ArticleRecord, ClusterRecord, IndexChanges, IndexEntry, NewArticle, QuoteRecord, Store, Stored
 from .sqlite import SQLiteStore
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "QuoteRecord",
     "SQLiteStore",
     "Store",
+    "Stored",
     "open_store",
 ]
 

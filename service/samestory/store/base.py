@@ -19,7 +19,16 @@ from ..lexical import Signature
 from ..profile import Profile
 from ..quotes import Quote
 
-__all__ = ["ArticleRecord", "ClusterRecord", "IndexChanges", "IndexEntry", "NewArticle", "QuoteRecord", "Store"]
+__all__ = [
+    "ArticleRecord",
+    "ClusterRecord",
+    "IndexChanges",
+    "IndexEntry",
+    "NewArticle",
+    "QuoteRecord",
+    "Store",
+    "Stored",
+]
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,9 @@ class NewArticle:
     decision: str
     quotes: tuple[QuoteRecord, ...]
     ingested_at: float | None = None  # POSIX seconds; None: the store's clock
+    # The newest change the decision saw: the store refuses the write (StaleDecision) if the log
+    # has moved since. None: no check.
+    decided_at_change: int | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,14 @@ class IndexEntry:
 
 
 @dataclass(frozen=True)
+class Stored:
+    """Where an added article went: its key, and its change's number in the log."""
+
+    key: int
+    change: int
+
+
+@dataclass(frozen=True)
 class IndexChanges:
     """What the indexes must do to catch up from one point of the change log to its end."""
 
@@ -112,10 +132,10 @@ class Store(Protocol):
 
     def set_parameters(self, params: dict[str, str]) -> None: ...
 
-    def add(self, article: NewArticle) -> int:
+    def add(self, article: NewArticle) -> Stored:
         """Commit the article, its cluster (new or merged, with its profile), entity counts and quotes.
 
-        Returns the article's key.
+        Returns the article's key and the number of its change in the log.
         """
 
     def delete(self, article_id: str) -> ArticleRecord:

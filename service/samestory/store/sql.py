@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NotFound
+from ..errors import NotFound, StaleDecision
 from ..lexical import Signature
 from ..profile import Profile
 from ..quotes import Quote
-from .base import ArticleRecord, ClusterRecord, IndexChanges, IndexEntry, NewArticle, QuoteRecord
+from .base import ArticleRecord, ClusterRecord, IndexChanges, IndexEntry, NewArticle, QuoteRecord, Stored
 
 __all__ = ["SQLStore"]
 
@@ -105,9 +105,16 @@ class SQLStore:
 
     # ----------------------------------------------------------------- writes
 
-    def add(self, article: NewArticle) -> int:
+    def add(self, article: NewArticle) -> Stored:
         now = dt.datetime.now(dt.UTC).timestamp() if article.ingested_at is None else article.ingested_at
         with self._lock, self._transaction():
+            if article.decided_at_change is not None:
+                (current,) = self._x(_LAST_CHANGE).fetchone()
+                if current != article.decided_at_change:
+                    raise StaleDecision(
+                        f"{article.article_id!r} was decided at change {article.decided_at_change}; "
+                        f"the store is at {current}"
+                    )
             if article.new_cluster:
                 self._x("INSERT INTO clusters (id, created_at) VALUES (?, ?)", (article.cluster_id, now))
             profile = self._profiles([article.cluster_id])[article.cluster_id]
@@ -156,8 +163,10 @@ class SQLStore:
                 ],
             )
             self._count_entities(article.entity_counts, 1)
-            self._x("INSERT INTO changes (op, article_key) VALUES ('add', ?)", (key,))
-        return key
+            (change,) = self._x(
+                "INSERT INTO changes (op, article_key) VALUES ('add', ?) RETURNING seq", (key,)
+            ).fetchone()
+        return Stored(key, int(change))
 
     def _count_entities(self, counts: dict[str, int], sign: int) -> None:
         self._xmany(
