@@ -207,3 +207,12 @@ def test_a_stale_decision_is_taken_again_after_catching_up(postgres_dsn, embedde
     assert second.stats()["semantic_index_size"] == 2
     first.close()
     second.close()
+
+
+def test_two_replicas_cannot_share_a_data_directory(start_server, tmp_path, postgres_dsn):
+    from samestory.errors import ConfigurationError
+
+    start_server(tmp_path / "one", store=postgres_dsn)
+    with pytest.raises(ConfigurationError, match="in use by another Samestory process"):
+        start_server(tmp_path / "one", store=postgres_dsn)
+    start_server(tmp_path / "two", store=postgres_dsn)  # its own directory: fine

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import ArticleRecord, ClusterRecord, IndexChanges, IndexEntry, NewArticle, QuoteRecord, Store, Stored
+from .base import (
+    ArticleRecord,
+    ClusterRecord,
+    IndexChanges,
+    IndexEntry,
+    NewArticle,
+    QuoteRecord,
+    Store,
+    Stored,
+    lock_data_dir,
+)
 from .sqlite import SQLiteStore
 
 __all__ = [
@@ -26,5 +36,10 @@ def open_store(data_dir: Path, url: str | None = None) -> Store:
     if url:
         from .postgres import PostgresStore  # psycopg is needed only here
 
-        return PostgresStore(url)
+        lockfile = lock_data_dir(data_dir)  # the replica's snapshot lives there
+        try:
+            return PostgresStore(url, lockfile)
+        except BaseException:
+            lockfile.close()
+            raise
     return SQLiteStore(data_dir)

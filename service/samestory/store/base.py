@@ -8,13 +8,16 @@ indexes are derived from it.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import IO, Protocol
 
 import numpy as np
 
+from ..errors import ConfigurationError
 from ..lexical import Signature
 from ..profile import Profile
 from ..quotes import Quote
@@ -28,6 +31,7 @@ __all__ = [
     "QuoteRecord",
     "Store",
     "Stored",
+    "lock_data_dir",
 ]
 
 
@@ -186,3 +190,22 @@ class Store(Protocol):
         """(articles, live clusters)."""
 
     def close(self) -> None: ...
+
+
+def lock_data_dir(data_dir: Path) -> IO[str]:
+    """Hold the data directory for this process (released when the file is closed).
+
+    Its in-memory indexes and snapshot belong to one process: a second server on the same
+    directory would race on the snapshot, and with SQLite never see the first one's writes.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lockfile = (data_dir / "samestory.lock").open("a")
+    try:
+        fcntl.flock(lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lockfile.close()
+        raise ConfigurationError(
+            f"the data directory {data_dir} is in use by another Samestory process; "
+            "stop it first or give this one its own --data-dir"
+        ) from None
+    return lockfile

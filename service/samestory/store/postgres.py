@@ -16,7 +16,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import IO, Any
 
 from ..errors import AlreadyExists, ConfigurationError
 from .sql import Execute, SQLStore
@@ -109,7 +109,8 @@ class PostgresStore(SQLStore):
 
     shared = True
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, lockfile: IO[str] | None = None) -> None:
+        self._lockfile = lockfile  # this replica's hold on its data directory (see lock_data_dir)
         psycopg = _psycopg()
         self.dsn = dsn
         self._errors = psycopg.errors
@@ -217,3 +218,5 @@ class PostgresStore(SQLStore):
             for connection in (getattr(self, "_db", None), getattr(self, "_locker", None)):
                 if connection is not None:
                     connection.close()
+            if self._lockfile is not None:
+                self._lockfile.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AlreadyExists, ConfigurationError
+from .base import lock_data_dir
 from .sql import Execute, SQLStore
 
 __all__ = ["SQLiteStore"]
@@ -79,18 +79,7 @@ class SQLiteStore(SQLStore):
     shared = False
 
     def __init__(self, data_dir: Path) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        # The in-memory indexes belong to one process: a second server on the same directory
-        # would never see the first one's writes in its indexes.
-        self._lockfile = (data_dir / "samestory.lock").open("a")
-        try:
-            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lockfile.close()
-            raise ConfigurationError(
-                f"the data directory {data_dir} is in use by another Samestory process; "
-                "stop it first or give this one its own --data-dir"
-            ) from None
+        self._lockfile = lock_data_dir(data_dir)
         try:
             self._open(data_dir)
         except BaseException:
