@@ -258,7 +258,36 @@ class CompactKeys(OrderedStorage):
         return key in self._dict
 
 
-class LexicalIndex:
+class _Index:
+    """What both LSH indexes do the same way through datasketch's MinHashLSH, whatever its storage."""
+
+    def __init__(self, params: LexicalParams, lsh: MinHashLSH) -> None:
+        self.params = params
+        self._lsh = lsh
+        self.bands, self.rows = lsh.b, lsh.r
+
+    def _lean(self, sig: Signature) -> LeanMinHash:
+        return LeanMinHash(seed=self.params.seed, hashvalues=sig.hashvalues, scheme=self.params.scheme)
+
+    def add(self, key: int, sig: Signature) -> None:
+        # One article: datasketch's plain insert (on Redis, a pipeline per table; an insertion
+        # session would open and flush a buffered transaction per table, about 50 ms).
+        if sig.shingles and key not in self._lsh:
+            self._lsh.insert(key, self._lean(sig), check_duplication=False)
+
+    def query(self, sig: Signature) -> list[int]:
+        if not sig.shingles:
+            return []
+        return list(self._lsh.query(self._lean(sig)))
+
+    def __contains__(self, key: int) -> bool:
+        return key in self._lsh
+
+    def __len__(self) -> int:
+        return int(self._lsh.keys.size())
+
+
+class LexicalIndex(_Index):
     """MinHash-LSH over article keys (store sequence numbers): datasketch's MinHashLSH on compact storage.
 
     Not safe under concurrent mutation: the detector's writer lock guards it.
@@ -267,23 +296,11 @@ class LexicalIndex:
     persistent = False  # lives in this process: rebuilt from the snapshot and the store on start
 
     def __init__(self, params: LexicalParams) -> None:
-        self.params = params
-        self._lsh = MinHashLSH(threshold=params.lsh_threshold, num_perm=params.num_perm, hashfunc=band_key)
-        self._lsh.hashfunc = functools.partial(band_key, rows=self._lsh.r)
-        self._lsh.hashtables = [CompactBuckets() for _ in range(self._lsh.b)]
-        self._lsh.keys = CompactKeys()
-        self.bands, self.rows = self._lsh.b, self._lsh.r
-
-    def _lean(self, sig: Signature) -> LeanMinHash:
-        return LeanMinHash(seed=self.params.seed, hashvalues=sig.hashvalues, scheme=self.params.scheme)
-
-    def add(self, key: int, sig: Signature) -> None:
-        if sig.shingles and key not in self._lsh:
-            self._lsh.insert(key, self._lean(sig), check_duplication=False)
-
-    def add_many(self, items: Iterable[tuple[int, Signature]]) -> None:
-        for key, sig in items:
-            self.add(key, sig)
+        lsh = MinHashLSH(threshold=params.lsh_threshold, num_perm=params.num_perm, hashfunc=band_key)
+        lsh.hashfunc = functools.partial(band_key, rows=lsh.r)
+        lsh.hashtables = [CompactBuckets() for _ in range(lsh.b)]
+        lsh.keys = CompactKeys()
+        super().__init__(params, lsh)
 
     def add_arrays(self, keys: np.ndarray, shingles: np.ndarray, signatures: np.ndarray) -> None:
         """Bulk insert (start-up): the bands of all signatures are hashed at once, in numpy.
@@ -320,19 +337,8 @@ class LexicalIndex:
         for key in keys:
             self.remove(key)
 
-    def query(self, sig: Signature) -> list[int]:
-        if not sig.shingles:
-            return []
-        return list(self._lsh.query(self._lean(sig)))
 
-    def __contains__(self, key: int) -> bool:
-        return key in self._lsh
-
-    def __len__(self) -> int:
-        return len(self._lsh.keys.keys())
-
-
-class RedisLexicalIndex:
+class RedisLexicalIndex(_Index):
     """MinHash-LSH on Redis through datasketch's own Redis storage, shared by every replica.
 
     Its keys live under an explicit `basename`. Next to them, `<basename>:params` records
@@ -350,7 +356,6 @@ class RedisLexicalIndex:
             import redis
         except ImportError as exc:  # only shared deployments need it
             raise ConfigurationError("a redis:// LSH needs the redis package: pip install 'samestory[shared]'") from exc
-        self.params = params
         self.basename = basename
         self._redis = redis.Redis.from_url(url)
         try:
@@ -363,8 +368,9 @@ class RedisLexicalIndex:
             "basename": basename.encode("utf-8"),
             "redis": {k: pool[k] for k in ("host", "port", "db", "username", "password") if pool.get(k) is not None},
         }
-        self._lsh = MinHashLSH(threshold=params.lsh_threshold, num_perm=params.num_perm, storage_config=config)
-        self.bands, self.rows = self._lsh.b, self._lsh.r
+        super().__init__(
+            params, MinHashLSH(threshold=params.lsh_threshold, num_perm=params.num_perm, storage_config=config)
+        )
         self._check_parameters()
 
     def _check_parameters(self) -> None:
@@ -381,9 +387,6 @@ class RedisLexicalIndex:
                 "it was built with"
             )
 
-    def _lean(self, sig: Signature) -> LeanMinHash:
-        return LeanMinHash(seed=self.params.seed, hashvalues=sig.hashvalues, scheme=self.params.scheme)
-
     @property
     def seq(self) -> int:
         """The newest change of the store's log this index reflects."""
@@ -391,12 +394,6 @@ class RedisLexicalIndex:
 
     def set_seq(self, seq: int) -> None:
         self._redis.set(f"{self.basename}:seq", seq)
-
-    def add(self, key: int, sig: Signature) -> None:
-        # One article: datasketch's plain insert writes each table in one pipeline; an insertion
-        # session would open and flush a buffer per table (26 transactions, about 50 ms).
-        if sig.shingles and key not in self._lsh:
-            self._lsh.insert(key, self._lean(sig), check_duplication=False)
 
     def add_arrays(self, keys: np.ndarray, shingles: np.ndarray, signatures: np.ndarray) -> None:
         if not len(keys):
@@ -418,20 +415,9 @@ class RedisLexicalIndex:
                 for key in present:
                     session.remove(key)
 
-    def query(self, sig: Signature) -> list[int]:
-        if not sig.shingles:
-            return []
-        return list(self._lsh.query(self._lean(sig)))
-
     def clear(self) -> None:
         """Remove every key under this basename (the index is rebuilt from the store after)."""
         for pattern in (f"{self.basename}_*", f"{self.basename}:*"):  # datasketch's names, and ours
             for name in self._redis.scan_iter(match=pattern.encode(), count=10_000):
                 self._redis.delete(name)
         self._check_parameters()
-
-    def __contains__(self, key: int) -> bool:
-        return key in self._lsh
-
-    def __len__(self) -> int:
-        return int(self._lsh.keys.size())
