@@ -298,11 +298,16 @@ class VectorIndex:
         """Whether the index has grown to `ivf_from` and should become an inverted file."""
         return self.centroids is None and 0 < self.ivf_from <= len(self._keys)
 
+    def _flat_vectors(self) -> np.ndarray:
+        """The exact index's vectors, as a view of FAISS's own memory (copy before the index changes)."""
+        count = self._index.ntotal
+        flat = faiss.downcast_index(self._index.index)
+        return faiss.rev_swig_ptr(flat.get_xb(), count * self.dim).reshape(count, self.dim)
+
     def sample(self) -> np.ndarray:
         """Vectors to train the inverted file's centroids on (k-means needs no more than 64 per list)."""
-        flat = faiss.downcast_index(self._index.index)
-        count = self._index.ntotal
-        vectors = faiss.rev_swig_ptr(flat.get_xb(), count * self.dim).reshape(count, self.dim)
+        vectors = self._flat_vectors()
+        count = len(vectors)
         if count > 64 * self.ivf_lists:
             return vectors[np.sort(np.random.default_rng(count).choice(count, 64 * self.ivf_lists, replace=False))]
         return vectors.copy()
@@ -318,9 +323,8 @@ class VectorIndex:
         if self.centroids is not None:
             return
         started = time.monotonic()
-        flat = faiss.downcast_index(self._index.index)
-        count = self._index.ntotal
-        vectors = faiss.rev_swig_ptr(flat.get_xb(), count * self.dim).reshape(count, self.dim).copy()
+        vectors = self._flat_vectors().copy()
+        count = len(vectors)
         ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
         self._index = self._inverted(centroids)
         self._index.add_with_ids(vectors, ids)
