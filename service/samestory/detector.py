@@ -17,7 +17,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,7 +132,7 @@ class Detector:
             self._vectors.use_centroids(self._vectors.train(self._vectors.sample()))
         if self._lexical.persistent:
             with self.store.decision_lock():
-                self._sync_lexical()
+                self._before_write()
         self._closing = threading.Event()
         self._snapshots: threading.Thread | None = None
         if settings.snapshot_seconds > 0:
@@ -206,7 +206,7 @@ class Detector:
                 snap.lists[inside],
             )
             changes = self.store.index_changes(snap.seq)
-            self._apply([e for e in changes.added if e.ingested_at >= horizon], changes.removed)
+            self._apply(changes.added, changes.removed)
             stored = self.store.count_since(horizon or None)
             if stored == len(self._vectors):
                 self._snapshot_seq, self._applied = snap.seq, changes.upto
@@ -234,13 +234,8 @@ class Detector:
             self._ages = []
         # Entries read after this point may be newer still: the catch-up from here skips what is present.
         self._applied = self.store.last_change()
-        batch: list[IndexEntry] = []
-        for entry in self.store.index_entries(horizon or None):
-            batch.append(entry)
-            if len(batch) == 10_000:
-                self._apply(batch, ())
-                batch = []
-        self._apply(batch, ())
+        for page in self._pages(horizon):
+            self._apply(page, ())
         self._catch_up()
         LOG.info(
             "indexes rebuilt from the store: %d articles in %.2fs, vector index %s",
@@ -306,21 +301,25 @@ class Detector:
         changes = self.store.index_changes(self._applied)
         if changes.upto == self._applied:
             return 0
-        horizon = self.horizon
-        self._apply([e for e in changes.added if e.ingested_at >= horizon], changes.removed)
+        self._apply(changes.added, changes.removed)
         self._applied = changes.upto
         return len(changes.added) + len(changes.removed)
 
+    def _before_write(self) -> None:
+        """Under the decision lock: the indexes, and a shared LSH, up to the store's newest change."""
+        self._catch_up()
+        if self._lexical.persistent:
+            self._sync_lexical()
+
     def _sync_lexical(self) -> None:
-        """Bring a shared (Redis) LSH up to the store's newest change; under the decision lock.
+        """Bring a shared (Redis) LSH up to the change the indexes have applied (see _before_write).
 
         Writers keep it current themselves; this replays what a writer that died between
         the store and Redis left out, and builds the LSH when it is new or from other data.
         """
-        seq, last = self._lexical.seq, self.store.last_change()
+        seq, last = self._lexical.seq, self._applied
         if seq == last:
             return
-        horizon = self.horizon
         if seq > last or (seq == 0 and len(self._lexical)):
             LOG.warning(
                 "the Redis LSH %r is at change %d, the store at %d: rebuilding it", self._lexical.basename, seq, last
@@ -328,19 +327,14 @@ class Detector:
             self._lexical.clear()
             seq = 0
         if seq == 0:
-            batch: list[IndexEntry] = []
-            for entry in self.store.index_entries(horizon or None):
-                batch.append(entry)
-                if len(batch) == 10_000:
-                    self._lexical.add_arrays(*self._columns(batch)[:3])
-                    batch = []
-            self._lexical.add_arrays(*self._columns(batch)[:3])
+            for page in self._pages(self.horizon):
+                self._lexical.add_arrays(*self._columns(page)[:3])
             self._lexical.set_seq(last)
             LOG.info("Redis LSH %r built from the store: %d articles", self._lexical.basename, len(self._lexical))
             return
         changes = self.store.index_changes(seq)
         self._lexical.remove_many(changes.removed)
-        self._lexical.add_arrays(*self._columns([e for e in changes.added if e.ingested_at >= horizon])[:3])
+        self._lexical.add_arrays(*self._columns(self._inside(changes.added))[:3])
         self._lexical.set_seq(changes.upto)
         LOG.info("Redis LSH %r caught up from change %d to %d", self._lexical.basename, seq, changes.upto)
 
@@ -393,10 +387,27 @@ class Detector:
         LOG.info("time window: %d articles older than %s left the indexes", len(expired), _iso(horizon))
         return len(expired)
 
+    def _inside(self, entries: Iterable[IndexEntry]) -> list[IndexEntry]:
+        """The entries the time window keeps."""
+        horizon = self.horizon
+        return [e for e in entries if e.ingested_at >= horizon]
+
+    def _pages(self, horizon: float) -> Iterator[list[IndexEntry]]:
+        """The store's index entries inside the window, 10,000 at a time."""
+        page: list[IndexEntry] = []
+        for entry in self.store.index_entries(horizon or None):
+            page.append(entry)
+            if len(page) == 10_000:
+                yield page
+                page = []
+        yield page
+
     def _apply(self, added: Sequence[IndexEntry], removed: Sequence[int]) -> None:
+        """Changes from the store (start-up, other replicas): added entries outside the window stay out."""
         if not self._lexical.persistent:
             self._lexical.remove_many(removed)
         self._vectors.remove(removed)
+        added = self._inside(added)
         if added:
             self._add_to_indexes(*self._columns(added))
         self.evict()
@@ -685,9 +696,7 @@ class Detector:
     def _commit_once(self, pending: Pending, deadline: float | None) -> Decision:
         article, content_hash, prep = pending.article, pending.content_hash, pending.prepared
         with self._lock, self.store.decision_lock():
-            self._catch_up()
-            if self._lexical.persistent:
-                self._sync_lexical()
+            self._before_write()
             replay = self._replay(article, content_hash)
             if replay is not None:
                 return replay
@@ -775,9 +784,7 @@ class Detector:
 
     def delete(self, article_id: str) -> ArticleRecord:
         with self._lock, self.store.decision_lock():
-            self._catch_up()
-            if self._lexical.persistent:
-                self._sync_lexical()
+            self._before_write()
             record = self.store.delete(article_id)
             self._applied = self.store.last_change()
             self._lexical.remove(record.key)
