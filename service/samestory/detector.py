@@ -786,10 +786,9 @@ class Detector:
         with self._lock, self.store.decision_lock():
             self._before_write()
             record = self.store.delete(article_id)
-            self._applied = self.store.last_change()
+            # The applied position stays where it was: reading the store's newest change here could
+            # step over another writer's. The next catch-up replays this delete, a no-op by then.
             self._lexical.remove(record.key)
-            if self._lexical.persistent:
-                self._lexical.set_seq(self._applied)
             self._vectors.remove([record.key])
         LOG.info("deleted %s from cluster %s", article_id, record.cluster_id)
         return record
