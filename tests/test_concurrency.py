@@ -49,44 +49,55 @@ def _partition(client: SamestoryClient, articles: list[pb.Article]) -> set[froze
     return {frozenset(ids) for ids in members.values()}
 
 
-def test_concurrent_shuffled_clients_make_the_clusters_one_client_makes_in_order(
-    start_server, tmp_path, seed_texts, other_events
-):
-    articles = _articles(seed_texts, other_events)
-
-    serial = start_server(tmp_path / "serial")
-    with SamestoryClient(serial.target, timeout=120) as client:
+def clusters_in_order(server, articles: list[pb.Article]) -> set[frozenset[str]]:
+    """The clusters one client makes sending the articles one by one, in order."""
+    with SamestoryClient(server.target, timeout=120) as client:
         for article in articles:
             client.ingest(article)
         expected = _partition(client, articles)
-    serial.stop()
+    server.stop()
     # The set has both sizes of cluster: otherwise any split or any merge would pass.
     assert 1 < len(expected) < len(articles)
+    return expected
 
-    concurrent = start_server(tmp_path / "concurrent")
-    concurrent.detector.store = _SlowReads(concurrent.detector.store)
-    answers: list[dict[str, tuple[int, str]]] = [{} for _ in range(CLIENTS)]
+
+def ingest_concurrently(targets: list[str], orders: list[list[pb.Article]]) -> list[dict[str, tuple[int, str]]]:
+    """One client per order, on targets[n % len(targets)], all starting together; each one's answers."""
+    answers: list[dict[str, tuple[int, str]]] = [{} for _ in orders]
     errors: list[BaseException] = []
-    start = threading.Barrier(CLIENTS)
+    start = threading.Barrier(len(orders))
 
     def run(n: int) -> None:
-        order = articles[:]
-        random.Random(n).shuffle(order)
         try:
-            with SamestoryClient(concurrent.target, timeout=300) as client:
+            with SamestoryClient(targets[n % len(targets)], timeout=300) as client:
                 start.wait()
-                for article in order:
+                for article in orders[n]:
                     decision = client.ingest(article)
                     answers[n][article.id] = (decision.verdict, decision.cluster_id)
         except BaseException as exc:  # reported below, in the test's thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(CLIENTS)]
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(orders))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(600)
     assert not errors, errors
+    return answers
+
+
+def test_concurrent_shuffled_clients_make_the_clusters_one_client_makes_in_order(
+    start_server, tmp_path, seed_texts, other_events
+):
+    articles = _articles(seed_texts, other_events)
+    expected = clusters_in_order(start_server(tmp_path / "serial"), articles)
+
+    concurrent = start_server(tmp_path / "concurrent")
+    concurrent.detector.store = _SlowReads(concurrent.detector.store)
+    orders = [articles[:] for _ in range(CLIENTS)]
+    for n, order in enumerate(orders):
+        random.Random(n).shuffle(order)
+    answers = ingest_concurrently([concurrent.target], orders)
     # Every client heard the same answer for each article: the first ingest's, replayed.
     assert all(a == answers[0] for a in answers[1:])
     with SamestoryClient(concurrent.target, timeout=120) as client:

@@ -4,7 +4,6 @@ in-memory indexes follow the others' writes through the store's change log."""
 from __future__ import annotations
 
 import random
-import threading
 import time
 
 import grpc
@@ -13,7 +12,7 @@ from samestory.config import Settings
 from samestory.lexical import RedisLexicalIndex
 from samestory_client import SamestoryClient, make_article
 
-from .test_concurrency import _articles, _partition, _SlowReads
+from .test_concurrency import _articles, _partition, _SlowReads, clusters_in_order, ingest_concurrently
 
 CLIENTS_PER_REPLICA = 8
 
@@ -29,13 +28,9 @@ def test_two_replicas_with_eight_clients_each_make_the_clusters_of_one_in_order(
         shared_lsh = {"lsh": request.getfixturevalue("redis_url"), "lsh_basename": "two-replicas"}
         RedisLexicalIndex(Settings().lexical, shared_lsh["lsh"], "two-replicas").clear()
     articles = _articles(seed_texts, other_events)
-    single = start_server(tmp_path / "single", store=fresh_database(postgres, "replicas_single"))
-    with SamestoryClient(single.target, timeout=120) as client:
-        for article in articles:
-            client.ingest(article)
-        expected = _partition(client, articles)
-    single.stop()
-    assert 1 < len(expected) < len(articles)
+    expected = clusters_in_order(
+        start_server(tmp_path / "single", store=fresh_database(postgres, "replicas_single")), articles
+    )
 
     shared = fresh_database(postgres, "replicas_shared")
     replicas = [start_server(tmp_path / f"replica{n}", store=shared, **shared_lsh) for n in range(2)]
@@ -43,26 +38,10 @@ def test_two_replicas_with_eight_clients_each_make_the_clusters_of_one_in_order(
         replica.detector.store = _SlowReads(replica.detector.store)
     order = articles[:]
     random.Random(7).shuffle(order)
-    answers: dict[int, dict[str, tuple[int, str]]] = {}
-    errors: list[BaseException] = []
-    start = threading.Barrier(2 * CLIENTS_PER_REPLICA)
-
-    def run(n: int) -> None:
-        mine = order[n % len(order) :] + order[: n % len(order)]  # each client starts elsewhere in the set
-        try:
-            with SamestoryClient(replicas[n % 2].target, timeout=300) as client:
-                start.wait()
-                answers[n] = {a.id: (d.verdict, d.cluster_id) for a, d in ((a, client.ingest(a)) for a in mine)}
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(2 * CLIENTS_PER_REPLICA)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(600)
-    assert not errors, errors
-    assert all(a == answers[0] for a in answers.values())  # every client, on either replica, heard one answer
+    # Client n goes to replica n % 2 and starts elsewhere in the one shuffled set.
+    orders = [order[n % len(order) :] + order[: n % len(order)] for n in range(2 * CLIENTS_PER_REPLICA)]
+    answers = ingest_concurrently([r.target for r in replicas], orders)
+    assert all(a == answers[0] for a in answers)  # every client, on either replica, heard one answer
     for replica in replicas:
         replica.detector.follow()
         with SamestoryClient(replica.target, timeout=120) as client:
