@@ -185,8 +185,7 @@ class PostgresStore(SQLStore):
 
     @contextlib.contextmanager
     def _read_view(self) -> Iterator[Execute]:
-        psycopg = _psycopg()
-        db = psycopg.connect(self.dsn, autocommit=True)
+        db = self._connect()
         try:
             with db.transaction():
                 db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
