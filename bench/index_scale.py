@@ -77,8 +77,7 @@ def build_vectors(keys, vectors, settings: Settings, lists=None, centroids=None)
     for start in range(0, len(keys), 50_000):  # as a rebuild from the store adds them
         part = slice(start, start + 50_000)
         index.add(keys[part], vectors[part], None if lists is None else lists[part])
-        if index.due():  # as the service does, when the count is reached
-            index.use_centroids(index.train(index.sample()))
+        index.train_when_due()  # as the service does at start-up, when the count is reached
     return index
 
 
@@ -201,8 +200,7 @@ def stream(window: int, settings: Settings) -> list[str]:
         for key, sig in zip(keys[part].tolist(), signatures[part], strict=True):
             lexical.add(key, Signature(sig, 500))
         semantic.add(keys[part], vectors[part])
-        if semantic.due():
-            semantic.use_centroids(semantic.train(semantic.sample()))
+        semantic.train_when_due()
         expired = keys[max(0, start + batch - window - batch) : max(0, start + batch - window)].tolist()
         for key in expired:
             lexical.remove(key)

@@ -128,8 +128,7 @@ class Detector:
         self._snapshot_seq: int | None = None
         self._applied = 0  # the newest change of the store's log that the indexes reflect
         self._load_indexes()
-        if self._vectors.due():  # nobody is waiting yet: train here
-            self._vectors.use_centroids(self._vectors.train(self._vectors.sample()))
+        self._vectors.train_when_due()  # nobody is waiting yet: train here
         if self._lexical.persistent:
             with self.store.decision_lock():
                 self._before_write()

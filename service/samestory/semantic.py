@@ -318,6 +318,11 @@ class VectorIndex:
         kmeans.train(np.ascontiguousarray(sample, dtype=np.float32))
         return kmeans.centroids.copy()
 
+    def train_when_due(self) -> None:
+        """Sample, train and move in one go, blocking, once `due()`: where no call is waiting (start-up)."""
+        if self.due():
+            self.use_centroids(self.train(self.sample()))
+
     def use_centroids(self, centroids: np.ndarray) -> None:
         """Move every vector held into an inverted file with these centroids."""
         if self.centroids is not None:
