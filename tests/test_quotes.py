@@ -186,9 +186,37 @@ def test_pieces_of_one_statement_in_one_sentence_are_one_quote():
 
 
 def test_common_words_at_sentence_start_are_not_speakers():
-    text = 'Maybe he will host "Saturday Night Live" again. maybe not.'
+    text = 'Maybe he will host "a show about nothing at all" again. maybe not.'
     (q,) = extract(text)
     assert q.speaker != "Maybe"
+
+
+def test_titles_are_not_quotes_unless_attributed():
+    assert extract('"Saturday Night Live" returns in May, after "The Truman Show" on the same channel.') == []
+    (q,) = extract('"Make America Great Again," Trump told the crowd.')
+    assert q.speaker == "Trump"
+
+
+def test_attribution_split_by_a_long_appositive_is_one_statement():
+    text = (
+        '"We will win this state," said Skip Rutherford, a longtime loyalist and dean of the school, who has'
+        ' known them for decades. "The population here has changed."'
+    )
+    (q,) = extract(text)
+    assert len(q.parts) == 2 and q.speaker == "Skip Rutherford"
+
+
+def test_a_new_cue_between_pieces_opens_another_statement():
+    text = '"Be very conservative," Trump said, adding a plug for himself. "And who can fix things better than me?"'
+    assert len(extract(text)) == 2
+    text = 'She says Trump represents the "same rigged system he will change." She adds, "What kind of genius is that?"'
+    assert len(extract(text)) == 2
+
+
+def test_a_quote_left_open_runs_into_the_next_paragraph_that_opens_with_a_mark():
+    text = 'Cruz told reporters: "The comments are typical of them.\n\n"Rather than scold allies, we act."'
+    (q,) = extract(text)
+    assert q.text.startswith("The comments") and q.text.endswith("we act.") and q.speaker == "Cruz"
 
 
 def test_quoted_dates_are_not_quotes():

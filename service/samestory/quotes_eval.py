@@ -83,8 +83,8 @@ def read_polnear(path: Path) -> list[Document]:
             for q in row["quotes"]:
                 if not q.get("direct"):
                     continue
-                spans = q["content_spans"]
-                start, end = _quoted_part(text, spans[0][0], spans[-1][1])
+                spans = q["content_spans"]  # not always in text order
+                start, end = _quoted_part(text, min(a for a, _ in spans), max(b for _, b in spans))
                 gold.append(
                     GoldQuote(
                         start,
@@ -98,6 +98,7 @@ def read_polnear(path: Path) -> list[Document]:
 
 
 _MARKS = '"“”«»„'
+_CLOSING = "”»"
 
 
 def _quoted_part(text: str, start: int, end: int) -> tuple[int, int]:
@@ -106,7 +107,11 @@ def _quoted_part(text: str, start: int, end: int) -> tuple[int, int]:
     if not inside:
         return start, end
     first, last = inside[0], inside[-1]
-    if first == last:  # an unclosed mark: the quotation runs to the end of the content
+    if first == last:
+        # One mark: an opening one starts a quotation that runs to the content's end; a closing one
+        # (the annotation left the opening mark out) ends a quotation that ran from the content's start.
+        if text[first] in _CLOSING or (text[first] == '"' and first > (start + end) // 2):
+            return start, first + 1
         return first, end
     return first, last + 1
 

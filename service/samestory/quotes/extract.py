@@ -29,7 +29,10 @@ _CUES = (
     r"shouted|chanted|joked|quipped|noting|insisting|telling|describing|declaring|contended|suggested|"
     r"accused|praised|criticized|criticised|dismissed|labeled|labelled|dubbed|blasted|slammed|touted|"
     r"responded|answered|explains|adding|arguing|warning|tweeting|proclaimed|boasted|lamented|complained|"
-    r"observed|predicts|promises|vowing|recalls|thundered|mused|charged|countered|insists|believes|believed"
+    r"observed|predicts|promises|vowing|recalls|thundered|mused|charged|countered|insists|believes|believed|"
+    r"responds|describes|asserted|asserts|surmised|offered|opined|wondered|advised|commented|explaining|"
+    r"reads|read|tweets|posts|writing|texted|emailed|testified|alleged|alleges|announcing|recounted|"
+    r"acknowledges|admits|concedes|notes|added|asking|replying|stating|saying"
 )
 _TITLE_WORDS = frozenset(
     """mr mrs ms dr prof sir president vice prime minister foreign defence defense secretary general major
@@ -134,8 +137,8 @@ def trim(text: str, start: int, end: int) -> Span:
 
 
 def _raw_quotes(text: str, paragraphs: Sequence[Paragraph]) -> list[_Raw]:
-    """Quotation marks paired within paragraphs; a quote whose paragraph opens with a mark that does
-    not close goes on into the next paragraph that opens with a mark (the newspaper convention)."""
+    """Quotation marks paired within paragraphs; a quote that does not close in its paragraph goes on
+    into the next paragraph when that one opens with a mark (the newspaper convention)."""
     found: list[_Raw] = []
     running: _Raw | None = None
     for number, para in enumerate(paragraphs):
@@ -153,7 +156,8 @@ def _raw_quotes(text: str, paragraphs: Sequence[Paragraph]) -> list[_Raw]:
             while j < para.end and text[j] not in closers:
                 j += 1
             closed = j < para.end
-            if not closed and i != para.start:
+            runs_on = number + 1 < len(paragraphs) and text[paragraphs[number + 1].start] in _PAIRS
+            if not closed and i != para.start and not runs_on:
                 break  # a stray mark: the rest of the paragraph is still read for nothing else
             start, end = trim(text, i + 1, j if closed else para.end)
             if running is not None and i == para.start:
@@ -256,49 +260,94 @@ def _attribution(text: str, para: Paragraph, raw: _Raw, prev_end: int, next_star
     return None
 
 
-def _merge_split(text: str, raws: list[_Raw], paragraphs: Sequence[Paragraph]) -> list[_Raw]:
-    """Join a quote split by its attribution into one quote with several parts.
+_CUE_WORD = re.compile(rf"\b(?:{_CUES})\b")
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof st sen rep gov gen lt col capt sgt rev ft mt jan feb mar apr jun jul aug sep sept oct
+    nov dec inc co corp jr sr vs no""".split()
+)
 
-    `"X," he said, "Y."` and `"X," said Smith, an adviser. "Y."`: the words
-    between the pieces are a short attribution, and the second piece has no
-    attribution of its own (else it is someone else's answer).
+
+def _sentence_breaks(text: str) -> list[int]:
+    """Where the sentences inside the text end; "Mr." and initials end none."""
+    ends = []
+    for match in _SENTENCE_END.finditer(text):
+        word = re.search(r"([\w.]+)[.!?]?[\"”’»)]*\s$", text[: match.end()])
+        if text[match.start()] == "." and word:
+            stem = word.group(1).rstrip(".").casefold()
+            if stem in _ABBREVIATIONS or len(stem) == 1 or "." in stem:
+                continue
+        ends.append(match.end())
+    return ends
+
+
+def _merge_split(text: str, raws: list[_Raw], paragraphs: Sequence[Paragraph]) -> list[_Raw]:
+    """Join the pieces of one statement into one quote with several parts.
+
+    Two ways a statement comes in pieces: split by its own attribution,
+    `"X," he said, "Y."` or `"X," said Smith, an adviser who ... . "Y."` (the
+    words between are one sentence with one cue, the first piece has no
+    attribution before it and the second none after it, else they are two
+    statements); and partial quotes strung through one sentence without a cue
+    between them, `called it "X" and "Y"`.
     """
     merged: list[_Raw] = []
     for raw in raws:
-        if merged:
+        if merged and _joins(text, merged[-1], raw, paragraphs):
             prev = merged[-1]
-            between = text[prev.close_mark + 1 : raw.open_mark]
-            inside_end = text[prev.parts[-1][1] : prev.close_mark + 1].rstrip('"”»')
-            ends_open = inside_end.endswith(",") or between.lstrip().startswith(",")
-            ends_sentence = inside_end.endswith((".", "!", "?")) or between.rstrip().endswith(".")
-            own_end = paragraphs[raw.last_paragraph].end
-            answered = any(
-                p.match(text[raw.close_mark + 1 : own_end]) for p in (_AFTER_CUE_SUBJECT, _AFTER_SUBJECT_CUE)
-            )
-            # "X" and "Y", "X", not "Y": two pieces of one statement in one sentence.
-            adjacent = (
-                prev.last_paragraph == raw.paragraph
-                and len(WORD.findall(between)) <= 3
-                and not re.search(r"[.!?;:]", between)
-                and not (inside_end.endswith((".", "!", "?")) and WORD.search(between))
-            )
-            if adjacent or (
-                prev.last_paragraph == raw.paragraph
-                and (ends_open or ends_sentence)
-                and len(WORD.findall(between)) <= 15
-                and re.search(rf"\b({_CUES})\b", between)
-                and between.rstrip().endswith((",", ".", ":"))
-                and not answered
-            ):
-                if prev.split_close is None:
-                    prev.split_close = prev.close_mark
-                prev.parts.extend(raw.parts)
-                prev.end = raw.end
-                prev.close_mark = raw.close_mark
-                prev.last_paragraph = raw.last_paragraph
-                continue
+            if prev.split_close is None:
+                prev.split_close = prev.close_mark
+            prev.parts.extend(raw.parts)
+            prev.end = raw.end
+            prev.close_mark = raw.close_mark
+            prev.last_paragraph = raw.last_paragraph
+            continue
         merged.append(raw)
     return merged
+
+
+def _joins(text: str, prev: _Raw, raw: _Raw, paragraphs: Sequence[Paragraph]) -> bool:
+    if prev.last_paragraph != raw.paragraph:
+        return False
+    if any(_is_title(WORD.findall(text[s:e])) for r in (prev, raw) for s, e in r.parts[-1:]):
+        return False
+    between = text[prev.close_mark + 1 : raw.open_mark]
+    inside_end = text[prev.parts[-1][1] : prev.close_mark + 1].rstrip('"”»')
+    cues = len(_CUE_WORD.findall(between))
+    breaks = _sentence_breaks(between + " ")
+    ends_sentence = inside_end.endswith((".", "!", "?")) or text[prev.parts[-1][1] - 1] in ".!?"
+    if cues == 0:
+        # "X" and "Y", "X", not "Y": partial quotes in one sentence.
+        return not breaks and not ends_sentence and len(WORD.findall(between)) <= 12 and ":" not in between
+    if cues > 1 or len(breaks) > 1:
+        return False
+    # The attribution is one sentence; a short lead-in of the next may follow it ("... he said. But "Y"").
+    body = between.rstrip()
+    if breaks:
+        cut = breaks[0]
+        if len(WORD.findall(between[cut:])) > 2 or not _CUE_WORD.search(between[:cut]):
+            return False
+    elif not body.endswith((",", ":", "—", "–")):
+        return False
+    para = paragraphs[prev.paragraph]
+    sent_start, _ = _sentence_bounds(text, para, prev.open_mark, prev.close_mark)
+    if _BEFORE_SUBJECT_CUE.search(text[sent_start : prev.open_mark]):
+        return False  # the first piece was attributed already: the cue between opens another statement
+    own = paragraphs[raw.last_paragraph]
+    _, sent_end = _sentence_bounds(text, own, raw.open_mark, raw.close_mark)
+    after = text[raw.close_mark + 1 : max(sent_end, raw.close_mark + 1)]
+    return not any(p.match(after) for p in (_AFTER_CUE_SUBJECT, _AFTER_SUBJECT_CUE)) and not _CUE_WORD.search(after)
+
+
+_TITLE_GLUE = frozenset("of the and a an to in for on at with or by from vs".split())
+
+
+def _is_title(words: Sequence[str]) -> bool:
+    """ "The Truman Show", "Good Morning America": a short run of capitalised words names a work or a slogan."""
+    return (
+        0 < len(words) <= 6
+        and words[0][0].isupper()
+        and all(w[0].isupper() or w in _TITLE_GLUE or not w[0].isalpha() for w in words)
+    )
 
 
 def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
@@ -338,8 +387,8 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
             whole = text[para.start : para.end].strip('"“”«» .,')
             if len(text[raw.start : raw.end]) >= 0.8 * len(whole):
                 speaker, cue = last.speaker, last.cue
-        words = len(WORD.findall(" ".join(text[s:e] for s, e in raw.parts)))
-        if not found and not speaker and words < 3:
+        words = WORD.findall(" ".join(text[s:e] for s, e in raw.parts))
+        if (not found and not speaker and len(words) < 3) or (_is_title(words) and not found):
             continue  # a title or a scare-quoted word, not a statement
         quote = Quote(
             text=" ".join(text[s:e] for s, e in raw.parts),
