@@ -242,3 +242,37 @@ def test_groups_hold_each_statement_once_with_every_wording():
     assert any(len(g) == 1 and g[0].quote.text.startswith("The weather") for g in groups)
     # b's two-sentence quote is listed only through its parts
     assert not any(len(g) == 1 and g[0].article_id == "b" for g in groups)
+
+
+def test_more_speaker_forms():
+    cases = {
+        '"We had no choice," said a senior Cruz adviser who asked not to be named.': "a senior Cruz adviser",
+        '"He would be a great senator," Rep. Elijah E. Cummings (D-Md.) said.': "Rep. Elijah E. Cummings (D-Md.)",
+        'According to Paul Sperry of Counter Jihad, "the vans kept moving all night long."': "Paul Sperry",
+        'It drew a reaction from President Barack Obama, who called him "unfit to serve as president."': "who",
+        'When asked about the race, Cruz gingerly said that was "an assessment for the voters."': "Cruz",
+        'A cashier who "steals a handful of twenties" is held to account, Warren said.': "Warren",
+        'In a statement, President Obama condemned the test as "provocative and destabilizing."': "President Obama",
+        'On Saturday, Trump issued a statement saying that he was "a remarkable person."': "Trump",
+        'Sen. Ted Cruz tweeted a warning. "Remember in November the Democrats who filibustered."': "Sen. Ted Cruz",
+    }
+    for text, mention in cases.items():
+        (q,) = extract(text)
+        assert q.speaker_mention == mention, (text, q)
+        assert text[q.speaker_span[0] : q.speaker_span[1]] == mention
+    (q,) = extract(list(cases)[3])
+    assert q.speaker == "Barack Obama"
+
+
+def test_days_and_sentence_adverbs_are_not_speakers():
+    for text in (
+        'On Tuesday, reporters heard "the same old promises from the podium."',
+        'Immediately after the attacks, officials said nothing, and "the city went quiet for hours."',
+    ):
+        for q in extract(text):
+            assert q.speaker not in {"Tuesday", "Immediately"}, text
+
+
+def test_an_object_after_a_participle_is_not_the_speaker():
+    (q,) = extract('The foundation did not want to address "that person at all," telling Fox 35 it would not.')
+    assert q.speaker != "Fox"

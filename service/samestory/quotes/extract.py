@@ -8,7 +8,7 @@ yields a quote.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..text import Paragraph
@@ -40,31 +40,64 @@ _TITLE_WORDS = frozenset(
     representative gov governor judge chief king queen pope lord lady ambassador mayor sheriff officer
     deputy admiral sergeant sgt coach director chairman chairwoman ceo usaf""".split()
 )
+# A name, with its title and its party and state: "Rep. Elijah E. Cummings (D-Md.)"; never a determiner.
 _NAME = (
-    r"(?:(?:Mr|Mrs|Ms|Dr|Prof|Gen|Sen|Rep|Gov|Lt|Col|Capt|Sgt|St)\.?\s+)?"
+    r"\b(?!(?:The|His|Her|Their|Its|An?|One|Another|Several|Some|Many|Both)\b)"
+    r"(?:(?:Mr|Mrs|Ms|Dr|Prof|Gen|Sen|Rep|Gov|Lt|Col|Capt|Sgt|St|Rev)\.?\s+)?"
     r"[A-Z][\w'’-]+(?:\s+(?:[A-Z]\.|[A-Z][\w'’-]+|de|van|von|al|bin|da|del|la|le)){0,5}"
+    r"(?:\s\([A-Z][\w.]*(?:-[\w.]+)?\))?"
 )
-_PRONOUN = r"(?:he|she|they|He|She|They|it|It|we|We|I)"
-_DESCRIPTION = r"(?:[Tt]he|[Hh]is|[Hh]er|[Tt]heir)(?:\s+[\w'’-]+){1,4}?"
+_PRONOUN = r"\b(?:he|she|they|He|She|They|it|It|we|We|I)\b"
+# Definite descriptions ("the spokesman", "his lawyer") stand for someone named before; indefinite ones
+# ("a senior adviser", "one source") bring in someone unnamed.
+_DEFINITE = r"(?:[Tt]he|[Hh]is|[Hh]er|[Tt]heir|[Ii]ts)"
+_INDEFINITE = r"(?:[Aa]n?|[Oo]ne|[Aa]nother|[Ss]everal|[Ss]ome|[Mm]any|[Tt]wo|[Tt]hree|[Bb]oth)"
+_CLAUSE = r"(?:who|whom|whose|that|which|when|while|in|on|at|to|for|with|as|and|but|during|after|before|if|because)"
+_DESCRIPTION = rf"\b(?:{_DEFINITE}|{_INDEFINITE})(?:\s+(?!{_CLAUSE}\b)[\w'’-]+){{1,4}}?"
+# After a cue the description runs on to the first word that starts a clause: "said a senior Cruz adviser who".
+_DESCRIPTION_AFTER = rf"\b(?:{_DEFINITE}|{_INDEFINITE})(?:\s+(?!{_CLAUSE}\b)[\w'’-]+){{1,5}}"
 _MENTION = rf"(?:{_NAME}|{_PRONOUN}|{_DESCRIPTION})"
 # Adverbs and auxiliaries between a speaker and the verb: "Smith also said", "Clinton is telling".
 _ADVERB = r"(?:\s+(?:\w+ly|also|later|then|meanwhile|again|further|is|was|has|had|have|will|would)){0,2}"
 # "..., he said." / "..., Smith wrote on Telegram."
 _AFTER_SUBJECT_CUE = re.compile(rf"^[\s,.;:!?—–-]*(?P<who>{_MENTION}){_ADVERB}\s+(?P<cue>{_CUES})\b")
 # "..." Wyoming GOP chairman Matt Micheli said / "..." Morton Blackwell, the committeeman, told AFP
-_APPOSITIVE = r"(?:,\s[^,\"“”]{1,120},)?"
+# An appositive describes; one that opens with a name and a verb ("a few days later, Trump reversed himself,") is
+# a clause, and what stands before it is no speaker.
+_APPOSITIVE = r"(?:,\s(?![A-Z][\w'’-]+\s+[a-z])[^,\"“”]{1,120},)?"
 _AFTER_NAMED_CUE = re.compile(
     rf"^[\s,.;:!?—–-]*(?:[\w.'’()-]+\s+){{0,6}}?(?P<who>{_NAME}){_APPOSITIVE}{_ADVERB}\s+(?P<cue>{_CUES})\b"
 )
 # "..., said Smith." / "..., says the spokesman."
-_AFTER_CUE_SUBJECT = re.compile(rf"^[\s,.;:!?—–-]*(?P<cue>{_CUES})\s+(?P<who>{_NAME}|{_DESCRIPTION})")
+# Verbs that take the speaker after them ("..., said Smith"); "telling Fox", "calling him" take an object.
+_TRANSITIVE = frozenset(
+    """told tells called calls described accused praised criticized criticised dismissed labeled labelled dubbed
+    blasted slammed touted urged urges quoted charged""".split()
+)
+_INVERTED_CUES = "|".join(
+    c for c in _CUES.split("|") if not c.endswith("ing") and c not in _TRANSITIVE and " " not in c and "\\" not in c
+)
+_AFTER_CUE_SUBJECT = re.compile(rf"^[\s,.;:!?—–-]*(?P<cue>{_INVERTED_CUES})\s+(?P<who>{_NAME}|{_DESCRIPTION_AFTER})")
 # "Smith wrote on Telegram: ..." / "Pat Ryder said a ..." / "he described it as ..."
 _BEFORE_SUBJECT_CUE = re.compile(rf"(?P<who>{_MENTION}){_APPOSITIVE}{_ADVERB}\s+(?P<cue>{_CUES})\b[^.!?\"“”]*$")
+# "..., Barack Obama, who called": whom "who" stands for.
+_NAME_BEFORE_COMMA = re.compile(rf"(?P<who>{_NAME}),\s+$")
+# Who stands right before a cue: "Smith", "Smith, an adviser,", "Smith also", "who".
+_SUBJECT_ENDING = re.compile(rf"(?P<who>{_MENTION}|(?<=, )who){_APPOSITIVE}{_ADVERB}\s+$")
 # "President Obama is rolling out a new message: "It's about me."": the sentence's subject.
 _SUBJECT_BEFORE_COLON = re.compile(rf"^\s*(?:[\w'’-]+\s+){{0,3}}?(?P<who>{_NAME})\b[^\"“”]*:\s*$")
 # "Bush referred to Rubio as "a bright leader"": a quotation inside a sentence is its subject's words.
-_SUBJECT_OF_SENTENCE = re.compile(rf"^\s*(?:[\w'’-]+,?\s+){{0,3}}?(?P<who>{_MENTION}){_APPOSITIVE}\s+[a-z][^\"“”]*\s$")
-_ACCORDING_TO = re.compile(rf"\b(?P<cue>according to)\s+(?P<who>{_NAME}|{_DESCRIPTION})")
+_SUBJECT_OF_SENTENCE = re.compile(
+    rf"^\s*(?:[^,\"“”]{{1,80}},\s+)?(?:[\w'’-]+,?\s+){{0,3}}?(?P<who>{_MENTION}){_APPOSITIVE}\s+[a-z][^\"“”]*\s$"
+)
+_ACCORDING_TO = re.compile(rf"\b(?P<cue>[Aa]ccording to)\s+(?P<who>{_NAME}|{_DESCRIPTION_AFTER})")
+# "A cashier who "steals" is held accountable, Warren said.": the attribution closes the sentence.
+_TAIL_SUBJECT_CUE = re.compile(rf"[,—–]\s*(?P<who>{_MENTION}){_ADVERB}\s+(?P<cue>{_CUES})\b[^\"“”,]*$")
+_TAIL_CUE_SUBJECT = re.compile(rf"[,—–]\s*(?P<cue>{_INVERTED_CUES})\s+(?P<who>{_NAME}|{_DESCRIPTION_AFTER})[^\"“”]*$")
+# The sentence before a quote that opens its own: "Sen. Cruz, a candidate, tweeted a warning."
+_LEAD_SPEAKER = re.compile(
+    rf"^\s*(?:[\w'’-]+,?\s+){{0,3}}?(?P<who>{_MENTION}){_APPOSITIVE}{_ADVERB}\s+(?P<cue>{_CUES})\b[^\"“”]*[.:]\s*$"
+)
 # Any "NAME said" in running text: who the pronouns and descriptions may refer to.
 _NAMED_SPEAKER = re.compile(rf"(?P<who>{_NAME}){_ADVERB}\s+(?P<cue>{_CUES})\b")
 _SENTENCE_END = re.compile(r"[.!?][\"”’»)]*\s")
@@ -180,7 +213,14 @@ def _raw_quotes(text: str, paragraphs: Sequence[Paragraph]) -> list[_Raw]:
 
 _FUNCTION_WORDS = frozenset(
     """and but so then yet or nor if when while as after before because since though although in on at of
-    for from with by to a an this that these those there here now still also even only just meanwhile""".split()
+    for from with by to a an this that these those there here now still also even only just meanwhile once
+    following during until over under about according immediately earlier later recently previously instead
+    however indeed moreover finally afterward afterwards asked speaking""".split()
+)
+# Capitalised words that name a time, never a speaker: "On Tuesday, ...", "Following Monday's debate ...".
+_TIME_WORDS = frozenset(
+    """monday tuesday wednesday thursday friday saturday sunday january february march april may june july
+    august september october november december today yesterday tonight tomorrow""".split()
 )
 
 
@@ -191,8 +231,10 @@ def _clean_name(mention: str) -> str:
         words = words[1:]
     while len(words) > 1 and all(part in _TITLE_WORDS for part in words[0].rstrip(".").casefold().split("-")):
         words = words[1:]
-    name = " ".join(words)
-    return re.sub(r"'s$", "", name)
+    name = re.sub(r"'s$", "", " ".join(words))
+    if all(re.sub(r"'s$", "", w).casefold() in _TIME_WORDS for w in name.split()):
+        return ""
+    return name
 
 
 def _is_name(name: str, lowercase_words: set[str]) -> bool:
@@ -204,7 +246,7 @@ def _is_name(name: str, lowercase_words: set[str]) -> bool:
 
 def _is_reference(mention: str) -> bool:
     """A pronoun or a description that stands for a name said earlier."""
-    return bool(re.fullmatch(_PRONOUN, mention)) or bool(re.match(r"(?i)(the|his|her|their)\s", mention))
+    return mention == "who" or bool(re.fullmatch(_PRONOUN, mention)) or bool(re.match(rf"{_DEFINITE}\s", mention))
 
 
 def _named_speakers(text: str, paragraphs: Sequence[Paragraph]) -> list[tuple[int, str]]:
@@ -219,13 +261,9 @@ def _named_speakers(text: str, paragraphs: Sequence[Paragraph]) -> list[tuple[in
 
 
 def _sentence_bounds(text: str, para: Paragraph, start: int, end: int) -> Span:
-    left = para.start
-    for match in _SENTENCE_END.finditer(text, para.start, start):
-        left = match.end()
-    right = para.end
-    found = _SENTENCE_END.search(text, end, para.end)
-    if found:
-        right = found.end()
+    ends = _sentence_breaks(text, para.start, start)
+    left = ends[-1] if ends else para.start
+    right = next(iter(_sentence_breaks(text, end, para.end)), para.end)
     return left, right
 
 
@@ -235,29 +273,56 @@ def _mention(match: re.Match, base: int, cue: str | None = None):
     return match.group("who"), span, match.group("cue") if cue is None else cue
 
 
-def _attribution(text: str, para: Paragraph, raw: _Raw, prev_end: int, next_start: int, paragraphs_end: int):
-    """(mention, span, cue) from the words around the quote, or None."""
+def _speakers_before(before: str, base: int) -> Iterator[tuple[str, Span, str]]:
+    """The speakers of the cues in the words before a quote, the last cue first: "When asked, Cruz said".
+    A participle ("saying", "adding") has no subject of its own; the sentence's subject speaks."""
+    if re.search(r"[.!?\"“”]", before[_last_cue_end(before) :]):
+        return
+    for cue in reversed(list(_CUE_WORD.finditer(before))):
+        if cue.group().endswith("ing"):
+            continue
+        match = _SUBJECT_ENDING.search(before, 0, cue.start())
+        if match:
+            yield match.group("who"), (base + match.start("who"), base + match.end("who")), cue.group()
+
+
+def _last_cue_end(before: str) -> int:
+    cues = list(_CUE_WORD.finditer(before))
+    return cues[-1].end() if cues else len(before)
+
+
+def _attributions(text: str, para: Paragraph, raw: _Raw, prev_end: int, next_start: int, paragraphs_end: int):
+    """Candidate (mention, span, cue) from the words around the quote, the likeliest first."""
     close = raw.close_mark if raw.split_close is None else raw.split_close
     after = text[close + 1 : min(next_start, paragraphs_end)]
     for pattern in (_AFTER_CUE_SUBJECT, _AFTER_SUBJECT_CUE, _AFTER_NAMED_CUE):
         match = pattern.match(after)
         if match:
-            return _mention(match, close + 1)
+            yield _mention(match, close + 1)
     sent_start, sent_end = _sentence_bounds(text, para, raw.open_mark, raw.close_mark)
     before_start = max(prev_end, sent_start)
     before = text[before_start : raw.open_mark]
-    for pattern in (_BEFORE_SUBJECT_CUE, _ACCORDING_TO):
-        matches = list(pattern.finditer(before))
-        if matches:
-            return _mention(matches[-1], before_start)
-    match = _ACCORDING_TO.search(text[raw.close_mark + 1 : sent_end])
-    if match:
-        return _mention(match, raw.close_mark + 1)
-    for pattern in (_SUBJECT_BEFORE_COLON, _SUBJECT_OF_SENTENCE):
-        match = pattern.match(before)
+    yield from _speakers_before(before, before_start)
+    for match in reversed(list(_ACCORDING_TO.finditer(before))):
+        yield _mention(match, before_start)
+    rest = text[raw.close_mark + 1 : sent_end]
+    for pattern in (_ACCORDING_TO, _TAIL_SUBJECT_CUE, _TAIL_CUE_SUBJECT):
+        match = pattern.search(rest)
         if match:
-            return _mention(match, before_start, cue="")
-    return None
+            yield _mention(match, raw.close_mark + 1)
+    if before_start == sent_start:
+        cue = _CUE_WORD.search(before) or _CUE_WORD.match(after.lstrip(" ,"))
+        for pattern in (_SUBJECT_BEFORE_COLON, _SUBJECT_OF_SENTENCE):
+            match = pattern.match(before)
+            if match:
+                yield _mention(match, before_start, cue=cue.group() if cue else "")
+    if not before.strip() and before_start == sent_start:
+        # A quote that opens its sentence, after a sentence that names who speaks and ends in a colon
+        # or says nothing itself: "Cruz tweeted a warning. "Missouri: remember in November.""
+        lead = text[_sentence_bounds(text, para, max(para.start, sent_start - 2), sent_start)[0] : sent_start]
+        match = _LEAD_SPEAKER.search(lead)
+        if match and not any(m in lead for m in _PAIRS):
+            yield _mention(match, sent_start - len(lead))
 
 
 _CUE_WORD = re.compile(rf"\b(?:{_CUES})\b")
@@ -267,17 +332,19 @@ _ABBREVIATIONS = frozenset(
 )
 
 
-def _sentence_breaks(text: str) -> list[int]:
-    """Where the sentences inside the text end; "Mr." and initials end none."""
-    ends = []
-    for match in _SENTENCE_END.finditer(text):
-        word = re.search(r"([\w.]+)[.!?]?[\"”’»)]*\s$", text[: match.end()])
-        if text[match.start()] == "." and word:
-            stem = word.group(1).rstrip(".").casefold()
-            if stem in _ABBREVIATIONS or len(stem) == 1 or "." in stem:
-                continue
-        ends.append(match.end())
-    return ends
+def _sentence_breaks(text: str, start: int = 0, end: int | None = None) -> list[int]:
+    """Where the sentences inside text[start:end] end; "Mr." and initials end none."""
+    return [m.end() for m in _SENTENCE_END.finditer(text, start, len(text) if end is None else end) if _ends(text, m)]
+
+
+def _ends(text: str, match: re.Match) -> bool:
+    if text[match.start()] != ".":
+        return True
+    word = re.search(r"([\w.]+)\.$", text[max(0, match.start() - 40) : match.start() + 1])
+    if not word:
+        return True
+    stem = word.group(1).rstrip(".").casefold()
+    return not (stem in _ABBREVIATIONS or len(stem) == 1 or "." in stem)
 
 
 def _merge_split(text: str, raws: list[_Raw], paragraphs: Sequence[Paragraph]) -> list[_Raw]:
@@ -364,14 +431,25 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
             raws[index - 1].close_mark + 1 if index and raws[index - 1].paragraph == raw.paragraph else para.start
         )
         next_start = raws[index + 1].open_mark if index + 1 < len(raws) else paragraphs[raw.last_paragraph].end
-        found = _attribution(text, para, raw, prev_end, next_start, paragraphs[raw.last_paragraph].end)
-        if found and not _is_reference(found[0]) and not _is_name(_clean_name(found[0]), lowercase):
-            found = None  # "And said...", "Maybe ..." is no speaker
+        # "And said...", "Maybe ..." is no speaker: the first candidate that names someone or refers to them.
+        found = next(
+            (
+                candidate
+                for candidate in _attributions(
+                    text, para, raw, prev_end, next_start, paragraphs[raw.last_paragraph].end
+                )
+                if _is_reference(candidate[0]) or _is_name(_clean_name(candidate[0]), lowercase)
+            ),
+            None,
+        )
         speaker = mention = cue = ""
         span: Span | None = None
         if found:
             mention, span, cue = found
-            if _is_reference(mention):
+            if mention == "who":
+                named = _NAME_BEFORE_COMMA.search(text, max(0, span[0] - 120), span[0])
+                speaker = _clean_name(named.group("who")) if named else ""
+            elif _is_reference(mention):
                 earlier = [name for pos, name in speakers if pos < raw.open_mark]
                 if last is not None and last.speaker and raw.paragraph - last_paragraph <= 1:
                     speaker = last.speaker
@@ -381,12 +459,12 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
                 speaker = _clean_name(mention)
         elif last is not None and raw.paragraph == last_paragraph:
             # "... described it as "X" and urged "Y"": the same speaker goes on.
-            speaker, cue = last.speaker, last.cue
+            speaker, mention, span, cue = last.speaker, last.speaker_mention, last.speaker_span, last.cue
         elif last is not None and raw.paragraph - last_paragraph == 1:
             # A paragraph that is all quote goes on with the previous speaker.
             whole = text[para.start : para.end].strip('"“”«» .,')
             if len(text[raw.start : raw.end]) >= 0.8 * len(whole):
-                speaker, cue = last.speaker, last.cue
+                speaker, mention, span, cue = last.speaker, last.speaker_mention, last.speaker_span, last.cue
         words = WORD.findall(" ".join(text[s:e] for s, e in raw.parts))
         if (not found and not speaker and len(words) < 3) or (_is_title(words) and not found):
             continue  # a title or a scare-quoted word, not a statement
