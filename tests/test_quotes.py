@@ -276,3 +276,15 @@ def test_days_and_sentence_adverbs_are_not_speakers():
 def test_an_object_after_a_participle_is_not_the_speaker():
     (q,) = extract('The foundation did not want to address "that person at all," telling Fox 35 it would not.')
     assert q.speaker != "Fox"
+
+
+def test_a_nested_quotation_does_not_close_its_outer_one():
+    text = 'Trump tweeted, "Reporting that the killer shouted "Allah hu Akbar!" as he attacked the club."'
+    (q,) = extract(text)
+    assert q.text.startswith("Reporting") and q.text.endswith("attacked the club.")
+
+
+def test_a_title_inside_the_attribution_does_not_split_the_statement():
+    text = '"We are not winning yet," Clinton said on ABC\'s "This Week" on Sunday. "We need more steps."'
+    (q,) = extract(text)
+    assert len(q.parts) == 2 and q.speaker == "Clinton"

@@ -18,7 +18,7 @@ __all__ = ["WORD", "Quote", "Span", "extract", "trim"]
 Span = tuple[int, int]
 
 _PAIRS = {"“": "”", "«": "»", "„": "“", '"': '"'}
-_CLOSERS_FOR = {"“": '”"', "«": "»", "„": '“”"', '"': '"”'}
+_CLOSERS_FOR = {"“": '”"', "«": "»", "„": '“”"', '"': '"”“'}
 WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _CUES = (
     r"said|says|say|saying|told|tells|wrote|writes|written|added|adds|stated|states|declared|explained|"
@@ -32,7 +32,8 @@ _CUES = (
     r"observed|predicts|promises|vowing|recalls|thundered|mused|charged|countered|insists|believes|believed|"
     r"responds|describes|asserted|asserts|surmised|offered|opined|wondered|advised|commented|explaining|"
     r"reads|read|tweets|posts|writing|texted|emailed|testified|alleged|alleges|announcing|recounted|"
-    r"acknowledges|admits|concedes|notes|added|asking|replying|stating|saying"
+    r"acknowledges|admits|concedes|notes|added|asking|replying|stating|saying|encouraged|demanded|denounced|"
+    r"condemned|mocked|ridiculed|defended|hailed|citing|cited|referencing|quoting|pledging|promising"
 )
 _TITLE_WORDS = frozenset(
     """mr mrs ms dr prof sir president vice prime minister foreign defence defense secretary general major
@@ -169,6 +170,25 @@ def trim(text: str, start: int, end: int) -> Span:
     return start, end
 
 
+def _closing_mark(text: str, i: int, end: int) -> int:
+    """Where the quotation opened at `i` closes (`end` when it does not); a quotation nested in it, opened
+    by a mark that follows a space and precedes a word ("shouted "Allah hu Akbar!" as he"), closes first."""
+    closers = _CLOSERS_FOR[text[i]]
+    depth = 0
+    j = i + 1
+    while j < end:
+        ch = text[j]
+        opens = ch in _PAIRS and text[j - 1].isspace() and j + 1 < end and text[j + 1].isalnum()
+        if opens:
+            depth += 1
+        elif ch in closers:
+            if depth == 0:
+                return j
+            depth -= 1
+        j += 1
+    return end
+
+
 def _raw_quotes(text: str, paragraphs: Sequence[Paragraph]) -> list[_Raw]:
     """Quotation marks paired within paragraphs; a quote that does not close in its paragraph goes on
     into the next paragraph when that one opens with a mark (the newspaper convention)."""
@@ -184,10 +204,7 @@ def _raw_quotes(text: str, paragraphs: Sequence[Paragraph]) -> list[_Raw]:
             if mark not in _PAIRS or (mark == '"' and i > para.start and text[i - 1].isalnum()):
                 i += 1
                 continue
-            closers = _CLOSERS_FOR[mark]
-            j = i + 1
-            while j < para.end and text[j] not in closers:
-                j += 1
+            j = _closing_mark(text, i, para.end)
             closed = j < para.end
             runs_on = number + 1 < len(paragraphs) and text[paragraphs[number + 1].start] in _PAIRS
             if not closed and i != para.start and not runs_on:
@@ -326,6 +343,8 @@ def _attributions(text: str, para: Paragraph, raw: _Raw, prev_end: int, next_sta
 
 
 _CUE_WORD = re.compile(rf"\b(?:{_CUES})\b")
+# "..., as reported by BuzzFeed News": where the words were reported, not another speaker.
+_SECONDARY_CUE = re.compile(r"\bas (?:first )?(?:reported|quoted|told) (?:by|to|in)\b")
 _ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof st sen rep gov gen lt col capt sgt rev ft mt jan feb mar apr jun jul aug sep sept oct
     nov dec inc co corp jr sr vs no""".split()
@@ -355,10 +374,17 @@ def _merge_split(text: str, raws: list[_Raw], paragraphs: Sequence[Paragraph]) -
     words between are one sentence with one cue, the first piece has no
     attribution before it and the second none after it, else they are two
     statements); and partial quotes strung through one sentence without a cue
-    between them, `called it "X" and "Y"`.
+    between them, `called it "X" and "Y"`. A title between the pieces is part of the attribution.
     """
     merged: list[_Raw] = []
-    for raw in raws:
+    for index, raw in enumerate(raws):
+        if (
+            merged
+            and index + 1 < len(raws)
+            and _is_title(WORD.findall(text[raw.start : raw.end]))
+            and _joins(text, merged[-1], raws[index + 1], paragraphs)
+        ):
+            continue  # a title inside the attribution: "X," Clinton said on ABC's "This Week." "Y."
         if merged and _joins(text, merged[-1], raw, paragraphs):
             prev = merged[-1]
             if prev.split_close is None:
@@ -377,7 +403,7 @@ def _joins(text: str, prev: _Raw, raw: _Raw, paragraphs: Sequence[Paragraph]) ->
         return False
     if any(_is_title(WORD.findall(text[s:e])) for r in (prev, raw) for s, e in r.parts[-1:]):
         return False
-    between = text[prev.close_mark + 1 : raw.open_mark]
+    between = _SECONDARY_CUE.sub(" ", text[prev.close_mark + 1 : raw.open_mark])
     inside_end = text[prev.parts[-1][1] : prev.close_mark + 1].rstrip('"”»')
     cues = len(_CUE_WORD.findall(between))
     breaks = _sentence_breaks(between + " ")
@@ -466,7 +492,7 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
             if len(text[raw.start : raw.end]) >= 0.8 * len(whole):
                 speaker, mention, span, cue = last.speaker, last.speaker_mention, last.speaker_span, last.cue
         words = WORD.findall(" ".join(text[s:e] for s, e in raw.parts))
-        if (not found and not speaker and len(words) < 3) or (_is_title(words) and not found):
+        if (not found and not speaker and len(words) < 3) or (_is_title(words) and not (found and found[2])):
             continue  # a title or a scare-quoted word, not a statement
         quote = Quote(
             text=" ".join(text[s:e] for s, e in raw.parts),
