@@ -33,7 +33,7 @@ _CUES = (
     r"responds|describes|asserted|asserts|surmised|offered|opined|wondered|advised|commented|explaining|"
     r"reads|read|tweets|posts|writing|texted|emailed|testified|alleged|alleges|announcing|recounted|"
     r"acknowledges|admits|concedes|notes|added|asking|replying|stating|saying|encouraged|demanded|denounced|"
-    r"condemned|mocked|ridiculed|defended|hailed|citing|cited|referencing|quoting|pledging|promising"
+    r"condemned|mocked|ridiculed|defended|hailed|citing|cited|referencing|quoting|pledging|promising|claiming|asserting"
 )
 _TITLE_WORDS = frozenset(
     """mr mrs ms dr prof sir president vice prime minister foreign defence defense secretary general major
@@ -344,7 +344,7 @@ def _attributions(text: str, para: Paragraph, raw: _Raw, prev_end: int, next_sta
 
 _CUE_WORD = re.compile(rf"\b(?:{_CUES})\b")
 # "..., as reported by BuzzFeed News": where the words were reported, not another speaker.
-_SECONDARY_CUE = re.compile(r"\bas (?:first )?(?:reported|quoted|told) (?:by|to|in)\b")
+_SECONDARY_CUE = re.compile(r"\bas (?:first )?(?:reported|quoted|told) (?:by|to|in)\b|\bwhen asked\b")
 _ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof st sen rep gov gen lt col capt sgt rev ft mt jan feb mar apr jun jul aug sep sept oct
     nov dec inc co corp jr sr vs no""".split()
@@ -363,7 +363,7 @@ def _ends(text: str, match: re.Match) -> bool:
     if not word:
         return True
     stem = word.group(1).rstrip(".").casefold()
-    return not (stem in _ABBREVIATIONS or len(stem) == 1 or "." in stem)
+    return not (stem in _ABBREVIATIONS or (len(stem) == 1 and stem.isalpha()) or "." in stem)
 
 
 def _merge_split(text: str, raws: list[_Raw], paragraphs: Sequence[Paragraph]) -> list[_Raw]:
@@ -401,15 +401,15 @@ def _merge_split(text: str, raws: list[_Raw], paragraphs: Sequence[Paragraph]) -
 def _joins(text: str, prev: _Raw, raw: _Raw, paragraphs: Sequence[Paragraph]) -> bool:
     if prev.last_paragraph != raw.paragraph:
         return False
-    if any(_is_title(WORD.findall(text[s:e])) for r in (prev, raw) for s, e in r.parts[-1:]):
-        return False
     between = _SECONDARY_CUE.sub(" ", text[prev.close_mark + 1 : raw.open_mark])
     inside_end = text[prev.parts[-1][1] : prev.close_mark + 1].rstrip('"”»')
     cues = len(_CUE_WORD.findall(between))
     breaks = _sentence_breaks(between + " ")
     ends_sentence = inside_end.endswith((".", "!", "?")) or text[prev.parts[-1][1] - 1] in ".!?"
     if cues == 0:
-        # "X" and "Y", "X", not "Y": partial quotes in one sentence.
+        # "X" and "Y", "X", not "Y": partial quotes in one sentence (titles are not pieces of a statement).
+        if any(_is_title(WORD.findall(text[s:e])) for r in (prev, raw) for s, e in r.parts[-1:]):
+            return False
         return not breaks and not ends_sentence and len(WORD.findall(between)) <= 12 and ":" not in between
     if cues > 1 or len(breaks) > 1:
         return False
@@ -419,8 +419,10 @@ def _joins(text: str, prev: _Raw, raw: _Raw, paragraphs: Sequence[Paragraph]) ->
         cut = breaks[0]
         if len(WORD.findall(between[cut:])) > 2 or not _CUE_WORD.search(between[:cut]):
             return False
-    elif not body.endswith((",", ":", "—", "–")):
+    elif not re.search(r"(?:[,:—–.]|,\s+(?:and|but|that))$", body):
         return False
+    elif ends_sentence and not between.lstrip().startswith(","):
+        return False  # "X." He added: "Y": the words between introduce the next statement
     para = paragraphs[prev.paragraph]
     sent_start, _ = _sentence_bounds(text, para, prev.open_mark, prev.close_mark)
     if _BEFORE_SUBJECT_CUE.search(text[sent_start : prev.open_mark]):
