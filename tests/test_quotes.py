@@ -26,6 +26,7 @@ def test_seed_quotes_with_speakers_and_offsets():
     # A paragraph that is all quote goes on with the previous speaker.
     assert by_start["The conclusion"].speaker == "Zelenskyy"
     assert by_start["The conclusion"].text.endswith("beyond two countries.")
+    assert by_start["The conclusion"].continues and not discussed.continues
     assert by_start["We agreed"].speaker_mention == "the Ukrainian leader"
     assert by_start["Initial indications"].speaker == "Pat Ryders"
 

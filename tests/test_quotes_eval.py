@@ -57,3 +57,27 @@ def test_missed_and_spurious_are_counted(tmp_path):
     )
     scores = score_quotes(docs, 0.8)
     assert scores.errors["missed"] == 1 and scores.errors["spurious"] == 3
+
+
+def test_a_paragraph_going_on_under_an_attribution_is_one_attribution(tmp_path):
+    text = '"We have done our part," Jane Roe said.\n\n"Now it is their turn to act on it."\n\nThe end came.'
+    start, end = text.index("We have"), text.index(" to act on it.") + len(" to act on it.")
+    path = tmp_path / "gold.jsonl"
+    gold = {"direct": True, "content_spans": [[start - 1, end + 1]], "source": "Jane Roe"}
+    gold["source_spans"] = [[text.index("Jane Roe"), text.index("Jane Roe") + 8]]
+    path.write_text(json.dumps({"id": "d", "title": "", "text": text, "date": None, "quotes": [gold]}) + "\n")
+    scores = score_quotes(read_polnear(path))
+    assert (scores.predicted, scores.matched, scores.speaker_right) == (1, 1, 1)
+
+
+def test_content_spans_out_of_order_and_a_content_without_its_opening_mark(tmp_path):
+    text = "He said, “We will win this. We always do.” Then he left the room."
+    first, second = text.index("We will"), text.index("We always")
+    quotes = [
+        {"direct": True, "content_spans": [[second, second + 10], [first, first + 12]], "source": "He"},
+        {"direct": True, "content_spans": [[first, text.index("”") + 1]], "source": "He"},
+    ]
+    path = tmp_path / "gold.jsonl"
+    path.write_text(json.dumps({"id": "d", "title": "", "text": text, "date": None, "quotes": quotes}) + "\n")
+    (doc,) = read_polnear(path)
+    assert [text[g.start : g.end] for g in doc.gold] == [text[first : second + 10], text[first : text.index("”") + 1]]

@@ -13,6 +13,7 @@ the annotated source, or the resolved name shares a word with it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections import Counter
@@ -140,11 +141,27 @@ def _speaker_right(quote: Quote, gold: GoldQuote) -> bool:
     return bool(_words(quote.speaker) & _words(gold.source))
 
 
+def attributions(quotes: Sequence[Quote]) -> list[Quote]:
+    """The quotes as PolNeAR annotates them: one attribution holds the quote that names its speaker and
+    every quote that `continues` under it in the next paragraphs; the extractor keeps them apart, one
+    statement each, so that a cluster's articles align statement by statement."""
+    out: list[Quote] = []
+    for quote in quotes:
+        if quote.continues and out:
+            first = out[-1]
+            out[-1] = dataclasses.replace(
+                first, text=f"{first.text} {quote.text}", end=quote.end, parts=first.parts + quote.parts
+            )
+        else:
+            out.append(quote)
+    return out
+
+
 def score_quotes(docs: Iterable[Document], threshold: float = 0.8) -> QuoteScores:
     scores = QuoteScores(threshold)
     for doc in docs:
         text = doc.text
-        predicted = extract(text, clean(text).paragraphs)
+        predicted = attributions(extract(text, clean(text).paragraphs))
         scores.gold += len(doc.gold)
         scores.predicted += len(predicted)
         gold_spans = [_trim(text, g.start, g.end) for g in doc.gold]

@@ -96,6 +96,7 @@ def quote_message(quote: Quote) -> pb.Quote:
         cue=quote.cue,
         span=pb.Span(start=quote.start, end=quote.end),
         parts=[pb.Span(start=s, end=e) for s, e in quote.parts] if len(quote.parts) > 1 else [],
+        continues=quote.continues,
     )
     if quote.speaker_span:
         message.speaker_span.CopyFrom(pb.Span(start=quote.speaker_span[0], end=quote.speaker_span[1]))

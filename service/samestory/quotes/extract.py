@@ -116,6 +116,8 @@ class Quote:
     speaker_mention: str = ""
     speaker_span: Span | None = None
     cue: str = ""
+    # This quote goes on under the attribution of the article's quote before it.
+    continues: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -127,6 +129,7 @@ class Quote:
             "speaker_mention": self.speaker_mention,
             "speaker_span": list(self.speaker_span) if self.speaker_span else None,
             "cue": self.cue,
+            "continues": self.continues,
         }
 
     @classmethod
@@ -141,6 +144,7 @@ class Quote:
             speaker_mention=data.get("speaker_mention", ""),
             speaker_span=(int(span[0]), int(span[1])) if span else None,
             cue=data.get("cue", ""),
+            continues=bool(data.get("continues", False)),
         )
 
 
@@ -366,6 +370,20 @@ def _ends(text: str, match: re.Match) -> bool:
     return not (stem in _ABBREVIATIONS or (len(stem) == 1 and stem.isalpha()) or "." in stem)
 
 
+def _goes_on(text: str, prev: _Raw, raw: _Raw, paragraphs: Sequence[Paragraph]) -> bool:
+    """A paragraph that is all quote, after a paragraph that closed on the attribution of its quote:
+    `"X," she said.` then `"Y."`. The two are separate statements under one attribution."""
+    if raw.paragraph != prev.last_paragraph + 1:
+        return False
+    para = paragraphs[raw.paragraph]
+    if raw.open_mark != para.start or raw.last_paragraph != raw.paragraph:
+        return False
+    if text[raw.close_mark + 1 : para.end].strip(' .,;"”’»'):
+        return False
+    tail = text[prev.close_mark + 1 : paragraphs[prev.last_paragraph].end].rstrip()
+    return len(_CUE_WORD.findall(tail)) == 1 and len(_sentence_breaks(tail + " ")) == 1
+
+
 def _merge_split(text: str, raws: list[_Raw], paragraphs: Sequence[Paragraph]) -> list[_Raw]:
     """Join the pieces of one statement into one quote with several parts.
 
@@ -452,6 +470,7 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
     speakers = _named_speakers(text, paragraphs)
     quotes: list[Quote] = []
     last: Quote | None = None
+    last_raw: _Raw | None = None
     last_paragraph = -2
     for index, raw in enumerate(raws):
         para = paragraphs[raw.paragraph]
@@ -472,6 +491,7 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
         )
         speaker = mention = cue = ""
         span: Span | None = None
+        continues = False
         if found:
             mention, span, cue = found
             if mention == "who":
@@ -493,6 +513,7 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
             whole = text[para.start : para.end].strip('"“”«» .,')
             if len(text[raw.start : raw.end]) >= 0.8 * len(whole):
                 speaker, mention, span, cue = last.speaker, last.speaker_mention, last.speaker_span, last.cue
+                continues = last_raw is not None and _goes_on(text, last_raw, raw, paragraphs)
         words = WORD.findall(" ".join(text[s:e] for s, e in raw.parts))
         if (not found and not speaker and len(words) < 3) or (_is_title(words) and not (found and found[2])):
             continue  # a title or a scare-quoted word, not a statement
@@ -505,7 +526,8 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
             speaker_mention=mention,
             speaker_span=span,
             cue=cue,
+            continues=continues,
         )
         quotes.append(quote)
-        last, last_paragraph = quote, raw.last_paragraph
+        last, last_raw, last_paragraph = quote, raw, raw.last_paragraph
     return quotes

@@ -99,7 +99,7 @@ class Span(_message.Message):
     def __init__(self, start: _Optional[int] = ..., end: _Optional[int] = ...) -> None: ...
 
 class Quote(_message.Message):
-    __slots__ = ("text", "speaker", "speaker_mention", "cue", "span", "parts", "speaker_span")
+    __slots__ = ("text", "speaker", "speaker_mention", "cue", "span", "parts", "speaker_span", "continues")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SPEAKER_FIELD_NUMBER: _ClassVar[int]
     SPEAKER_MENTION_FIELD_NUMBER: _ClassVar[int]
@@ -107,6 +107,7 @@ class Quote(_message.Message):
     SPAN_FIELD_NUMBER: _ClassVar[int]
     PARTS_FIELD_NUMBER: _ClassVar[int]
     SPEAKER_SPAN_FIELD_NUMBER: _ClassVar[int]
+    CONTINUES_FIELD_NUMBER: _ClassVar[int]
     text: str
     speaker: str
     speaker_mention: str
@@ -114,7 +115,8 @@ class Quote(_message.Message):
     span: Span
     parts: _containers.RepeatedCompositeFieldContainer[Span]
     speaker_span: Span
-    def __init__(self, text: _Optional[str] = ..., speaker: _Optional[str] = ..., speaker_mention: _Optional[str] = ..., cue: _Optional[str] = ..., span: _Optional[_Union[Span, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[Span, _Mapping]]] = ..., speaker_span: _Optional[_Union[Span, _Mapping]] = ...) -> None: ...
+    continues: bool
+    def __init__(self, text: _Optional[str] = ..., speaker: _Optional[str] = ..., speaker_mention: _Optional[str] = ..., cue: _Optional[str] = ..., span: _Optional[_Union[Span, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[Span, _Mapping]]] = ..., speaker_span: _Optional[_Union[Span, _Mapping]] = ..., continues: _Optional[bool] = ...) -> None: ...
 
 class QuoteAlignment(_message.Message):
     __slots__ = ("quote", "other_article_id", "other_quote", "span", "other_span", "similarity", "kind")
