@@ -289,3 +289,9 @@ def test_a_title_inside_the_attribution_does_not_split_the_statement():
     text = '"We are not winning yet," Clinton said on ABC\'s "This Week" on Sunday. "We need more steps."'
     (q,) = extract(text)
     assert len(q.parts) == 2 and q.speaker == "Clinton"
+
+
+def test_markup_and_a_mark_that_closes_the_wrong_way_round():
+    text = 'He posted <tweet author="someone" date="March 9">a picture</tweet> today.\n\n“Apparently not,“ he said.'
+    (q,) = extract(text)
+    assert q.text == "Apparently not" and q.speaker_mention == "he"

@@ -174,6 +174,9 @@ def trim(text: str, start: int, end: int) -> Span:
     return start, end
 
 
+_MARKUP = re.compile(r"<[A-Za-z/][^<>]{0,400}>")
+
+
 def _closing_mark(text: str, i: int, end: int) -> int:
     """Where the quotation opened at `i` closes (`end` when it does not); a quotation nested in it, opened
     by a mark that follows a space and precedes a word ("shouted "Allah hu Akbar!" as he"), closes first."""
@@ -183,9 +186,11 @@ def _closing_mark(text: str, i: int, end: int) -> int:
     while j < end:
         ch = text[j]
         opens = ch in _PAIRS and text[j - 1].isspace() and j + 1 < end and text[j + 1].isalnum()
+        # A mark after a word and before a space closes whatever it looks like: "Apparently not,“ he said.
+        closes = ch in _PAIRS and not text[j - 1].isspace() and (j + 1 >= end or not text[j + 1].isalnum())
         if opens:
             depth += 1
-        elif ch in closers:
+        elif ch in closers or (closes and ch != "«"):
             if depth == 0:
                 return j
             depth -= 1
@@ -198,6 +203,8 @@ def _raw_quotes(text: str, paragraphs: Sequence[Paragraph]) -> list[_Raw]:
     into the next paragraph when that one opens with a mark (the newspaper convention)."""
     found: list[_Raw] = []
     running: _Raw | None = None
+    # Marks inside markup that a page left in the text (`<tweet author="...">`) quote nothing.
+    in_tags = {i for m in _MARKUP.finditer(text) for i in range(m.start(), m.end()) if text[i] in _PAIRS}
     for number, para in enumerate(paragraphs):
         i = para.start
         continues = running is not None and text[para.start] in _PAIRS
@@ -205,7 +212,7 @@ def _raw_quotes(text: str, paragraphs: Sequence[Paragraph]) -> list[_Raw]:
             running = None
         while i < para.end:
             mark = text[i]
-            if mark not in _PAIRS or (mark == '"' and i > para.start and text[i - 1].isalnum()):
+            if mark not in _PAIRS or (mark == '"' and i > para.start and text[i - 1].isalnum()) or i in in_tags:
                 i += 1
                 continue
             j = _closing_mark(text, i, para.end)
@@ -363,6 +370,8 @@ def _sentence_breaks(text: str, start: int = 0, end: int | None = None) -> list[
 def _ends(text: str, match: re.Match) -> bool:
     if text[match.start()] != ".":
         return True
+    if text[match.start() + 1 : match.start() + 2] == ")":
+        return False  # "(D-Nev.)"
     word = re.search(r"([\w.]+)\.$", text[max(0, match.start() - 40) : match.start() + 1])
     if not word:
         return True
@@ -457,7 +466,7 @@ _TITLE_GLUE = frozenset("of the and a an to in for on at with or by from vs".spl
 def _is_title(words: Sequence[str]) -> bool:
     """ "The Truman Show", "Good Morning America": a short run of capitalised words names a work or a slogan."""
     return (
-        0 < len(words) <= 6
+        0 < len(words) <= 8
         and words[0][0].isupper()
         and all(w[0].isupper() or w in _TITLE_GLUE or not w[0].isalpha() for w in words)
     )
