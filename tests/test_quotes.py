@@ -295,3 +295,18 @@ def test_markup_and_a_mark_that_closes_the_wrong_way_round():
     text = 'He posted <tweet author="someone" date="March 9">a picture</tweet> today.\n\n“Apparently not,“ he said.'
     (q,) = extract(text)
     assert q.text == "Apparently not" and q.speaker_mention == "he"
+
+
+def test_a_quote_that_ends_its_sentence_ends_it_there():
+    text = (
+        '"I disagree with the assertion," she said. "We feel good about the areas we go to."'
+        " She noted a planned rally in Sioux City."
+    )
+    (q,) = extract(text)
+    assert len(q.parts) == 2 and q.speaker_mention == "she"
+
+
+def test_a_few_words_quoted_in_a_sentence_that_reports_speech_are_kept():
+    (q,) = extract('The party has stressed the issue of "systemic racism" in its ads.')
+    assert q.text == "systemic racism"
+    assert extract('The "systemic racism" debate lasted all night.') == []

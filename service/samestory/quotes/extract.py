@@ -30,10 +30,11 @@ _CUES = (
     r"accused|praised|criticized|criticised|dismissed|labeled|labelled|dubbed|blasted|slammed|touted|"
     r"responded|answered|explains|adding|arguing|warning|tweeting|proclaimed|boasted|lamented|complained|"
     r"observed|predicts|promises|vowing|recalls|thundered|mused|charged|countered|insists|believes|believed|"
-    r"responds|describes|asserted|asserts|surmised|offered|opined|wondered|advised|commented|explaining|"
+    r"responds|describes|asserted|asserts|surmised|opined|wondered|advised|commented|explaining|"
     r"reads|read|tweets|posts|writing|texted|emailed|testified|alleged|alleges|announcing|recounted|"
     r"acknowledges|admits|concedes|notes|added|asking|replying|stating|saying|encouraged|demanded|denounced|"
-    r"condemned|mocked|ridiculed|defended|hailed|citing|cited|referencing|quoting|pledging|promising|claiming|asserting"
+    r"condemned|mocked|ridiculed|defended|hailed|citing|cited|referencing|quoting|pledging|promising|claiming|"
+    r"asserting|went on|fumed|mocks|conclude|concludes|riffed|declares"
 )
 _TITLE_WORDS = frozenset(
     """mr mrs ms dr prof sir president vice prime minister foreign defence defense secretary general major
@@ -89,7 +90,7 @@ _SUBJECT_ENDING = re.compile(rf"(?P<who>{_MENTION}|(?<=, )who){_APPOSITIVE}{_ADV
 _SUBJECT_BEFORE_COLON = re.compile(rf"^\s*(?:[\w'’-]+\s+){{0,3}}?(?P<who>{_NAME})\b[^\"“”]*:\s*$")
 # "Bush referred to Rubio as "a bright leader"": a quotation inside a sentence is its subject's words.
 _SUBJECT_OF_SENTENCE = re.compile(
-    rf"^\s*(?:[^,\"“”]{{1,80}},\s+)?(?:[\w'’-]+,?\s+){{0,3}}?(?P<who>{_MENTION}){_APPOSITIVE}\s+[a-z][^\"“”]*\s$"
+    rf"^\s*(?:[^,\"“”]{{1,160}},\s+)?(?:[\w'’-]+,?\s+){{0,3}}?(?P<who>{_MENTION}){_APPOSITIVE}\s+[a-z][^\"“”]*\s$"
 )
 _ACCORDING_TO = re.compile(rf"\b(?P<cue>[Aa]ccording to)\s+(?P<who>{_NAME}|{_DESCRIPTION_AFTER})")
 # "A cashier who "steals" is held accountable, Warren said.": the attribution closes the sentence.
@@ -291,7 +292,7 @@ def _named_speakers(text: str, paragraphs: Sequence[Paragraph]) -> list[tuple[in
 def _sentence_bounds(text: str, para: Paragraph, start: int, end: int) -> Span:
     ends = _sentence_breaks(text, para.start, start)
     left = ends[-1] if ends else para.start
-    right = next(iter(_sentence_breaks(text, end, para.end)), para.end)
+    right = next(iter(_sentence_breaks(text, max(start, end - 1), para.end)), para.end)
     return left, right
 
 
@@ -368,6 +369,8 @@ def _sentence_breaks(text: str, start: int = 0, end: int | None = None) -> list[
 
 
 def _ends(text: str, match: re.Match) -> bool:
+    if match.end() < len(text) and text[match.end()].islower():
+        return False  # '"Why?" asked Smith', 'Mich., to organize'
     if text[match.start()] != ".":
         return True
     if text[match.start() + 1 : match.start() + 2] == ")":
@@ -440,6 +443,8 @@ def _joins(text: str, prev: _Raw, raw: _Raw, paragraphs: Sequence[Paragraph]) ->
         return not breaks and not ends_sentence and len(WORD.findall(between)) <= 12 and ":" not in between
     if cues > 1 or len(breaks) > 1:
         return False
+    if re.search(rf"\b(?:{_CUES})\s+that\b", between):
+        return False  # "Greene added that the Fed ...": reported speech of its own
     # The attribution is one sentence; a short lead-in of the next may follow it ("... he said. But "Y"").
     body = between.rstrip()
     if breaks:
@@ -458,6 +463,12 @@ def _joins(text: str, prev: _Raw, raw: _Raw, paragraphs: Sequence[Paragraph]) ->
     _, sent_end = _sentence_bounds(text, own, raw.open_mark, raw.close_mark)
     after = text[raw.close_mark + 1 : max(sent_end, raw.close_mark + 1)]
     return not any(p.match(after) for p in (_AFTER_CUE_SUBJECT, _AFTER_SUBJECT_CUE)) and not _CUE_WORD.search(after)
+
+
+def _in_reported_sentence(text: str, para: Paragraph, raw: _Raw) -> bool:
+    """A few quoted words in a sentence that reports speech ("... decried the issue of "systemic racism"")."""
+    start, end = _sentence_bounds(text, para, raw.open_mark, raw.close_mark)
+    return bool(_CUE_WORD.search(text[start : raw.open_mark]) or _CUE_WORD.search(text[raw.close_mark + 1 : end]))
 
 
 _TITLE_GLUE = frozenset("of the and a an to in for on at with or by from vs".split())
@@ -524,7 +535,8 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
                 speaker, mention, span, cue = last.speaker, last.speaker_mention, last.speaker_span, last.cue
                 continues = last_raw is not None and _goes_on(text, last_raw, raw, paragraphs)
         words = WORD.findall(" ".join(text[s:e] for s, e in raw.parts))
-        if (not found and not speaker and len(words) < 3) or (_is_title(words) and not (found and found[2])):
+        scare = not found and not speaker and len(words) < 3 and not _in_reported_sentence(text, para, raw)
+        if scare or (_is_title(words) and not (found and found[2])):
             continue  # a title or a scare-quoted word, not a statement
         quote = Quote(
             text=" ".join(text[s:e] for s, e in raw.parts),
