@@ -7,6 +7,8 @@ yields a quote.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -290,10 +292,20 @@ def _named_speakers(text: str, paragraphs: Sequence[Paragraph]) -> list[tuple[in
 
 
 def _sentence_bounds(text: str, para: Paragraph, start: int, end: int) -> Span:
-    ends = _sentence_breaks(text, para.start, start)
-    left = ends[-1] if ends else para.start
-    right = next(iter(_sentence_breaks(text, max(start, end - 1), para.end)), para.end)
+    """The sentence around text[start:end]: from the last sentence end before it to the first one at or
+    after its last character."""
+    ends = _paragraph_sentences(text, para.start, para.end)
+    before = bisect.bisect_right(ends, start, key=lambda m: m[1])
+    left = ends[before - 1][1] if before else para.start
+    after = bisect.bisect_left(ends, max(start, end - 1), key=lambda m: m[0])
+    right = ends[after][1] if after < len(ends) else para.end
     return left, right
+
+
+@functools.lru_cache(maxsize=32)
+def _paragraph_sentences(text: str, start: int, end: int) -> tuple[Span, ...]:
+    # Cached: every quote of a paragraph asks for its sentence, and one paragraph may be a whole article.
+    return tuple(m.span() for m in _SENTENCE_END.finditer(text, start, end) if _ends(text, m))
 
 
 def _mention(match: re.Match, base: int, cue: str | None = None):
