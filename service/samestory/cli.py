@@ -101,6 +101,17 @@ def _eval_quotes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_align(args: argparse.Namespace) -> int:
+    from . import alignment_eval
+    from .server import load_embedder
+
+    pairs, skipped = alignment_eval.read_alignment_set(args.dataset, args.seeds, args.polnear)
+    scores = alignment_eval.score_alignments(pairs, load_embedder(_settings(args, data_dir=Path(tempfile.gettempdir()))))
+    scores.skipped = skipped
+    print(alignment_eval.report(scores, args.dataset.name))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="samestory", description="Samestory: has this news story been seen?")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env SAMESTORY_LOG_LEVEL)")
@@ -143,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     quotes = sub.add_parser("eval-quotes", help="quote extraction and speakers against annotated attributions")
     quotes.add_argument("dataset", type=Path, help="JSONL in PolNeAR's format: text and quotes[] with spans")
     quotes.set_defaults(run=_eval_quotes)
+
+    aligned = sub.add_parser("eval-align", help="quote alignment against a hand-labelled set of article pairs")
+    aligned.add_argument("dataset", type=Path, help="the labelled set (bench/data/quote_alignments.jsonl)")
+    aligned.add_argument("--seeds", type=Path, default=_seeds_default(), help="folder of the seed articles")
+    aligned.add_argument("--polnear", type=Path, help="PolNeAR's JSONL, for the pairs labelled on it")
+    aligned.set_defaults(run=_eval_align)
     return parser
 
 

@@ -8,6 +8,7 @@ yields a quote.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
 import re
 from collections.abc import Iterator, Sequence
@@ -563,4 +564,22 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
         )
         quotes.append(quote)
         last, last_raw, last_paragraph = quote, raw, raw.last_paragraph
-    return quotes
+    return _same_words_same_speaker(quotes)
+
+
+def _same_words_same_speaker(quotes: list[Quote]) -> list[Quote]:
+    """A quotation the article repeats (in its lead, then with its attribution) is one speaker's words."""
+    speakers: dict[str, str] = {}
+    for quote in quotes:
+        if quote.speaker:
+            speakers.setdefault(_plain(quote.text), quote.speaker)
+    return [
+        dataclasses.replace(quote, speaker=speakers[_plain(quote.text)])
+        if not quote.speaker and _plain(quote.text) in speakers
+        else quote
+        for quote in quotes
+    ]
+
+
+def _plain(text: str) -> str:
+    return " ".join(WORD.findall(text.casefold()))
