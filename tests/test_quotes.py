@@ -310,3 +310,11 @@ def test_a_few_words_quoted_in_a_sentence_that_reports_speech_are_kept():
     (q,) = extract('The party has stressed the issue of "systemic racism" in its ads.')
     assert q.text == "systemic racism"
     assert extract('The "systemic racism" debate lasted all night.') == []
+
+
+def test_a_possessive_description_names_its_head_not_its_owner():
+    text = 'Pence spoke first. Trump’s potential VP then revealed Trump "strongly encouraged me to endorse Paul Ryan."'
+    (q,) = extract(text)
+    assert q.speaker_mention == "Trump’s potential VP"
+    other = extract('"I strongly encouraged him to endorse Paul Ryan today," Trump said.')[0]
+    assert quotes.align(text, q, [], None, "x", other, [], None) is None  # not Trump's words

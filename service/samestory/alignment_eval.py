@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigurationError
-from .quotes import Quote, align, extract, quote_units
+from .quotes import Quote, align, can_paraphrase, extract, quote_units
 from .semantic import Embedder
 from .text import clean
 
@@ -91,8 +91,14 @@ def read_alignment_set(path: Path, seeds: Path, polnear: Path | None) -> tuple[l
                     raise ConfigurationError(f"{name}: the text differs from the one the set was labelled on")
             pairs.append(
                 LabelledPair(
-                    row["corpus"], row["a"], row["b"], text_a, text_b,
-                    _spans(row["aligned"]), _spans(row.get("unsure", ())), row.get("why", ""),
+                    row["corpus"],
+                    row["a"],
+                    row["b"],
+                    text_a,
+                    text_b,
+                    _spans(row["aligned"]),
+                    _spans(row.get("unsure", ())),
+                    row.get("why", ""),
                 )
             )
     return pairs, skipped
@@ -109,7 +115,10 @@ def _quotes(text: str, embedder: Embedder) -> list[_Quoted]:
     found = extract(text, clean(text).paragraphs)
     units = [quote_units(text, q) for q in found]
     flat = [u for quote_units_ in units for u, _ in quote_units_]
-    vectors = embedder.encode(flat) if flat else np.zeros((0, 1), np.float32)
+    embedded = [i for i, u in enumerate(flat) if can_paraphrase(u)]  # as the service does
+    vectors = np.zeros((len(flat), embedder.dim), np.float32)
+    if embedded:
+        vectors[embedded] = embedder.encode([flat[i] for i in embedded])
     out, row = [], 0
     for quote, quote_units_ in zip(found, units, strict=True):
         out.append(_Quoted(quote, quote_units_, vectors[row : row + len(quote_units_)]))
@@ -124,10 +133,9 @@ def _overlap(a: Span, b: Span) -> float:
 
 
 def _which(quotes: Sequence[_Quoted], span: Span) -> int | None:
-    best = max(range(len(quotes)), key=lambda i: _overlap((quotes[i].quote.start, quotes[i].quote.end), span), default=None)
-    if best is None or _overlap((quotes[best].quote.start, quotes[best].quote.end), span) < 0.5:
-        return None
-    return best
+    overlaps = [_overlap((q.quote.start, q.quote.end), span) for q in quotes]
+    best = max(range(len(quotes)), key=overlaps.__getitem__, default=None)
+    return None if best is None or overlaps[best] < 0.5 else best
 
 
 def score_alignments(pairs: Sequence[LabelledPair], embedder: Embedder) -> AlignmentScores:

@@ -106,7 +106,8 @@ def _eval_align(args: argparse.Namespace) -> int:
     from .server import load_embedder
 
     pairs, skipped = alignment_eval.read_alignment_set(args.dataset, args.seeds, args.polnear)
-    scores = alignment_eval.score_alignments(pairs, load_embedder(_settings(args, data_dir=Path(tempfile.gettempdir()))))
+    embedder = load_embedder(_settings(args, data_dir=Path(tempfile.gettempdir())))
+    scores = alignment_eval.score_alignments(pairs, embedder)
     scores.skipped = skipped
     print(alignment_eval.report(scores, args.dataset.name))
     return 0

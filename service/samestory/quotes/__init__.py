@@ -1,6 +1,6 @@
 """Direct quotes: extraction with speakers, alignment across articles, and grouping into statements."""
 
-from .align import Alignment, AlignmentKind, align, quote_units
+from .align import Alignment, AlignmentKind, align, can_paraphrase, quote_units
 from .extract import Quote, Span, extract
 from .group import QuotedBy, Wording, group
 
@@ -12,6 +12,7 @@ __all__ = [
     "Span",
     "Wording",
     "align",
+    "can_paraphrase",
     "extract",
     "group",
     "quote_units",

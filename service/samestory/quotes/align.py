@@ -14,7 +14,7 @@ import numpy as np
 
 from .extract import WORD, Quote, Span, trim
 
-__all__ = ["WHOLE_BONUS", "Alignment", "AlignmentKind", "align", "quote_units"]
+__all__ = ["WHOLE_BONUS", "Alignment", "AlignmentKind", "align", "can_paraphrase", "quote_units"]
 
 
 class AlignmentKind(Enum):
@@ -103,7 +103,13 @@ def quote_units(text: str, quote: Quote) -> list[tuple[str, Span]]:
 def _speakers_conflict(a: Quote, b: Quote) -> bool:
     if not a.speaker or not b.speaker:
         return False
-    return not (set(a.speaker.casefold().split()) & set(b.speaker.casefold().split()))
+    return not (_who(a.speaker) & _who(b.speaker))
+
+
+def _who(speaker: str) -> set[str]:
+    """The words that name the speaker: "Trump's potential VP" is the VP, not Trump."""
+    head = re.split(r"['’]s\s", speaker.casefold())[-1]
+    return set(head.split())
 
 
 def _span_of(words: Sequence[_Word], first: int, last: int) -> Span:
@@ -183,6 +189,12 @@ def align(
 # A paraphrase is judged on units of at least this many content words: "He was the founder" and "He is
 # the most valuable player" say too little for a small model to tell one occasion's words from another's.
 PARAPHRASE_MIN_WORDS = 4
+
+
+def can_paraphrase(unit: str) -> bool:
+    """Whether a quote unit is long enough to be judged as a paraphrase; a shorter one needs no vector
+    (a zero vector stands for it: its cosine with anything is 0)."""
+    return len(_content(unit)) >= PARAPHRASE_MIN_WORDS
 
 
 def _paraphrase(cosine: float, text_a: str, text_b: str) -> bool:

@@ -61,7 +61,10 @@ _CLAUSE = r"(?:who|whom|whose|that|which|when|while|in|on|at|to|for|with|as|and|
 _DESCRIPTION = rf"\b(?:{_DEFINITE}|{_INDEFINITE})(?:\s+(?!{_CLAUSE}\b)[\w'’-]+){{1,4}}?"
 # After a cue the description runs on to the first word that starts a clause: "said a senior Cruz adviser who".
 _DESCRIPTION_AFTER = rf"\b(?:{_DEFINITE}|{_INDEFINITE})(?:\s+(?!{_CLAUSE}\b)[\w'’-]+){{1,5}}"
-_MENTION = rf"(?:{_NAME}|{_PRONOUN}|{_DESCRIPTION})"
+# "Trump's potential VP", "Clinton's campaign manager": someone named through someone else.
+_NOT_HEAD = r"(?:" + _CLAUSE + r"|then|also|later|now|again|is|was|has|had|will|would)\b"
+_POSSESSIVE = rf"{_NAME}['’]s(?:\s+(?!{_NOT_HEAD})(?:[a-z][\w'’-]*|[A-Z]{{2,5}}\b)){{1,3}}"
+_MENTION = rf"(?:{_POSSESSIVE}|{_NAME}|{_PRONOUN}|{_DESCRIPTION})"
 # Adverbs and auxiliaries between a speaker and the verb: "Smith also said", "Clinton is telling".
 _ADVERB = r"(?:\s+(?:\w+ly|also|later|then|meanwhile|again|further|is|was|has|had|have|will|would)){0,2}"
 # "..., he said." / "..., Smith wrote on Telegram."
@@ -82,7 +85,9 @@ _TRANSITIVE = frozenset(
 _INVERTED_CUES = "|".join(
     c for c in _CUES.split("|") if not c.endswith("ing") and c not in _TRANSITIVE and " " not in c and "\\" not in c
 )
-_AFTER_CUE_SUBJECT = re.compile(rf"^[\s,.;:!?—–-]*(?P<cue>{_INVERTED_CUES})\s+(?P<who>{_NAME}|{_DESCRIPTION_AFTER})")
+_AFTER_CUE_SUBJECT = re.compile(
+    rf"^[\s,.;:!?—–-]*(?P<cue>{_INVERTED_CUES})\s+(?P<who>{_POSSESSIVE}|{_NAME}|{_DESCRIPTION_AFTER})"
+)
 # "Smith wrote on Telegram: ..." / "Pat Ryder said a ..." / "he described it as ..."
 _BEFORE_SUBJECT_CUE = re.compile(rf"(?P<who>{_MENTION}){_APPOSITIVE}{_ADVERB}\s+(?P<cue>{_CUES})\b[^.!?\"“”]*$")
 # "..., Barack Obama, who called": whom "who" stands for.
@@ -95,10 +100,12 @@ _SUBJECT_BEFORE_COLON = re.compile(rf"^\s*(?:[\w'’-]+\s+){{0,3}}?(?P<who>{_NAM
 _SUBJECT_OF_SENTENCE = re.compile(
     rf"^\s*(?:[^,\"“”]{{1,160}},\s+)?(?:[\w'’-]+,?\s+){{0,3}}?(?P<who>{_MENTION}){_APPOSITIVE}\s+[a-z][^\"“”]*\s$"
 )
-_ACCORDING_TO = re.compile(rf"\b(?P<cue>[Aa]ccording to)\s+(?P<who>{_NAME}|{_DESCRIPTION_AFTER})")
+_ACCORDING_TO = re.compile(rf"\b(?P<cue>[Aa]ccording to)\s+(?P<who>{_POSSESSIVE}|{_NAME}|{_DESCRIPTION_AFTER})")
 # "A cashier who "steals" is held accountable, Warren said.": the attribution closes the sentence.
 _TAIL_SUBJECT_CUE = re.compile(rf"[,—–]\s*(?P<who>{_MENTION}){_ADVERB}\s+(?P<cue>{_CUES})\b[^\"“”,]*$")
-_TAIL_CUE_SUBJECT = re.compile(rf"[,—–]\s*(?P<cue>{_INVERTED_CUES})\s+(?P<who>{_NAME}|{_DESCRIPTION_AFTER})[^\"“”]*$")
+_TAIL_CUE_SUBJECT = re.compile(
+    rf"[,—–]\s*(?P<cue>{_INVERTED_CUES})\s+(?P<who>{_POSSESSIVE}|{_NAME}|{_DESCRIPTION_AFTER})[^\"“”]*$"
+)
 # The sentence before a quote that opens its own: "Sen. Cruz, a candidate, tweeted a warning."
 _LEAD_SPEAKER = re.compile(
     rf"^\s*(?:[\w'’-]+,?\s+){{0,3}}?(?P<who>{_MENTION}){_APPOSITIVE}{_ADVERB}\s+(?P<cue>{_CUES})\b[^\"“”]*[.:]\s*$"
