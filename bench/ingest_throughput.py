@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from samestory.config import Settings  # noqa: E402
 from samestory.semantic import BACKENDS, SentenceTransformerEmbedder  # noqa: E402
 from samestory.server import BackgroundServer  # noqa: E402
-from samestory.text import clean  # noqa: E402
+from samestory.text import clean, document_text  # noqa: E402
 from samestory_client import SamestoryClient, make_article  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,10 +54,7 @@ def main() -> int:
 
     rows = load(args.dataset, args.articles)
     embedder = SentenceTransformerEmbedder(threads=args.threads, backend=args.backend)
-    docs = []
-    for row in rows:
-        body = clean(row["text"]).body
-        docs.append(f"{row['title']}\n{body}" if row["title"] else body)
+    docs = [document_text(row["title"], clean(row["text"])) for row in rows]
     embedder.raw_encode(docs[:8], batch_size=8)  # warm up
     # Two baselines: sentence-transformers sorts what it is given by length, so one call over
     # every document pads least; a stream cannot see ahead, so batches of 8 in arrival order

@@ -24,9 +24,9 @@ class SlowEmbedder:
         self.identity, self.dim = embedder.identity, embedder.dim
         self.delay = delay
 
-    def encode(self, texts):
+    def encode(self, texts, prefixes=()):
         time.sleep(self.delay)
-        return self._embedder.encode(texts)
+        return self._embedder.encode(texts, prefixes)
 
 
 def test_stop_turns_health_off_and_lets_in_flight_calls_finish(tmp_path, embedder, seed_texts):

@@ -77,13 +77,52 @@ def test_concurrent_callers_share_model_calls_and_get_their_own_rows(embedder, s
     np.testing.assert_allclose(np.vstack([results[n] for n in range(8)]), expected, atol=2e-5)
 
 
+def test_a_lead_is_pooled_from_its_documents_pass(embedder, seed_texts):
+    doc = " ".join(next(iter(seed_texts.values())).split()[:150])
+    lead = doc[: doc.index(".") + 1]
+    other = "A different text altogether about the weather in spring."
+    pooled = embedder.encode([other, lead, doc], prefixes=[(1, 2)])
+    alone = embedder.encode([other, lead, doc])
+    np.testing.assert_allclose(pooled[[0, 2]], alone[[0, 2]], atol=2e-5)  # the other rows as ever
+    tokens = embedder._with_tokens([doc])[0][1]
+    count = len(embedder._model.tokenizer(lead)["input_ids"]) - 1
+    by_hand = tokens[:count].mean(axis=0)
+    np.testing.assert_allclose(pooled[1], by_hand / np.linalg.norm(by_hand), atol=1e-5)
+    assert 0.6 < float(pooled[1] @ alone[1]) < 0.9999  # the lead's meaning, in its document's context
+    with pytest.raises(ValueError, match="prefix"):
+        embedder.encode([other, doc], prefixes=[(0, 1)])
+
+
+def test_the_batcher_keeps_each_callers_prefixes_with_its_own_rows(embedder, seed_texts):
+    docs = [" ".join(t.split()[:80]) for t in seed_texts.values()]
+    requests = [([f"filler {n} " * 3, d[: d.index(" ", 60)], d], [(1, 2)]) for n, d in enumerate(docs)]
+    expected = [embedder.encode(texts, prefixes) for texts, prefixes in requests]
+    batching = BatchingEmbedder(embedder, wait=0.05)
+    results: dict[int, np.ndarray] = {}
+    barrier = threading.Barrier(len(requests))
+
+    def call(n: int) -> None:
+        barrier.wait()
+        results[n] = batching.encode(*requests[n])
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    batching.close()
+    assert batching.batches < len(requests)
+    for n, rows in enumerate(expected):
+        np.testing.assert_allclose(results[n], rows, atol=2e-5)
+
+
 class _Failing:
     identity, dim = "failing", 4
 
     def __init__(self) -> None:
         self.calls = 0
 
-    def encode(self, texts):
+    def encode(self, texts, prefixes=()):
         self.calls += 1
         if self.calls == 1:
             raise RuntimeError("the model broke")

@@ -511,14 +511,14 @@ class Detector:
             published = dt.datetime.combine(clean.date, dt.time(), tzinfo=dt.UTC)
         found = quotes_mod.extract(article.text, clean.paragraphs)
         units = [quotes_mod.quote_units(article.text, q) for q in found]
-        doc = f"{article.title.strip()}\n{clean.body}" if article.title.strip() else clean.body
+        doc = text_mod.document_text(article.title, clean)
         unit_texts = [u for quote_units in units for u, _ in quote_units]
         # Units too short to be judged as paraphrases get no vector (zeros stand for them).
         embedded = [2 + i for i, u in enumerate(unit_texts) if quotes_mod.can_paraphrase(u)]
         texts = [doc, text_mod.lead_text(article.title, clean), *(unit_texts[i - 2] for i in embedded)]
         watch.lap("text")
         # One call: the embedder batches texts by length, so the short ones are not padded to the article's.
-        found_vectors = self.embedder.encode(texts)
+        found_vectors = self.embedder.encode(texts, prefixes=[(1, 0)])  # the lead begins the document
         vectors = np.zeros((2 + len(unit_texts), found_vectors.shape[1]), dtype=np.float32)
         vectors[[0, 1, *embedded]] = found_vectors
         watch.lap("embed")

@@ -29,7 +29,7 @@ from .decide import Verdict
 from .lexical import Hasher, LexicalParams, jaccard, shingles
 from .nearcopies import edited_copy
 from .records import ArticleIn
-from .semantic import Embedder
+from .semantic import Embedder, Prefixes
 from .text import clean, tokens
 
 __all__ = ["Labelled", "NearDuplicateRecall", "Quality", "evaluate", "near_duplicate_recall", "quality", "read_dataset"]
@@ -209,11 +209,19 @@ class CachingEmbedder:
             with np.load(path) as data:
                 self._cache = {k: data[k] for k in data.files}
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        keys = [hashlib.sha1(f"{self.identity}\0{t}".encode()).hexdigest() for t in texts]
-        missing = [i for i, k in enumerate(keys) if k not in self._cache]
+    def encode(self, texts: Sequence[str], prefixes: Prefixes = ()) -> np.ndarray:
+        # A prefix's vector depends on the text it begins: both go into its key.
+        of = dict(prefixes)
+        keys = [
+            hashlib.sha1(f"{self.identity}\0{t}\0{texts[of[i]] if i in of else ''}".encode()).hexdigest()
+            for i, t in enumerate(texts)
+        ]
+        missing = {i for i, k in enumerate(keys) if k not in self._cache}
+        missing = sorted(missing | {of[i] for i in missing if i in of})
         if missing:
-            fresh = self._embedder.encode([texts[i] for i in missing])
+            position = {row: n for n, row in enumerate(missing)}
+            sub = [(position[i], position[of[i]]) for i in of if i in position]
+            fresh = self._embedder.encode([texts[i] for i in missing], sub)
             for i, v in zip(missing, fresh, strict=True):
                 self._cache[keys[i]] = v
         return np.vstack([self._cache[k] for k in keys]) if keys else np.zeros((0, self.dim), np.float32)

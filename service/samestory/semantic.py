@@ -23,6 +23,7 @@ __all__ = [
     "BACKENDS",
     "BatchingEmbedder",
     "Embedder",
+    "Prefixes",
     "SentenceTransformerEmbedder",
     "VectorIndex",
     "default_model_path",
@@ -31,13 +32,24 @@ __all__ = [
 LOG = logging.getLogger(__name__)
 
 
+# (row, of_row): texts[row] is the start of texts[of_row], and its vector is pooled from that text's pass.
+Prefixes = Sequence[tuple[int, int]]
+
+
 class Embedder(Protocol):
-    """Turns texts into L2-normalised float32 vectors."""
+    """Turns texts into L2-normalised float32 vectors.
+
+    `prefixes` name rows whose text begins another row's text (an article's
+    headline and lead begin its document). Their vectors are the mean of the
+    longer text's token embeddings over their own tokens: no pass of their
+    own, and the context of the whole text. An embedder may also encode them
+    on their own; `identity` says which it does.
+    """
 
     identity: str
     dim: int
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+    def encode(self, texts: Sequence[str], prefixes: Prefixes = ()) -> np.ndarray: ...
 
 
 def default_model_path() -> Path:
@@ -109,7 +121,7 @@ class SentenceTransformerEmbedder:
         self.max_tokens = max_tokens
         self.batch_tokens = max(batch_tokens, max_tokens)
         self.dim = int(self._model.get_embedding_dimension())
-        self.identity = f"{path.name}@{_weights_digest(path)}/{backend}/{max_tokens}"
+        self.identity = f"{path.name}@{_weights_digest(path)}/{backend}/{max_tokens}/prefix-pooled"
         self._lock = threading.Lock()
         LOG.info("loaded model %s from %s (dim %d)", self.identity, path, self.dim)
 
@@ -124,14 +136,47 @@ class SentenceTransformerEmbedder:
         lengths = [len(ids) for ids in encoded["input_ids"]]
         return plan_batches(lengths, self.batch_tokens, _CALL_COST_TOKENS)
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], prefixes: Prefixes = ()) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
+        pooled: dict[int, list[int]] = {}
+        for row, of_row in prefixes:
+            if row == of_row or of_row in dict(prefixes) or not texts[of_row].startswith(texts[row]):
+                raise ValueError(f"text {row} is not a prefix of text {of_row}")
+            pooled.setdefault(of_row, []).append(row)
+        own = [i for i in range(len(texts)) if i not in dict(prefixes)]
         with self._lock:
-            for batch in self.batches(texts):
-                out[batch] = self.raw_encode([texts[i] for i in batch], batch_size=len(batch))
+            for batch in self.batches([texts[i] for i in own]):
+                rows = [own[k] for k in batch]
+                if not any(r in pooled for r in rows):
+                    out[rows] = self.raw_encode([texts[r] for r in rows], batch_size=len(rows))
+                    continue
+                for r, (vector, tokens) in zip(rows, self._with_tokens([texts[r] for r in rows]), strict=True):
+                    out[r] = vector
+                    for p in pooled.get(r, ()):
+                        out[p] = self._pool(tokens, texts[p])
         return out
+
+    def _with_tokens(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each text's sentence vector and its token embeddings (padding dropped)."""
+        autocast = self._torch.autocast("cpu", dtype=self._torch.bfloat16, enabled=self.backend == "torch-bf16")
+        with autocast:
+            outputs = self._model.encode(
+                texts, batch_size=len(texts), output_value=None, convert_to_numpy=False, show_progress_bar=False
+            )
+        out = []
+        for item in outputs:
+            vector = item["sentence_embedding"].float()
+            tokens = item["token_embeddings"].float()[item["attention_mask"].bool()]
+            out.append(((vector / vector.norm()).numpy(), tokens.numpy()))
+        return out
+
+    def _pool(self, tokens: np.ndarray, prefix: str) -> np.ndarray:
+        # [CLS] and the prefix's own tokens (its [SEP] is not in the longer text's pass).
+        count = len(self._model.tokenizer(prefix, truncation=True, max_length=self.max_tokens)["input_ids"]) - 1
+        vector = tokens[: max(1, min(count, len(tokens)))].mean(axis=0)
+        return (vector / np.linalg.norm(vector)).astype(np.float32)
 
     def raw_encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         """sentence-transformers' own `encode` on this backend, in its own batches: the baseline."""
@@ -198,10 +243,10 @@ class BatchingEmbedder:
         self._worker = threading.Thread(target=self._run, name="samestory-embedder", daemon=True)
         self._worker.start()
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], prefixes: Prefixes = ()) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        request = _Request(list(texts), Future())
+        request = _Request(list(texts), list(prefixes), Future())
         self._queue.put(request)
         return request.future.result()
 
@@ -230,9 +275,12 @@ class BatchingEmbedder:
             if first is None:
                 return
             batch, stopping = self._collect(first)
-            texts = [t for request in batch for t in request.texts]
+            texts, prefixes = [], []
+            for request in batch:
+                prefixes.extend((row + len(texts), of_row + len(texts)) for row, of_row in request.prefixes)
+                texts.extend(request.texts)
             try:
-                vectors = self.embedder.encode(texts)
+                vectors = self.embedder.encode(texts, prefixes)
             except BaseException as exc:  # every caller hears of it; the worker goes on
                 for request in batch:
                     request.future.set_exception(exc)
@@ -247,6 +295,7 @@ class BatchingEmbedder:
 @dataclass
 class _Request:
     texts: list[str]
+    prefixes: list[tuple[int, int]]
     future: Future
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "clean",
     "entity_counts",
     "exact_key",
+    "document_text",
     "lead_text",
     "normalise",
     "tokens",
@@ -161,10 +162,21 @@ def _lines(text: str, offset: int) -> list[Paragraph]:
     return out
 
 
+def document_text(title: str, clean_text: CleanText) -> str:
+    """What the model embeds for an article: the headline, then the kept prose."""
+    return f"{title.strip()}\n{clean_text.body}" if title.strip() else clean_text.body
+
+
 def lead_text(title: str, clean_text: CleanText) -> str:
-    """The headline and the first paragraph: who, what, where and when, as the article puts it."""
-    lead = clean_text.paragraphs[0].text if clean_text.paragraphs else clean_text.body
-    return f"{title.strip()}\n{lead}" if title.strip() else lead
+    """The headline and the first paragraph: who, what, where and when, as the article puts it. It is
+    where the document begins, so the model can pool its vector from the document's own pass."""
+    doc = document_text(title, clean_text)
+    first = normalise(clean_text.paragraphs[0].text) if clean_text.paragraphs else clean_text.body
+    first = _DATELINE.sub("", first, count=1)
+    start = len(doc) - len(clean_text.body)
+    if not clean_text.body.startswith(first):  # the paragraph was not kept as it stands: its words, then
+        first = clean_text.body[: len(first)]
+    return doc[: start + len(first)]
 
 
 def clean(text: str) -> CleanText:

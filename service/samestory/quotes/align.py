@@ -138,8 +138,10 @@ def _lexical(text_a: str, a: Quote, text_b: str, b: Quote):
     return None
 
 
-def _content(text: str) -> set[str]:
-    return {_variant(w.casefold()) for w in WORD.findall(text)} - _STOPWORDS
+@functools.lru_cache(maxsize=1 << 14)
+def _content(text: str) -> frozenset[str]:
+    # Cached: every quote and unit of a cluster meets every other.
+    return frozenset({_variant(w.casefold()) for w in WORD.findall(text)} - _STOPWORDS)
 
 
 def align(
@@ -163,6 +165,14 @@ def align(
     carry part of the evidence: the weaker the cosine, the more must be shared.
     """
     conflict = _speakers_conflict(a, b)
+    words_a, words_b = _content(a.text), _content(b.text)
+    # No content word in common: no lexical match (it needs 80% of the words), and a paraphrase needs
+    # shared words below cosine 0.9. Most pairs of a cluster's quotes end here, before difflib.
+    if words_a and words_b and not words_a & words_b:
+        if conflict or vectors_a is None or vectors_b is None or not len(vectors_a) or not len(vectors_b):
+            return None
+        if float((vectors_a @ vectors_b.T).max(initial=0.0)) < 0.9:
+            return None
     lexical = _lexical(text_a, a, text_b, b)
     if lexical is not None:
         kind, span_a, span_b, score = lexical
