@@ -45,7 +45,16 @@ def test_probability_follows_the_fitted_logit():
     logit = TH.intercept + TH.entity_weight * 0.5 + TH.lead_weight * 0.8
     assert ev.probability(TH) == pytest.approx(1 / (1 + np.exp(-logit)))
     assert evidence("c", 1, 0.9, 0.9).probability(TH) > 0.99
-    assert evidence("c", 1, 0.0, 0.2).probability(TH) < 0.01
+    assert evidence("c", 1, 0.0, 0.2).probability(TH) < 0.02
+
+
+def test_a_year_conflict_lowers_the_probability_and_is_explained():
+    plain = evidence("c1", 1, 0.55, 0.8)
+    conflict = ClusterEvidence("c1", 1, 5, 0.55, 0.8, None, year_conflict=True)
+    assert TH.year_conflict_weight < 0
+    assert conflict.logit(TH) == pytest.approx(plain.logit(TH) + TH.year_conflict_weight)
+    out = decide(PROBE, [cand(1, "c1", 1)], {"c1": conflict}, TH)
+    assert out.verdict is Verdict.SAME_EVENT and "no year in common" in out.reason
 
 
 def test_exact_key_wins_over_everything():

@@ -54,3 +54,14 @@ def test_lead_cosine_uses_the_centroid():
     p.add(np.array([0.0, 1.0]), {}, None)
     assert lead_cosine(np.array([1.0, 0.0]), p) == pytest.approx(1 / math.sqrt(2))
     assert lead_cosine(np.array([1.0, 0.0]), Profile()) == 0.0
+
+
+def test_years_conflict_only_when_both_name_years_and_share_none():
+    from samestory.profile import year_conflict, years
+
+    assert years({"2008", "beijing", "91000", "1999", "2150"}) == {"2008", "1999"}
+    cluster = Profile()
+    cluster.add(np.ones(4, dtype=np.float32), {"klitschko": 2, "2008": 1}, None)
+    assert year_conflict({"klitschko": 1, "2011": 1}, cluster)
+    assert not year_conflict({"klitschko": 1, "2011": 1, "2008": 1}, cluster)
+    assert not year_conflict({"klitschko": 1}, cluster)  # no year named: no evidence either way

@@ -35,20 +35,23 @@ class Thresholds:
     or containment for a copy with paragraphs dropped or added.
 
     The same event is decided per cluster, from its profile: the logit
-    `intercept + entity_weight * entity cosine + lead_weight * lead cosine`,
-    less a time penalty that grows past window_days, gives the probability
-    that the article belongs to the cluster. The weights were fitted by
-    logistic regression on the ECB+ dev corpus (see the README); same_event
+    `intercept + entity_weight * entity cosine + lead_weight * lead cosine
+    + year_conflict_weight * (both name years, none shared)`, less a time
+    penalty that grows past window_days, gives the probability that the
+    article belongs to the cluster. The weights are a logistic regression on
+    the ECB+ dev corpus (`bench/fit_decision.py`, see the README); same_event
     and merge are thresholds on that probability.
     """
 
     near_duplicate_jaccard: float = 0.5
     near_duplicate_containment: float = 0.8
     near_duplicate_min_jaccard: float = 0.25
-    intercept: float = -7.83
-    entity_weight: float = 15.14
-    lead_weight: float = 3.59
-    same_event: float = 0.3
+    intercept: float = -4.81
+    entity_weight: float = 9.05
+    lead_weight: float = 2.59
+    # Added to the logit when the article and the cluster both name years and share none.
+    year_conflict_weight: float = -0.34
+    same_event: float = 0.4
     merge: float = 0.8
     semantic_floor: float = 0.3
     window_days: float = 3.0
@@ -69,6 +72,8 @@ class ClusterEvidence:
     entity_similarity: float
     lead_similarity: float
     days_apart: float | None
+    # Both name years (1900-2099) and none is shared: "the 2008 final" against "the 2011 final".
+    year_conflict: bool = False
 
     def logit(self, th: Thresholds) -> float:
         penalty = 0.0
@@ -77,7 +82,11 @@ class ClusterEvidence:
                 th.max_time_penalty, th.time_penalty_per_window * (self.days_apart - th.window_days) / th.window_days
             )
         return (
-            th.intercept + th.entity_weight * self.entity_similarity + th.lead_weight * self.lead_similarity - penalty
+            th.intercept
+            + th.entity_weight * self.entity_similarity
+            + th.lead_weight * self.lead_similarity
+            + th.year_conflict_weight * self.year_conflict
+            - penalty
         )
 
     def probability(self, th: Thresholds) -> float:
@@ -215,6 +224,8 @@ def decide(
         )
         if ev.days_apart is not None:
             reason += f", {ev.days_apart:.1f} days from its span"
+        if ev.year_conflict:
+            reason += ", no year in common"
     if merged:
         reason += f"; merges {', '.join(merged)} into {target}"
     return Outcome(best.relation, target, merged, tuple(scored), reason)

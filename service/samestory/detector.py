@@ -37,7 +37,7 @@ from .errors import (
     StaleDecision,
 )
 from .lexical import Hasher, LexicalIndex, RedisLexicalIndex, Signature
-from .profile import entity_cosine, lead_cosine
+from .profile import entity_cosine, lead_cosine, year_conflict
 from .records import ArticleIn, Decision, Match
 from .semantic import Embedder, VectorIndex
 from .snapshot import Snapshot, SnapshotError, read_snapshot, write_snapshot
@@ -590,6 +590,7 @@ class Detector:
                 entity_similarity=round(entity_cosine(prep.entity_counts, profile, documents, frequencies), 6),
                 lead_similarity=round(lead_cosine(prep.lead_vector, profile), 6),
                 days_apart=profile.days_from(prep.published),
+                year_conflict=year_conflict(prep.entity_counts, profile),
             )
             for cluster_id, profile in profiles.items()
         }
@@ -630,6 +631,7 @@ class Detector:
                 days_apart=None if s.days_apart is None else round(s.days_apart, 4),
                 cluster_entity=s.cluster.entity_similarity if s.cluster else 0.0,
                 cluster_lead=s.cluster.lead_similarity if s.cluster else 0.0,
+                cluster_year_conflict=bool(s.cluster and s.cluster.year_conflict),
             )
             for s in outcome.matches[:10]
         )

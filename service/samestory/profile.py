@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Profile", "entity_cosine", "idf", "lead_cosine", "term_weights"]
+__all__ = ["Profile", "entity_cosine", "idf", "lead_cosine", "term_weights", "year_conflict", "years"]
 
 
 def term_weights(counts: Mapping[str, int]) -> dict[str, float]:
@@ -76,6 +76,17 @@ class Profile:
         if published > self.last_published:
             return (published - self.last_published).total_seconds() / 86400.0
         return 0.0
+
+
+def years(terms: Iterable[str]) -> frozenset[str]:
+    """The years among a text's names and figures (numbers are kept as written, so "2008")."""
+    return frozenset(t for t in terms if len(t) == 4 and t.isdigit() and t[:2] in ("19", "20"))
+
+
+def year_conflict(counts: Mapping[str, int], profile: Profile) -> bool:
+    """Both the article and the cluster name years, and none of the article's is the cluster's."""
+    mine, theirs = years(counts), years(profile.entities)
+    return bool(mine and theirs and not mine & theirs)
 
 
 def lead_cosine(lead: np.ndarray, profile: Profile) -> float:

@@ -44,6 +44,7 @@ class Match:
     days_apart: float | None
     cluster_entity: float = 0.0
     cluster_lead: float = 0.0
+    cluster_year_conflict: bool = False
 
 
 @dataclass(frozen=True)

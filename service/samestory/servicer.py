@@ -126,6 +126,7 @@ def decision_message(decision: Decision) -> pb.Decision:
             entity_overlap=m.entity_overlap,
             cluster_entity_similarity=m.cluster_entity,
             cluster_lead_similarity=m.cluster_lead,
+            cluster_year_conflict=m.cluster_year_conflict,
         )
         if m.days_apart is not None:
             match.days_apart = m.days_apart
