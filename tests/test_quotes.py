@@ -122,10 +122,13 @@ def test_quote_round_trips_through_dict():
     assert Quote.from_dict(q.to_dict()) == q
 
 
-QUOTE_MARKS = st.sampled_from(list("\"“”«»„‘’',.:—-\n ") + ["said", "he said,", "Smith", "The", "war"])
+QUOTE_MARKS = st.sampled_from(
+    list("\"“”«»„‘’',.:—-\n ()<>")
+    + ["said", "he said,", "Smith", "The", "war", "Mr.", "(D-Md.)", "who", "Trump’s aide", '<tweet a="', "told"]
+)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(st.lists(st.one_of(QUOTE_MARKS, st.text(max_size=12)), max_size=80).map("".join))
 def test_extraction_never_crashes_and_offsets_stay_inside(text):
     for q in extract(text):
@@ -136,6 +139,7 @@ def test_extraction_never_crashes_and_offsets_stay_inside(text):
             assert 0 <= q.speaker_span[0] <= q.speaker_span[1] <= len(text)
         for _, (s, e) in quotes.quote_units(text, q):
             assert 0 <= s <= e <= len(text)
+        assert " ".join(text[s:e] for s, e in q.parts) == q.text
 
 
 @settings(max_examples=50, deadline=None)
