@@ -73,7 +73,7 @@ def _variant(word: str) -> str:
     return word
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def _words(text: str, quote: Quote) -> tuple[_Word, ...]:
     # Cached: an article's quotes meet every quote of its cluster's members.
     out = []
@@ -86,6 +86,13 @@ def _words(text: str, quote: Quote) -> tuple[_Word, ...]:
 
 def quote_units(text: str, quote: Quote) -> list[tuple[str, Span]]:
     """The quote as a whole, then its sentences and clauses: what gets embedded."""
+    return list(_units(text, quote))
+
+
+@functools.lru_cache(maxsize=1024)
+def _units(text: str, quote: Quote) -> tuple[tuple[str, Span], ...]:
+    # Cached: a cluster member's quotes are cut into units again for every article aligned with them.
+    # The keys hold article texts (up to 200k characters each), so the cache stays small.
     units = [(quote.text, (quote.start, quote.end))]
     pieces: list[Span] = []
     for start, end in quote.parts:
@@ -97,7 +104,7 @@ def quote_units(text: str, quote: Quote) -> list[tuple[str, Span]]:
     pieces = [(s, e) for s, e in (trim(text, s, e) for s, e in pieces) if len(WORD.findall(text[s:e])) >= 3]
     if len(pieces) > 1:
         units.extend((text[s:e], (s, e)) for s, e in pieces)
-    return units
+    return tuple(units)
 
 
 def _speakers_conflict(a: Quote, b: Quote) -> bool:
