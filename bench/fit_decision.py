@@ -24,19 +24,13 @@ from pathlib import Path
 
 import numpy as np
 from samestory.config import Settings
-from samestory.decide import ClusterEvidence, Thresholds
+from samestory.decide import ClusterEvidence
 from samestory.detector import Detector
 from samestory.evaluate import CachingEmbedder, read_dataset
 from samestory.server import load_embedder
 from samestory.store import open_store
 
 FEATURES = ("intercept", "entity_weight", "lead_weight", "year_conflict_weight")
-
-
-def penalty(ev: ClusterEvidence, th: Thresholds) -> float:
-    if ev.days_apart is None or ev.days_apart <= th.window_days:
-        return 0.0
-    return min(th.max_time_penalty, th.time_penalty_per_window * (ev.days_apart - th.window_days) / th.window_days)
 
 
 def collect(rows, settings: Settings, embedder) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -64,7 +58,7 @@ def collect(rows, settings: Settings, embedder) -> tuple[np.ndarray, np.ndarray,
                     if not majority:
                         continue
                     features.append((1.0, ev.entity_similarity, ev.lead_similarity, float(ev.year_conflict)))
-                    offsets.append(-penalty(ev, run.thresholds))
+                    offsets.append(-ev.penalty(run.thresholds))
                     labels.append(float(majority[0][0] == gold[article_id]))
                 target = members.setdefault(decision.cluster_id, Counter())
                 for merged in decision.merged:

@@ -75,18 +75,20 @@ class ClusterEvidence:
     # Both name years (1900-2099) and none is shared: "the 2008 final" against "the 2011 final".
     year_conflict: bool = False
 
+    def penalty(self, th: Thresholds) -> float:
+        """The time penalty: 0 within window_days of the cluster's span, then growing to max_time_penalty."""
+        if self.days_apart is None or self.days_apart <= th.window_days:
+            return 0.0
+        windows = (self.days_apart - th.window_days) / th.window_days
+        return min(th.max_time_penalty, th.time_penalty_per_window * windows)
+
     def logit(self, th: Thresholds) -> float:
-        penalty = 0.0
-        if self.days_apart is not None and self.days_apart > th.window_days:
-            penalty = min(
-                th.max_time_penalty, th.time_penalty_per_window * (self.days_apart - th.window_days) / th.window_days
-            )
         return (
             th.intercept
             + th.entity_weight * self.entity_similarity
             + th.lead_weight * self.lead_similarity
             + th.year_conflict_weight * self.year_conflict
-            - penalty
+            - self.penalty(th)
         )
 
     def probability(self, th: Thresholds) -> float:
