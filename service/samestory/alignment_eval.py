@@ -27,6 +27,7 @@ import numpy as np
 
 from .errors import ConfigurationError
 from .quotes import Quote, align, can_paraphrase, extract, quote_units
+from .quotes_eval import span_overlap
 from .semantic import Embedder
 from .text import clean
 
@@ -126,14 +127,8 @@ def _quotes(text: str, embedder: Embedder) -> list[_Quoted]:
     return out
 
 
-def _overlap(a: Span, b: Span) -> float:
-    inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
-    union = max(a[1], b[1]) - min(a[0], b[0])
-    return inter / union if union > 0 else 0.0
-
-
 def _which(quotes: Sequence[_Quoted], span: Span) -> int | None:
-    overlaps = [_overlap((q.quote.start, q.quote.end), span) for q in quotes]
+    overlaps = [span_overlap((q.quote.start, q.quote.end), span) for q in quotes]
     best = max(range(len(quotes)), key=overlaps.__getitem__, default=None)
     return None if best is None or overlaps[best] < 0.5 else best
 

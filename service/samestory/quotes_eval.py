@@ -24,7 +24,7 @@ from pathlib import Path
 from .quotes import Quote, extract
 from .text import clean
 
-__all__ = ["GoldQuote", "QuoteScores", "read_polnear", "score_quotes"]
+__all__ = ["GoldQuote", "QuoteScores", "read_polnear", "score_quotes", "span_overlap"]
 
 _EDGE = " \t\n\"'“”‘’«»„,.;:!?—–-"
 _STOP = frozenset("the a an he she they it we i you his her their mr mrs ms dr of".split())
@@ -125,7 +125,8 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
+def span_overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
+    """Characters in common over characters in either."""
     inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
     union = max(a[1], b[1]) - min(a[0], b[0])
     return inter / union if union > 0 else 0.0
@@ -136,7 +137,7 @@ def _words(text: str) -> set[str]:
 
 
 def _speaker_right(quote: Quote, gold: GoldQuote) -> bool:
-    if quote.speaker_span and any(_overlap(quote.speaker_span, s) > 0 for s in gold.source_spans):
+    if quote.speaker_span and any(span_overlap(quote.speaker_span, s) > 0 for s in gold.source_spans):
         return True
     return bool(_words(quote.speaker) & _words(gold.source))
 
@@ -168,10 +169,10 @@ def score_quotes(docs: Iterable[Document], threshold: float = 0.8) -> QuoteScore
         pred_spans = [_trim(text, q.start, q.end) for q in predicted]
         pairs = sorted(
             (
-                (_overlap(gs, ps), gi, pi)
+                (span_overlap(gs, ps), gi, pi)
                 for gi, gs in enumerate(gold_spans)
                 for pi, ps in enumerate(pred_spans)
-                if _overlap(gs, ps) > 0
+                if span_overlap(gs, ps) > 0
             ),
             reverse=True,
         )

@@ -140,12 +140,13 @@ class SentenceTransformerEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
+        prefix_of = dict(prefixes)
         pooled: dict[int, list[int]] = {}
-        for row, of_row in prefixes:
-            if row == of_row or of_row in dict(prefixes) or not texts[of_row].startswith(texts[row]):
+        for row, of_row in prefix_of.items():
+            if row == of_row or of_row in prefix_of or not texts[of_row].startswith(texts[row]):
                 raise ValueError(f"text {row} is not a prefix of text {of_row}")
             pooled.setdefault(of_row, []).append(row)
-        own = [i for i in range(len(texts)) if i not in dict(prefixes)]
+        own = [i for i in range(len(texts)) if i not in prefix_of]
         with self._lock:
             for batch in self.batches([texts[i] for i in own]):
                 rows = [own[k] for k in batch]

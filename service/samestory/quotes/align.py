@@ -172,23 +172,21 @@ def align(
     carry part of the evidence: the weaker the cosine, the more must be shared.
     """
     conflict = _speakers_conflict(a, b)
+    embedded = vectors_a is not None and vectors_b is not None and len(vectors_a) and len(vectors_b)
+    sims = vectors_a @ vectors_b.T if embedded else None
     words_a, words_b = _content(a.text), _content(b.text)
     # No content word in common: no lexical match (it needs 80% of the words), and a paraphrase needs
     # shared words below cosine 0.9. Most pairs of a cluster's quotes end here, before difflib.
-    if words_a and words_b and not words_a & words_b:
-        if conflict or vectors_a is None or vectors_b is None or not len(vectors_a) or not len(vectors_b):
-            return None
-        if float((vectors_a @ vectors_b.T).max(initial=0.0)) < 0.9:
-            return None
+    if words_a and words_b and not words_a & words_b and (conflict or sims is None or float(sims.max()) < 0.9):
+        return None
     lexical = _lexical(text_a, a, text_b, b)
     if lexical is not None:
         kind, span_a, span_b, score = lexical
         if not conflict or kind in (AlignmentKind.VERBATIM, AlignmentKind.VARIANT):
             return Alignment(a, b, span_a, span_b, round(float(score), 4), kind)
         return None
-    if conflict or vectors_a is None or vectors_b is None or not len(vectors_a) or not len(vectors_b):
+    if conflict or sims is None:
         return None
-    sims = vectors_a @ vectors_b.T
     best: tuple[float, int, int] | None = None
     for i, j in zip(*np.nonzero(sims >= paraphrase_threshold), strict=True):
         cosine = float(sims[i, j])

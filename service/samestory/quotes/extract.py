@@ -325,19 +325,15 @@ def _mention(match: re.Match, base: int, cue: str | None = None):
 def _speakers_before(before: str, base: int) -> Iterator[tuple[str, Span, str]]:
     """The speakers of the cues in the words before a quote, the last cue first: "When asked, Cruz said".
     A participle ("saying", "adding") has no subject of its own; the sentence's subject speaks."""
-    if re.search(r"[.!?\"“”]", before[_last_cue_end(before) :]):
+    cues = list(_CUE_WORD.finditer(before))
+    if not cues or re.search(r"[.!?\"“”]", before[cues[-1].end() :]):
         return
-    for cue in reversed(list(_CUE_WORD.finditer(before))):
+    for cue in reversed(cues):
         if cue.group().endswith("ing"):
             continue
         match = _SUBJECT_ENDING.search(before, 0, cue.start())
         if match:
             yield match.group("who"), (base + match.start("who"), base + match.end("who")), cue.group()
-
-
-def _last_cue_end(before: str) -> int:
-    cues = list(_CUE_WORD.finditer(before))
-    return cues[-1].end() if cues else len(before)
 
 
 def _attributions(text: str, para: Paragraph, raw: _Raw, prev_end: int, next_start: int, paragraphs_end: int):
@@ -375,6 +371,7 @@ def _attributions(text: str, para: Paragraph, raw: _Raw, prev_end: int, next_sta
 
 
 _CUE_WORD = re.compile(rf"\b(?:{_CUES})\b")
+_CUE_THAT = re.compile(rf"\b(?:{_CUES})\s+that\b")
 # "..., as reported by BuzzFeed News": where the words were reported, not another speaker.
 _SECONDARY_CUE = re.compile(r"\bas (?:first )?(?:reported|quoted|told) (?:by|to|in)\b|\bwhen asked\b")
 _ABBREVIATIONS = frozenset(
@@ -383,9 +380,9 @@ _ABBREVIATIONS = frozenset(
 )
 
 
-def _sentence_breaks(text: str, start: int = 0, end: int | None = None) -> list[int]:
-    """Where the sentences inside text[start:end] end; "Mr." and initials end none."""
-    return [m.end() for m in _SENTENCE_END.finditer(text, start, len(text) if end is None else end) if _ends(text, m)]
+def _sentence_breaks(text: str) -> list[int]:
+    """Where the sentences inside the text end; "Mr." and initials end none."""
+    return [m.end() for m in _SENTENCE_END.finditer(text) if _ends(text, m)]
 
 
 def _ends(text: str, match: re.Match) -> bool:
@@ -463,7 +460,7 @@ def _joins(text: str, prev: _Raw, raw: _Raw, paragraphs: Sequence[Paragraph]) ->
         return not breaks and not ends_sentence and len(WORD.findall(between)) <= 12 and ":" not in between
     if cues > 1 or len(breaks) > 1:
         return False
-    if re.search(rf"\b(?:{_CUES})\s+that\b", between):
+    if _CUE_THAT.search(between):
         return False  # "Greene added that the Fed ...": reported speech of its own
     # The attribution is one sentence; a short lead-in of the next may follow it ("... he said. But "Y"").
     body = between.rstrip()
