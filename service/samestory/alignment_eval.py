@@ -1,8 +1,8 @@
 """Quote alignment measured against a hand-labelled set of article pairs.
 
-Each record of the set names two articles that cover one event, where their
-texts come from (the seeds in this repository, or PolNeAR's corpus, which may
-not be copied here), a SHA-1 prefix of each text, and every pair of quotes
+Each record of the set names two articles, where their texts come from (the
+seeds in this repository, or a JSONL corpus of `id` and `text` such as PolNeAR's
+or ECB+'s, which stay outside the repository), a SHA-1 prefix of each text, and every pair of quotes
 (by their spans) that states the same thing; `unsure` pairs are left out of
 the count. Every other pair of the two articles' quotes is a negative: the
 set labels each article pair completely, so a false alignment counts.
@@ -59,6 +59,8 @@ class AlignmentScores:
     missed: list[str] = field(default_factory=list)
     wrong: list[str] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
+    # (corpus, "right" | "predicted" | "labelled") -> count: the same figures for each source of texts.
+    by_corpus: Counter = field(default_factory=Counter)
 
     @property
     def precision(self) -> float:
@@ -73,12 +75,17 @@ def _spans(items) -> tuple[tuple[Span, Span], ...]:
     return tuple((tuple(a), tuple(b)) for a, b in items)
 
 
-def read_alignment_set(path: Path, seeds: Path, polnear: Path | None) -> tuple[list[LabelledPair], Counter]:
-    """The labelled pairs whose texts are at hand, and how many were skipped for want of their corpus."""
+def read_alignment_set(
+    path: Path, seeds: Path, corpora: dict[str, Path] | None = None
+) -> tuple[list[LabelledPair], Counter]:
+    """The labelled pairs whose texts are at hand, and how many were skipped for want of their corpus.
+
+    `corpora` maps a corpus name of the set ("polnear", "ecbplus") to its JSONL file of `id` and `text`.
+    """
     texts: dict[str, dict[str, str]] = {"seeds": {p.stem: p.read_text(encoding="utf-8") for p in seeds.glob("*.txt")}}
-    if polnear is not None:
-        with polnear.open(encoding="utf-8") as fh:
-            texts["polnear"] = {row["id"]: row["text"] for row in map(json.loads, filter(str.strip, fh))}
+    for name, corpus_path in (corpora or {}).items():
+        with corpus_path.open(encoding="utf-8") as fh:
+            texts[name] = {row["id"]: row["text"] for row in map(json.loads, filter(str.strip, fh))}
     pairs, skipped = [], Counter()
     with path.open(encoding="utf-8") as fh:
         for row in map(json.loads, filter(str.strip, fh)):
@@ -136,37 +143,45 @@ def _which(quotes: Sequence[_Quoted], span: Span) -> int | None:
 def score_alignments(pairs: Sequence[LabelledPair], embedder: Embedder) -> AlignmentScores:
     scores = AlignmentScores()
     for pair in pairs:
-        scores.article_pairs += 1
-        qa, qb = _quotes(pair.text_a, embedder), _quotes(pair.text_b, embedder)
-        scores.quote_pairs += len(qa) * len(qb)
-        gold, unsure = set(), set()
-        for labelled, bucket in ((pair.aligned, gold), (pair.unsure, unsure)):
-            for span_a, span_b in labelled:
-                i, j = _which(qa, span_a), _which(qb, span_b)
-                if i is None or j is None:
-                    if bucket is gold:
-                        scores.labelled += 1
-                        scores.missed.append(f"{pair.a} {span_a} / {pair.b} {span_b}: no quote extracted there")
-                    continue
-                bucket.add((i, j))
-        scores.labelled += len(gold)
-        for i, a in enumerate(qa):
-            for j, b in enumerate(qb):
-                result = align(pair.text_a, a.quote, a.units, a.vectors, pair.text_b, b.quote, b.units, b.vectors)
-                label = f"{pair.a} «{a.quote.text[:60]}» / {pair.b} «{b.quote.text[:60]}»"
-                if result is None:
-                    if (i, j) in gold:
-                        scores.missed.append(label)
-                    continue
-                if (i, j) in unsure:
-                    continue
-                scores.predicted += 1
-                if (i, j) in gold:
-                    scores.right += 1
-                    scores.kinds[result.kind.name.lower()] += 1
-                else:
-                    scores.wrong.append(f"{label} ({result.kind.name.lower()}, {result.similarity:.2f})")
+        before = scores.right, scores.predicted, scores.labelled
+        _score_pair(pair, embedder, scores)
+        after = scores.right, scores.predicted, scores.labelled
+        for name, old, new in zip(("right", "predicted", "labelled"), before, after, strict=True):
+            scores.by_corpus[pair.corpus, name] += new - old
     return scores
+
+
+def _score_pair(pair: LabelledPair, embedder: Embedder, scores: AlignmentScores) -> None:
+    scores.article_pairs += 1
+    qa, qb = _quotes(pair.text_a, embedder), _quotes(pair.text_b, embedder)
+    scores.quote_pairs += len(qa) * len(qb)
+    gold, unsure = set(), set()
+    for labelled, bucket in ((pair.aligned, gold), (pair.unsure, unsure)):
+        for span_a, span_b in labelled:
+            i, j = _which(qa, span_a), _which(qb, span_b)
+            if i is None or j is None:
+                if bucket is gold:
+                    scores.labelled += 1
+                    scores.missed.append(f"{pair.a} {span_a} / {pair.b} {span_b}: no quote extracted there")
+                continue
+            bucket.add((i, j))
+    scores.labelled += len(gold)
+    for i, a in enumerate(qa):
+        for j, b in enumerate(qb):
+            result = align(pair.text_a, a.quote, a.units, a.vectors, pair.text_b, b.quote, b.units, b.vectors)
+            label = f"{pair.a} «{a.quote.text[:60]}» / {pair.b} «{b.quote.text[:60]}»"
+            if result is None:
+                if (i, j) in gold:
+                    scores.missed.append(label)
+                continue
+            if (i, j) in unsure:
+                continue
+            scores.predicted += 1
+            if (i, j) in gold:
+                scores.right += 1
+                scores.kinds[result.kind.name.lower()] += 1
+            else:
+                scores.wrong.append(f"{label} ({result.kind.name.lower()}, {result.similarity:.2f})")
 
 
 def report(scores: AlignmentScores, dataset: str) -> str:
@@ -177,6 +192,12 @@ def report(scores: AlignmentScores, dataset: str) -> str:
         f"recall {scores.recall:.3f} ({scores.right}/{scores.labelled})",
         "right alignments by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(scores.kinds.items())),
     ]
+    for corpus in sorted({corpus for corpus, _ in scores.by_corpus}):
+        right, predicted, labelled = (scores.by_corpus[corpus, name] for name in ("right", "predicted", "labelled"))
+        lines.append(
+            f"  {corpus}: precision {right / predicted if predicted else 0:.3f} ({right}/{predicted}), "
+            f"recall {right / labelled if labelled else 0:.3f} ({right}/{labelled})"
+        )
     for corpus, n in scores.skipped.items():
         lines.append(f"skipped {n} article pairs of {corpus}: its corpus was not given")
     lines.extend(f"  missed: {m}" for m in scores.missed)

@@ -105,7 +105,8 @@ def _eval_align(args: argparse.Namespace) -> int:
     from . import alignment_eval
     from .server import load_embedder
 
-    pairs, skipped = alignment_eval.read_alignment_set(args.dataset, args.seeds, args.polnear)
+    corpora = {name: path for name, path in (("polnear", args.polnear), ("ecbplus", args.ecbplus)) if path}
+    pairs, skipped = alignment_eval.read_alignment_set(args.dataset, args.seeds, corpora)
     embedder = load_embedder(_settings(args, data_dir=Path(tempfile.gettempdir())))
     scores = alignment_eval.score_alignments(pairs, embedder)
     scores.skipped = skipped
@@ -160,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     aligned.add_argument("dataset", type=Path, help="the labelled set (bench/data/quote_alignments.jsonl)")
     aligned.add_argument("--seeds", type=Path, default=_seeds_default(), help="folder of the seed articles")
     aligned.add_argument("--polnear", type=Path, help="PolNeAR's JSONL, for the pairs labelled on it")
+    aligned.add_argument("--ecbplus", type=Path, help="ECB+'s JSONL, for the pairs labelled on it")
     aligned.set_defaults(run=_eval_align)
     return parser
 
