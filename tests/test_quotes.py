@@ -269,6 +269,18 @@ def test_more_speaker_forms():
     assert q.speaker == "Barack Obama"
 
 
+def test_a_pronoun_with_no_named_speaker_before_it_is_the_last_named_subject():
+    text = (
+        "Deputy Timothy Brennan, who had been his partner for a year, called the verdict bittersweet.\n"
+        'He explained, "You feel good, but it will never bring Jerry back."'
+    )
+    (q,) = extract(text)
+    assert q.speaker_mention == "He" and q.speaker == "Timothy Brennan"
+    # A "NAME said" before still wins: the pronoun refers to who spoke last.
+    (first, second) = extract('"We lost," Smith said.\nJones walked out. He explained, "We will appeal."')
+    assert second.speaker == "Smith"
+
+
 def test_days_and_sentence_adverbs_are_not_speakers():
     for text in (
         'On Tuesday, reporters heard "the same old promises from the podium."',

@@ -92,6 +92,9 @@ _AFTER_CUE_SUBJECT = re.compile(
 _BEFORE_SUBJECT_CUE = re.compile(rf"(?P<who>{_MENTION}){_APPOSITIVE}{_ADVERB}\s+(?P<cue>{_CUES})\b[^.!?\"“”]*$")
 # "..., Barack Obama, who called": whom "who" stands for.
 _NAME_BEFORE_COMMA = re.compile(rf"(?P<who>{_NAME}),\s+$")
+# "Deputy Timothy Brennan, who ..., called the verdict bittersweet. He explained, "...": a sentence
+# whose subject is a name, for a pronoun when no "NAME said" came before.
+_NAMED_SUBJECT = re.compile(rf"(?:^|[.!?]\s+)(?:[\w'’-]+,?\s+){{0,3}}?(?P<who>{_NAME}){_APPOSITIVE}\s+[a-z]")
 # Who stands right before a cue: "Smith", "Smith, an adviser,", "Smith also", "who".
 _SUBJECT_ENDING = re.compile(rf"(?P<who>{_MENTION}|(?<=, )who){_APPOSITIVE}{_ADVERB}\s+$")
 # "President Obama is rolling out a new message: "It's about me."": the sentence's subject.
@@ -281,6 +284,13 @@ def _is_name(name: str, lowercase_words: set[str]) -> bool:
     if not name:
         return False
     return " " in name or name.casefold() not in lowercase_words
+
+
+def _subject_before(text: str, paragraphs: Sequence[Paragraph], index: int, end: int, lowercase: set[str]) -> str:
+    """The last name that is a sentence's subject in this paragraph and the one before, before `end`."""
+    start = paragraphs[max(0, index - 1)].start
+    names = [_clean_name(m.group("who")) for m in _NAMED_SUBJECT.finditer(text[start:end].replace("\n", " "))]
+    return next((name for name in reversed(names) if _is_name(name, lowercase)), "")
 
 
 def _is_reference(mention: str) -> bool:
@@ -540,6 +550,8 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
                     speaker = last.speaker
                 elif earlier:
                     speaker = earlier[-1]
+                elif re.fullmatch(r"[Hh]e|[Ss]he", mention):
+                    speaker = _subject_before(text, paragraphs, raw.paragraph, span[0], lowercase)
             else:
                 speaker = _clean_name(mention)
         elif last is not None and raw.paragraph == last_paragraph:
