@@ -290,6 +290,19 @@ def test_days_and_sentence_adverbs_are_not_speakers():
             assert q.speaker not in {"Tuesday", "Immediately"}, text
 
 
+def test_a_participle_speaks_for_the_subject_of_the_clause_it_follows():
+    cases = {
+        'Ohio Gov. John Kasich ended his campaign, telling supporters in Columbus that he had "renewed faith."': (
+            "John Kasich"
+        ),
+        'Republicans on Capitol Hill seized on the message, arguing that it showed "intent" to mislead.': "Republicans",
+        'She was adamant, telling Keyworth they would not "have to make the first move."': "She",
+    }
+    for text, speaker in cases.items():
+        (q,) = extract(text)
+        assert speaker in (q.speaker, q.speaker_mention) and q.cue.endswith("ing"), (text, q)
+
+
 def test_an_object_after_a_participle_is_not_the_speaker():
     (q,) = extract('The foundation did not want to address "that person at all," telling Fox 35 it would not.')
     assert q.speaker != "Fox"

@@ -97,6 +97,10 @@ _NAME_BEFORE_COMMA = re.compile(rf"(?P<who>{_NAME}),\s+$")
 _NAMED_SUBJECT = re.compile(rf"(?:^|[.!?]\s+)(?:[\w'’-]+,?\s+){{0,3}}?(?P<who>{_NAME}){_APPOSITIVE}\s+[a-z]")
 # Who stands right before a cue: "Smith", "Smith, an adviser,", "Smith also", "who".
 _SUBJECT_ENDING = re.compile(rf"(?P<who>{_MENTION}|(?<=, )who){_APPOSITIVE}{_ADVERB}\s+$")
+# "Kasich suspended his campaign Wednesday, telling ...": the subject that a participle's clause follows.
+_CLAUSE_SUBJECT = re.compile(
+    rf"^\s*(?:[\w'’-]+,?\s+){{0,3}}?(?P<who>{_MENTION}){_APPOSITIVE}{_ADVERB}\s+[a-z][^,\"“”]*,"
+)
 # "President Obama is rolling out a new message: "It's about me."": the sentence's subject.
 _SUBJECT_BEFORE_COLON = re.compile(rf"^\s*(?:[\w'’-]+\s+){{0,3}}?(?P<who>{_NAME})\b[^\"“”]*:\s*$")
 # "Bush referred to Rubio as "a bright leader"": a quotation inside a sentence is its subject's words.
@@ -334,12 +338,17 @@ def _mention(match: re.Match, base: int, cue: str | None = None):
 
 def _speakers_before(before: str, base: int) -> Iterator[tuple[str, Span, str]]:
     """The speakers of the cues in the words before a quote, the last cue first: "When asked, Cruz said".
-    A participle ("saying", "adding") has no subject of its own; the sentence's subject speaks."""
+    A participle ("saying", "adding") has no subject of its own; the subject of the clause it follows
+    speaks ("Kasich suspended his campaign, telling supporters that ...")."""
     cues = list(_CUE_WORD.finditer(before))
     if not cues or re.search(r"[.!?\"“”]", before[cues[-1].end() :]):
         return
     for cue in reversed(cues):
         if cue.group().endswith("ing"):
+            if before[: cue.start()].rstrip().endswith(","):
+                match = _CLAUSE_SUBJECT.match(before, 0, cue.start())
+                if match:
+                    yield match.group("who"), (base + match.start("who"), base + match.end("who")), cue.group()
             continue
         match = _SUBJECT_ENDING.search(before, 0, cue.start())
         if match:
