@@ -303,6 +303,18 @@ def test_a_participle_speaks_for_the_subject_of_the_clause_it_follows():
         assert speaker in (q.speaker, q.speaker_mention) and q.cue.endswith("ing"), (text, q)
 
 
+def test_a_title_written_between_an_organisation_and_a_name():
+    for text in (
+        'AMD president and chief executive Rory Read said the deal would accelerate "our transformation."',
+        '"We are ready," said Clinton campaign chairman John Podesta.',
+        'Acme chief operating officer Rory Read addressed the deal, saying it would accelerate "our transformation."',
+    ):
+        (q,) = extract(text)
+        assert q.speaker in ("Rory Read", "John Podesta") and q.speaker_mention.endswith(q.speaker), (text, q)
+    (q,) = extract('"We had no choice," said a senior Cruz adviser who asked not to be named.')
+    assert q.speaker_mention == "a senior Cruz adviser"  # a description, not a titled name
+
+
 def test_an_object_after_a_participle_is_not_the_speaker():
     (q,) = extract('The foundation did not want to address "that person at all," telling Fox 35 it would not.')
     assert q.speaker != "Fox"

@@ -45,6 +45,20 @@ _TITLE_WORDS = frozenset(
     representative gov governor judge chief king queen pope lord lady ambassador mayor sheriff officer
     deputy admiral sergeant sgt coach director chairman chairwoman ceo usaf""".split()
 )
+# Lower-case words of a title written before a name: "AMD president and chief executive Rory Read".
+_TITLE_BEFORE = "|".join(
+    sorted(
+        (
+            _TITLE_WORDS
+            - {"mr", "mrs", "ms", "dr", "prof", "sir", "col", "lt", "capt", "sen", "rep", "gov", "sgt", "usaf"}
+        )
+        | set(
+            """executive interim senior former acting head founder co-founder leader manager official adviser
+            advisor aide attorney lawyer analyst professor economist strategist commissioner inspector detective
+            campaign press communications operating financial technology general""".split()
+        )
+    )
+)
 # A name, with its title and its party and state: "Rep. Elijah E. Cummings (D-Md.)"; never a determiner.
 _NAME = (
     r"\b(?!(?:The|His|Her|Their|Its|An?|One|Another|Several|Some|Many|Both)\b)"
@@ -64,7 +78,10 @@ _DESCRIPTION_AFTER = rf"\b(?:{_DEFINITE}|{_INDEFINITE})(?:\s+(?!{_CLAUSE}\b)[\w'
 # "Trump's potential VP", "Clinton's campaign manager": someone named through someone else.
 _NOT_HEAD = r"(?:" + _CLAUSE + r"|then|also|later|now|again|is|was|has|had|will|would)\b"
 _POSSESSIVE = rf"{_NAME}['’]s(?:\s+(?!{_NOT_HEAD})(?:[a-z][\w'’-]*|[A-Z]{{2,5}}\b)){{1,3}}"
-_MENTION = rf"(?:{_POSSESSIVE}|{_NAME}|{_PRONOUN}|{_DESCRIPTION})"
+# "AMD president and chief executive Rory Read": a name with a title between it and the organisation.
+_TITLED = rf"{_NAME}\s+(?:(?:{_TITLE_BEFORE})(?:\s+and)?\s+){{1,5}}{_NAME}"
+_TITLE_PREFIX = re.compile(rf"^.*\s(?:{_TITLE_BEFORE})\s+(?=[A-Z][^\s]*(?:\s+[A-Z][^\s]*)*$)")
+_MENTION = rf"(?:{_POSSESSIVE}|{_TITLED}|{_NAME}|{_PRONOUN}|{_DESCRIPTION})"
 # Adverbs and auxiliaries between a speaker and the verb: "Smith also said", "Clinton is telling".
 _ADVERB = r"(?:\s+(?:\w+ly|also|later|then|meanwhile|again|further|is|was|has|had|have|will|would)){0,2}"
 # "..., he said." / "..., Smith wrote on Telegram."
@@ -86,7 +103,7 @@ _INVERTED_CUES = "|".join(
     c for c in _CUES.split("|") if not c.endswith("ing") and c not in _TRANSITIVE and " " not in c and "\\" not in c
 )
 _AFTER_CUE_SUBJECT = re.compile(
-    rf"^[\s,.;:!?—–-]*(?P<cue>{_INVERTED_CUES})\s+(?P<who>{_POSSESSIVE}|{_NAME}|{_DESCRIPTION_AFTER})"
+    rf"^[\s,.;:!?—–-]*(?P<cue>{_INVERTED_CUES})\s+(?P<who>{_POSSESSIVE}|{_TITLED}|{_NAME}|{_DESCRIPTION_AFTER})"
 )
 # "Smith wrote on Telegram: ..." / "Pat Ryder said a ..." / "he described it as ..."
 _BEFORE_SUBJECT_CUE = re.compile(rf"(?P<who>{_MENTION}){_APPOSITIVE}{_ADVERB}\s+(?P<cue>{_CUES})\b[^.!?\"“”]*$")
@@ -107,11 +124,13 @@ _SUBJECT_BEFORE_COLON = re.compile(rf"^\s*(?:[\w'’-]+\s+){{0,3}}?(?P<who>{_NAM
 _SUBJECT_OF_SENTENCE = re.compile(
     rf"^\s*(?:[^,\"“”]{{1,160}},\s+)?(?:[\w'’-]+,?\s+){{0,3}}?(?P<who>{_MENTION}){_APPOSITIVE}\s+[a-z][^\"“”]*\s$"
 )
-_ACCORDING_TO = re.compile(rf"\b(?P<cue>[Aa]ccording to)\s+(?P<who>{_POSSESSIVE}|{_NAME}|{_DESCRIPTION_AFTER})")
+_ACCORDING_TO = re.compile(
+    rf"\b(?P<cue>[Aa]ccording to)\s+(?P<who>{_POSSESSIVE}|{_TITLED}|{_NAME}|{_DESCRIPTION_AFTER})"
+)
 # "A cashier who "steals" is held accountable, Warren said.": the attribution closes the sentence.
 _TAIL_SUBJECT_CUE = re.compile(rf"[,—–]\s*(?P<who>{_MENTION}){_ADVERB}\s+(?P<cue>{_CUES})\b[^\"“”,]*$")
 _TAIL_CUE_SUBJECT = re.compile(
-    rf"[,—–]\s*(?P<cue>{_INVERTED_CUES})\s+(?P<who>{_POSSESSIVE}|{_NAME}|{_DESCRIPTION_AFTER})[^\"“”]*$"
+    rf"[,—–]\s*(?P<cue>{_INVERTED_CUES})\s+(?P<who>{_POSSESSIVE}|{_TITLED}|{_NAME}|{_DESCRIPTION_AFTER})[^\"“”]*$"
 )
 # The sentence before a quote that opens its own: "Sen. Cruz, a candidate, tweeted a warning."
 _LEAD_SPEAKER = re.compile(
@@ -272,7 +291,7 @@ _TIME_WORDS = frozenset(
 
 def _clean_name(mention: str) -> str:
     """The name in a mention, without titles; empty when the mention was only a capitalised function word."""
-    words = mention.replace("’", "'").split()
+    words = _TITLE_PREFIX.sub("", mention.replace("’", "'")).split()
     while words and words[0].casefold() in _FUNCTION_WORDS:
         words = words[1:]
     while len(words) > 1 and all(part in _TITLE_WORDS for part in words[0].rstrip(".").casefold().split("-")):
