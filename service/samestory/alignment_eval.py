@@ -4,8 +4,9 @@ Each record of the set names two articles, where their texts come from (the
 seeds in this repository, or a JSONL corpus of `id` and `text` such as
 PolNeAR's or ECB+'s, which stay outside the repository), a SHA-1 prefix of
 each text, and every pair of quotes (by their spans) that states the same
-thing; `unsure` pairs are left out of the count. Every other pair of the two articles' quotes is a negative: the
-set labels each article pair completely, so a false alignment counts.
+thing; `unsure` pairs are left out of the count. Every other pair of the two
+articles' quotes is a negative: the set labels each article pair completely,
+so a false alignment counts.
 
 The scorer runs what the service runs: extraction, quote units, the model's
 vectors of the units, and `align` on every quote of one article against
