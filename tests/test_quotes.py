@@ -315,6 +315,10 @@ def test_a_title_written_between_an_organisation_and_a_name():
     assert q.speaker_mention == "a senior Cruz adviser"  # a description, not a titled name
 
 
+def test_a_so_called_nickname_is_not_a_statement():
+    assert extract('He beat the law better than John Gotti, the so-called "Teflon Don" who won two acquittals.') == []
+
+
 def test_an_object_after_a_participle_is_not_the_speaker():
     (q,) = extract('The foundation did not want to address "that person at all," telling Fox 35 it would not.')
     assert q.speaker != "Fox"

@@ -408,7 +408,7 @@ def _attributions(text: str, para: Paragraph, raw: _Raw, prev_end: int, next_sta
             yield _mention(match, sent_start - len(lead))
 
 
-_CUE_WORD = re.compile(rf"\b(?:{_CUES})\b")
+_CUE_WORD = re.compile(rf"(?<![-\w])(?:{_CUES})\b")  # not "so-called"
 _CUE_THAT = re.compile(rf"\b(?:{_CUES})\s+that\b")
 # "..., as reported by BuzzFeed News": where the words were reported, not another speaker.
 _SECONDARY_CUE = re.compile(r"\bas (?:first )?(?:reported|quoted|told) (?:by|to|in)\b|\bwhen asked\b")
