@@ -65,11 +65,15 @@ class AlignmentScores:
 
     @property
     def precision(self) -> float:
-        return self.right / self.predicted if self.predicted else 0.0
+        return _ratio(self.right, self.predicted)
 
     @property
     def recall(self) -> float:
-        return self.right / self.labelled if self.labelled else 0.0
+        return _ratio(self.right, self.labelled)
+
+
+def _ratio(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
 
 
 def _spans(items) -> tuple[tuple[Span, Span], ...]:
@@ -196,8 +200,8 @@ def report(scores: AlignmentScores, dataset: str) -> str:
     for corpus in sorted({corpus for corpus, _ in scores.by_corpus}):
         right, predicted, labelled = (scores.by_corpus[corpus, name] for name in ("right", "predicted", "labelled"))
         lines.append(
-            f"  {corpus}: precision {right / predicted if predicted else 0:.3f} ({right}/{predicted}), "
-            f"recall {right / labelled if labelled else 0:.3f} ({right}/{labelled})"
+            f"  {corpus}: precision {_ratio(right, predicted):.3f} ({right}/{predicted}), "
+            f"recall {_ratio(right, labelled):.3f} ({right}/{labelled})"
         )
     for corpus, n in scores.skipped.items():
         lines.append(f"skipped {n} article pairs of {corpus}: its corpus was not given")
