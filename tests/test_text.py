@@ -1,5 +1,6 @@
 import datetime as dt
 
+import pytest
 from samestory import text
 
 from .conftest import SEEDS
@@ -49,6 +50,43 @@ def test_date_prefix_is_read_and_removed():
 def test_invalid_date_prefix_is_ignored_not_fatal():
     clean = text.clean("date 2024-13-45 The war went on through the night in the east of the country.")
     assert clean.date is None
+
+
+def test_a_page_without_a_date_prefix_takes_the_date_of_its_time_stamp():
+    # The seed page: "Published - October 30, 2024 12:28 pm IST - Kyiv, Ukraine" under its headline.
+    assert text.clean(RAW_PAGE.replace(" date 2024-10-30", "", 1)).date == dt.date(2024, 10, 30)
+
+
+@pytest.mark.parametrize(
+    ("stamp", "date"),
+    [
+        ("May 03, 2013", dt.date(2013, 5, 3)),
+        ("PUBLISHED: THURSDAY, MAY 2, 2013, 1: 32 PM", dt.date(2013, 5, 2)),
+        ("12: 52 p. m. EDT May 2, 2013", dt.date(2013, 5, 2)),
+        ("Fri., May. 3, 2013 11: 45 AM PDT", dt.date(2013, 5, 3)),
+        ("Story Created: Aug 7, 2012 at 9: 56 AM AKDT", dt.date(2012, 8, 7)),
+        ("26 September 2013, 10: 00 (GMT+05: 00)", dt.date(2013, 9, 26)),
+        ("PUBLISHED: 02:31 GMT, 12 March 2013 | UPDATED: 22:19 GMT, 12 March 2013", dt.date(2013, 3, 12)),
+        ("December 22nd, 2008 8: 55 am", dt.date(2008, 12, 22)),
+        ("2013-09-26", dt.date(2013, 9, 26)),
+        ("UPDATED 05 / 13 / 2013 at 11: 00 AM EDT", dt.date(2013, 5, 13)),
+        ("13.05.2013", dt.date(2013, 5, 13)),
+        ("05 / 02 / 2013", None),  # February or May: not read
+        ("February 30, 2013", None),
+        ("Reid checked herself in on Tuesday, December 9, 2008.", None),  # a sentence, not a stamp
+        ("Kerry Washington to host the show of May 2, 2013", None),
+    ],
+)
+def test_time_stamp_lines(stamp, date):
+    assert text.clean(f"{stamp}\nThe war went on through the night in the east of the country.").date == date
+
+
+def test_a_time_stamp_is_read_near_the_top_only():
+    prose = "The war went on through the night in the east of the country."
+    assert text.clean(f"{prose}\nPublished: May 2, 2013\n{prose}").date == dt.date(2013, 5, 2)
+    late = "\n".join([prose] * 5 + ["May 2, 2013", prose])
+    assert text.clean(late).date is None
+    assert text.clean(f"date 2024-10-29 May 2, 2013\n{prose}").date == dt.date(2024, 10, 29)
 
 
 def test_normalise_quotes_dashes_and_spaces():

@@ -31,6 +31,38 @@ __all__ = [
 
 _DATE_PREFIX = re.compile(r"\A\s*date\s+(\d{4})-(\d{2})-(\d{2})\b[ \t]*")
 
+# A page's time stamp: a line near the top that is a date, with perhaps a weekday, a time, a zone, a
+# label ("Published:", "Updated", "Posted on") and a place, but no sentence around it.
+_MONTHS = {name: number for number, name in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+_MONTH = (
+    r"(?P<{}>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?"
+    r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_STAMP_DATE = re.compile(
+    r"\b(?:"
+    + _MONTH.format("m1")
+    + r"\s*(?P<d1>\d{1,2})(?:st|nd|rd|th)?\s*,?\s*(?P<y1>(?:19|20)\d\d)"
+    + r"|(?P<d2>\d{1,2})(?:st|nd|rd|th)?\s+"
+    + _MONTH.format("m2")
+    + r",?\s*(?P<y2>(?:19|20)\d\d)"
+    + r"|(?P<y3>(?:19|20)\d\d)-(?P<m3>\d\d)-(?P<d3>\d\d)"
+    + r"|(?P<a4>\d\d?)\s*[/.]\s*(?P<b4>\d\d?)\s*[/.]\s*(?P<y4>(?:19|20)\d\d)"
+    + r")\b",
+    re.IGNORECASE,
+)
+# What else a stamp line may hold: times, zones, weekdays, labels.
+_STAMP_REST = re.compile(
+    r"""\b(?:\d{1,2}\s*:\s*\d\d(?:\s*:\s*\d\d)?(?:\s*[ap]\.?\s*m\b\.?)?|[ap]\.?\s*m\b\.?
+      | (?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\b\.?
+      | published|updated?|posted|first|last|created|modified|story|time|date|on|at
+    )\b""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_ZONE = re.compile(r"\b(?:[A-Z]{1,4}T|GMT|UTC)\b(?:\s*[+-]\s*\d\d?(?:\s*:\s*\d\d)?)?")
+_LETTERS = re.compile(r"[^\W\d_]{2,}")
+_STAMP_OTHER_WORDS = 3
+_STAMP_LINES = 5
+
 # Phrases that, in a short paragraph, mark page chrome rather than reporting.
 _BOILERPLATE = re.compile(
     r"""\b(
@@ -179,8 +211,46 @@ def lead_text(title: str, clean_text: CleanText) -> str:
     return doc[: start + len(first)]
 
 
+def _stamp_date(line: str) -> dt.date | None:
+    """The date of a time-stamp line ("Published: May 2, 2013, 1:32 PM EDT"); None for any other line.
+
+    Numeric dates are read only where day and month cannot be swapped (13/05/2013, 05/13/2013).
+    """
+    found = _STAMP_DATE.search(line)
+    if not found:
+        return None
+    rest = _ZONE.sub(" ", _STAMP_REST.sub(" ", line[: found.start()] + " " + line[found.end() :]))
+    if len(_LETTERS.findall(rest)) > _STAMP_OTHER_WORDS:
+        return None
+    parts = found.groupdict()
+    if parts["y1"] or parts["y2"]:
+        month = _MONTHS[(parts["m1"] or parts["m2"])[:3].casefold()]
+        day, year = int(parts["d1"] or parts["d2"]), int(parts["y1"] or parts["y2"])
+    elif parts["y3"]:
+        year, month, day = int(parts["y3"]), int(parts["m3"]), int(parts["d3"])
+    else:
+        first, second, year = int(parts["a4"]), int(parts["b4"]), int(parts["y4"])
+        if (first > 12) == (second > 12):
+            return None
+        month, day = (second, first) if first > 12 else (first, second)
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _page_date(lines: Sequence[Paragraph], prose: Sequence[bool]) -> dt.date | None:
+    """The date of the page's first time stamp among its first lines or before its first paragraph of prose."""
+    for number, line in enumerate(lines):
+        if number >= _STAMP_LINES and any(prose[:number]):
+            return None
+        if (date := _stamp_date(line.text)) is not None:
+            return date
+    return None
+
+
 def clean(text: str) -> CleanText:
-    """Keep the article's prose; read a leading `date YYYY-MM-DD`."""
+    """Keep the article's prose; read the page's date from a leading `date YYYY-MM-DD` or its time stamp."""
     date = None
     offset = 0
     prefix = _DATE_PREFIX.match(text)
@@ -191,14 +261,17 @@ def clean(text: str) -> CleanText:
         except ValueError:
             date = None
     lines = _lines(text, offset)
+    prose = [_is_prose(line.text) and not _is_chrome(line.text) for line in lines]
+    if date is None:
+        date = _page_date(lines, prose)
     seen: set[str] = set()
     kept: list[Paragraph] = []
-    for line in lines:
+    for line, is_prose in zip(lines, prose, strict=True):
         key = normalise(line.text).casefold()
         if key in seen:
             continue
         seen.add(key)
-        if _is_prose(line.text) and not _is_chrome(line.text):
+        if is_prose:
             kept.append(line)
     if not kept:
         # Nothing reads as prose (a headline-only item, a list): keep what is not chrome.
