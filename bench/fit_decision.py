@@ -5,7 +5,7 @@
 
 Streams the labelled articles through the real detector (file order, or N seeded
 shuffles) and records, for every article, the evidence against each candidate
-cluster (entity cosine, lead cosine, year conflict, time penalty) with whether
+cluster (entity cosine, lead cosine, year conflict, year mismatch, time penalty) with whether
 the cluster's gold event (its members' majority) is the article's. A logistic
 regression (Newton's method, the time penalty as a fixed offset) gives the
 weights; it prints them with the current ones and the log-likelihood of both
@@ -30,7 +30,7 @@ from samestory.evaluate import CachingEmbedder, read_dataset
 from samestory.server import load_embedder
 from samestory.store import open_store
 
-FEATURES = ("intercept", "entity_weight", "lead_weight", "year_conflict_weight")
+FEATURES = ("intercept", "entity_weight", "lead_weight", "year_conflict_weight", "year_mismatch_weight")
 
 
 def collect(rows, settings: Settings, embedder) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -57,7 +57,8 @@ def collect(rows, settings: Settings, embedder) -> tuple[np.ndarray, np.ndarray,
                     majority = members.get(ev.cluster_id, Counter()).most_common(1)
                     if not majority:
                         continue
-                    features.append((1.0, ev.entity_similarity, ev.lead_similarity, float(ev.year_conflict)))
+                    dates = (float(ev.year_conflict), float(ev.year_mismatch))
+                    features.append((1.0, ev.entity_similarity, ev.lead_similarity, *dates))
                     offsets.append(-ev.penalty(run.thresholds))
                     labels.append(float(majority[0][0] == gold[article_id]))
                 target = members.setdefault(decision.cluster_id, Counter())

@@ -57,6 +57,15 @@ def test_a_year_conflict_lowers_the_probability_and_is_explained():
     assert out.verdict is Verdict.SAME_EVENT and "no year in common" in out.reason
 
 
+def test_a_year_mismatch_lowers_the_probability_and_is_explained():
+    plain = evidence("c1", 1, 0.55, 0.8)
+    mismatch = ClusterEvidence("c1", 1, 5, 0.55, 0.8, None, year_mismatch=True)
+    assert TH.year_mismatch_weight < 0
+    assert mismatch.logit(TH) == pytest.approx(plain.logit(TH) + TH.year_mismatch_weight)
+    out = decide(PROBE, [cand(1, "c1", 1)], {"c1": mismatch}, TH)
+    assert "its latest year is not the other's publication year" in out.reason
+
+
 def test_exact_key_wins_over_everything():
     clusters = {"c1": evidence("c1", 1, 0.9, 0.9), "c2": evidence("c2", 2, 0.0, 0.1)}
     out = decide(PROBE, [cand(1, "c1", 1), cand(2, "c2", 2, exact="k")], clusters, TH)
@@ -84,8 +93,12 @@ def test_weak_cluster_evidence_is_a_new_story():
 
 def test_time_distance_weakens_the_evidence():
     near = {"c1": evidence("c1", 1, 0.42, 0.7, days=0.0)}
-    far = {"c1": evidence("c1", 1, 0.42, 0.7, days=60.0)}
+    within = {"c1": evidence("c1", 1, 0.42, 0.7, days=TH.window_days - 1)}
+    far = {"c1": evidence("c1", 1, 0.42, 0.7, days=5 * TH.window_days)}
     assert decide(PROBE, [cand(1, "c1", 1)], near, TH).verdict is Verdict.SAME_EVENT
+    assert within["c1"].penalty(TH) == 0.0
+    assert decide(PROBE, [cand(1, "c1", 1)], within, TH).verdict is Verdict.SAME_EVENT
+    assert far["c1"].penalty(TH) == TH.max_time_penalty
     assert decide(PROBE, [cand(1, "c1", 1)], far, TH).verdict is Verdict.NEW_STORY
 
 

@@ -36,8 +36,9 @@ class Thresholds:
 
     The same event is decided per cluster, from its profile: the logit
     `intercept + entity_weight * entity cosine + lead_weight * lead cosine
-    + year_conflict_weight * (both name years, none shared)`, less a time
-    penalty that grows past window_days, gives the probability that the
+    + year_conflict_weight * (both name years, none shared)
+    + year_mismatch_weight * (one side's publication year is not the other's latest named year)`,
+    less a time penalty that grows past window_days, gives the probability that the
     article belongs to the cluster. The weights are a logistic regression on
     the ECB+ dev corpus (`bench/fit_decision.py`, see the README); same_event
     and merge are thresholds on that probability.
@@ -46,15 +47,17 @@ class Thresholds:
     near_duplicate_jaccard: float = 0.5
     near_duplicate_containment: float = 0.8
     near_duplicate_min_jaccard: float = 0.25
-    intercept: float = -4.81
-    entity_weight: float = 9.05
-    lead_weight: float = 2.59
+    intercept: float = -4.745
+    entity_weight: float = 9.172
+    lead_weight: float = 2.949
     # Added to the logit when the article and the cluster both name years and share none.
-    year_conflict_weight: float = -0.34
+    year_conflict_weight: float = -0.065
+    # Added to the logit when one side's publication year is not the latest year the other names.
+    year_mismatch_weight: float = -1.72
     same_event: float = 0.4
     merge: float = 0.8
     semantic_floor: float = 0.3
-    window_days: float = 3.0
+    window_days: float = 30.0
     time_penalty_per_window: float = 1.0
     max_time_penalty: float = 4.0
 
@@ -74,6 +77,8 @@ class ClusterEvidence:
     days_apart: float | None
     # Both name years (1900-2099) and none is shared: "the 2008 final" against "the 2011 final".
     year_conflict: bool = False
+    # One side is dated and the latest year the other names is not its year: "2008" against a 2012 article.
+    year_mismatch: bool = False
 
     def penalty(self, th: Thresholds) -> float:
         """The time penalty: 0 within window_days of the cluster's span, then growing to max_time_penalty."""
@@ -88,6 +93,7 @@ class ClusterEvidence:
             + th.entity_weight * self.entity_similarity
             + th.lead_weight * self.lead_similarity
             + th.year_conflict_weight * self.year_conflict
+            + th.year_mismatch_weight * self.year_mismatch
             - self.penalty(th)
         )
 
@@ -228,6 +234,8 @@ def decide(
             reason += f", {ev.days_apart:.1f} days from its span"
         if ev.year_conflict:
             reason += ", no year in common"
+        if ev.year_mismatch:
+            reason += ", its latest year is not the other's publication year"
     if merged:
         reason += f"; merges {', '.join(merged)} into {target}"
     return Outcome(best.relation, target, merged, tuple(scored), reason)

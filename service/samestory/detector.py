@@ -37,7 +37,7 @@ from .errors import (
     StaleDecision,
 )
 from .lexical import Hasher, LexicalIndex, RedisLexicalIndex, Signature
-from .profile import entity_cosine, lead_cosine, year_conflict
+from .profile import entity_cosine, lead_cosine, year_conflict, year_mismatch
 from .records import ArticleIn, Decision, Match
 from .semantic import Embedder, VectorIndex
 from .snapshot import Snapshot, SnapshotError, read_snapshot, write_snapshot
@@ -591,6 +591,7 @@ class Detector:
                 lead_similarity=round(lead_cosine(prep.lead_vector, profile), 6),
                 days_apart=profile.days_from(prep.published),
                 year_conflict=year_conflict(prep.entity_counts, profile),
+                year_mismatch=year_mismatch(prep.published, prep.entity_counts, profile),
             )
             for cluster_id, profile in profiles.items()
         }
@@ -632,6 +633,7 @@ class Detector:
                 cluster_entity=s.cluster.entity_similarity if s.cluster else 0.0,
                 cluster_lead=s.cluster.lead_similarity if s.cluster else 0.0,
                 cluster_year_conflict=bool(s.cluster and s.cluster.year_conflict),
+                cluster_year_mismatch=bool(s.cluster and s.cluster.year_mismatch),
             )
             for s in outcome.matches[:10]
         )

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Profile", "entity_cosine", "idf", "lead_cosine", "term_weights", "year_conflict", "years"]
+__all__ = ["Profile", "entity_cosine", "idf", "lead_cosine", "term_weights", "year_conflict", "year_mismatch", "years"]
 
 
 def term_weights(counts: Mapping[str, int]) -> dict[str, float]:
@@ -87,6 +87,25 @@ def year_conflict(counts: Mapping[str, int], profile: Profile) -> bool:
     """Both the article and the cluster name years, and none of the article's is the cluster's."""
     mine, theirs = years(counts), years(profile.entities)
     return bool(mine and theirs and not mine & theirs)
+
+
+def year_mismatch(published: dt.datetime | None, counts: Mapping[str, int], profile: Profile) -> bool:
+    """One side is dated, the other names years, and the latest year it names is not the dated side's.
+
+    Reports of an event name its year last: background goes back ("her 2008 rehab stint"), the
+    event's own year is the latest. An article published in 2012 against a cluster whose latest
+    named year is 2008, or an article whose latest year is 2008 against a cluster published in
+    2012, is most likely about another occasion. Where both directions can be checked, one match
+    is enough.
+    """
+    checks = []
+    theirs = years(profile.entities)
+    if published is not None and theirs:
+        checks.append(max(int(y) for y in theirs) == published.year)
+    mine = years(counts)
+    if profile.first_published is not None and profile.last_published is not None and mine:
+        checks.append(profile.first_published.year <= max(int(y) for y in mine) <= profile.last_published.year)
+    return bool(checks) and not any(checks)
 
 
 def lead_cosine(lead: np.ndarray, profile: Profile) -> float:

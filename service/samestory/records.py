@@ -45,6 +45,7 @@ class Match:
     cluster_entity: float = 0.0
     cluster_lead: float = 0.0
     cluster_year_conflict: bool = False
+    cluster_year_mismatch: bool = False
 
 
 @dataclass(frozen=True)

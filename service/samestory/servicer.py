@@ -127,6 +127,7 @@ def decision_message(decision: Decision) -> pb.Decision:
             cluster_entity_similarity=m.cluster_entity,
             cluster_lead_similarity=m.cluster_lead,
             cluster_year_conflict=m.cluster_year_conflict,
+            cluster_year_mismatch=m.cluster_year_mismatch,
         )
         if m.days_apart is not None:
             match.days_apart = m.days_apart
