@@ -48,22 +48,18 @@ def test_probability_follows_the_fitted_logit():
     assert evidence("c", 1, 0.0, 0.2).probability(TH) < 0.02
 
 
-def test_a_year_conflict_lowers_the_probability_and_is_explained():
+@pytest.mark.parametrize(
+    ("flag", "explained"),
+    [("year_conflict", "no year in common"), ("year_mismatch", "its latest year is not the other's publication year")],
+)
+def test_year_evidence_lowers_the_probability_and_is_explained(flag, explained):
     plain = evidence("c1", 1, 0.55, 0.8)
-    conflict = ClusterEvidence("c1", 1, 5, 0.55, 0.8, None, year_conflict=True)
-    assert TH.year_conflict_weight < 0
-    assert conflict.logit(TH) == pytest.approx(plain.logit(TH) + TH.year_conflict_weight)
-    out = decide(PROBE, [cand(1, "c1", 1)], {"c1": conflict}, TH)
-    assert out.verdict is Verdict.SAME_EVENT and "no year in common" in out.reason
-
-
-def test_a_year_mismatch_lowers_the_probability_and_is_explained():
-    plain = evidence("c1", 1, 0.55, 0.8)
-    mismatch = ClusterEvidence("c1", 1, 5, 0.55, 0.8, None, year_mismatch=True)
-    assert TH.year_mismatch_weight < 0
-    assert mismatch.logit(TH) == pytest.approx(plain.logit(TH) + TH.year_mismatch_weight)
-    out = decide(PROBE, [cand(1, "c1", 1)], {"c1": mismatch}, TH)
-    assert "its latest year is not the other's publication year" in out.reason
+    flagged = ClusterEvidence("c1", 1, 5, 0.55, 0.8, None, **{flag: True})
+    weight = getattr(TH, f"{flag}_weight")
+    assert weight < 0
+    assert flagged.logit(TH) == pytest.approx(plain.logit(TH) + weight)
+    out = decide(PROBE, [cand(1, "c1", 1)], {"c1": flagged}, TH)
+    assert out.verdict is Verdict.SAME_EVENT and explained in out.reason
 
 
 def test_exact_key_wins_over_everything():
