@@ -241,9 +241,8 @@ def _stamp_date(line: str) -> dt.date | None:
 
 def _page_date(lines: Sequence[Paragraph], prose: Sequence[bool]) -> dt.date | None:
     """The date of the page's first time stamp among its first lines or before its first paragraph of prose."""
-    for number, line in enumerate(lines):
-        if number >= _STAMP_LINES and any(prose[:number]):
-            return None
+    first_prose = next((number for number, is_prose in enumerate(prose) if is_prose), len(lines))
+    for line in lines[: max(_STAMP_LINES, first_prose + 1)]:
         if (date := _stamp_date(line.text)) is not None:
             return date
     return None
