@@ -82,6 +82,8 @@ _POSSESSIVE = rf"{_NAME}['’]s(?:\s+(?!{_NOT_HEAD})(?:[a-z][\w'’-]*|[A-Z]{{2,
 _TITLED = rf"{_NAME}\s+(?:(?:{_TITLE_BEFORE})(?:\s+and)?\s+){{1,5}}{_NAME}"
 _TITLE_PREFIX = re.compile(rf"^.*\s(?:{_TITLE_BEFORE})\s+(?=[A-Z][^\s]*(?:\s+[A-Z][^\s]*)*$)")
 _MENTION = rf"(?:{_POSSESSIVE}|{_TITLED}|{_NAME}|{_PRONOUN}|{_DESCRIPTION})"
+# Who follows a cue ("said Trump's campaign manager", "according to a senior adviser who"): no pronoun.
+_MENTION_AFTER = rf"(?:{_POSSESSIVE}|{_TITLED}|{_NAME}|{_DESCRIPTION_AFTER})"
 # Adverbs and auxiliaries between a speaker and the verb: "Smith also said", "Clinton is telling".
 _ADVERB = r"(?:\s+(?:\w+ly|also|later|then|meanwhile|again|further|is|was|has|had|have|will|would)){0,2}"
 # "..., he said." / "..., Smith wrote on Telegram."
@@ -102,9 +104,7 @@ _TRANSITIVE = frozenset(
 _INVERTED_CUES = "|".join(
     c for c in _CUES.split("|") if not c.endswith("ing") and c not in _TRANSITIVE and " " not in c and "\\" not in c
 )
-_AFTER_CUE_SUBJECT = re.compile(
-    rf"^[\s,.;:!?—–-]*(?P<cue>{_INVERTED_CUES})\s+(?P<who>{_POSSESSIVE}|{_TITLED}|{_NAME}|{_DESCRIPTION_AFTER})"
-)
+_AFTER_CUE_SUBJECT = re.compile(rf"^[\s,.;:!?—–-]*(?P<cue>{_INVERTED_CUES})\s+(?P<who>{_MENTION_AFTER})")
 # "Smith wrote on Telegram: ..." / "Pat Ryder said a ..." / "he described it as ..."
 _BEFORE_SUBJECT_CUE = re.compile(rf"(?P<who>{_MENTION}){_APPOSITIVE}{_ADVERB}\s+(?P<cue>{_CUES})\b[^.!?\"“”]*$")
 # "..., Barack Obama, who called": whom "who" stands for.
@@ -124,14 +124,10 @@ _SUBJECT_BEFORE_COLON = re.compile(rf"^\s*(?:[\w'’-]+\s+){{0,3}}?(?P<who>{_NAM
 _SUBJECT_OF_SENTENCE = re.compile(
     rf"^\s*(?:[^,\"“”]{{1,160}},\s+)?(?:[\w'’-]+,?\s+){{0,3}}?(?P<who>{_MENTION}){_APPOSITIVE}\s+[a-z][^\"“”]*\s$"
 )
-_ACCORDING_TO = re.compile(
-    rf"\b(?P<cue>[Aa]ccording to)\s+(?P<who>{_POSSESSIVE}|{_TITLED}|{_NAME}|{_DESCRIPTION_AFTER})"
-)
+_ACCORDING_TO = re.compile(rf"\b(?P<cue>[Aa]ccording to)\s+(?P<who>{_MENTION_AFTER})")
 # "A cashier who "steals" is held accountable, Warren said.": the attribution closes the sentence.
 _TAIL_SUBJECT_CUE = re.compile(rf"[,—–]\s*(?P<who>{_MENTION}){_ADVERB}\s+(?P<cue>{_CUES})\b[^\"“”,]*$")
-_TAIL_CUE_SUBJECT = re.compile(
-    rf"[,—–]\s*(?P<cue>{_INVERTED_CUES})\s+(?P<who>{_POSSESSIVE}|{_TITLED}|{_NAME}|{_DESCRIPTION_AFTER})[^\"“”]*$"
-)
+_TAIL_CUE_SUBJECT = re.compile(rf"[,—–]\s*(?P<cue>{_INVERTED_CUES})\s+(?P<who>{_MENTION_AFTER})[^\"“”]*$")
 # The sentence before a quote that opens its own: "Sen. Cruz, a candidate, tweeted a warning."
 _LEAD_SPEAKER = re.compile(
     rf"^\s*(?:[\w'’-]+,?\s+){{0,3}}?(?P<who>{_MENTION}){_APPOSITIVE}{_ADVERB}\s+(?P<cue>{_CUES})\b[^\"“”]*[.:]\s*$"
