@@ -28,7 +28,7 @@ import numpy as np
 
 from .errors import ConfigurationError
 from .quotes import Quote, align, can_paraphrase, extract, quote_units
-from .quotes_eval import span_overlap
+from .quotes_eval import ratio, span_overlap
 from .semantic import Embedder
 from .text import clean
 
@@ -65,15 +65,11 @@ class AlignmentScores:
 
     @property
     def precision(self) -> float:
-        return _ratio(self.right, self.predicted)
+        return ratio(self.right, self.predicted)
 
     @property
     def recall(self) -> float:
-        return _ratio(self.right, self.labelled)
-
-
-def _ratio(part: int, whole: int) -> float:
-    return part / whole if whole else 0.0
+        return ratio(self.right, self.labelled)
 
 
 def _spans(items) -> tuple[tuple[Span, Span], ...]:
@@ -200,8 +196,8 @@ def report(scores: AlignmentScores, dataset: str) -> str:
     for corpus in sorted({corpus for corpus, _ in scores.by_corpus}):
         right, predicted, labelled = (scores.by_corpus[corpus, name] for name in ("right", "predicted", "labelled"))
         lines.append(
-            f"  {corpus}: precision {_ratio(right, predicted):.3f} ({right}/{predicted}), "
-            f"recall {_ratio(right, labelled):.3f} ({right}/{labelled})"
+            f"  {corpus}: precision {ratio(right, predicted):.3f} ({right}/{predicted}), "
+            f"recall {ratio(right, labelled):.3f} ({right}/{labelled})"
         )
     for corpus, n in scores.skipped.items():
         lines.append(f"skipped {n} article pairs of {corpus}: its corpus was not given")

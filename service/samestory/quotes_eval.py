@@ -24,7 +24,7 @@ from pathlib import Path
 from .quotes import Quote, extract
 from .text import clean
 
-__all__ = ["GoldQuote", "QuoteScores", "read_polnear", "score_quotes", "span_overlap"]
+__all__ = ["GoldQuote", "QuoteScores", "ratio", "read_polnear", "score_quotes", "span_overlap"]
 
 _EDGE = " \t\n\"'“”‘’«»„,.;:!?—–-"
 _STOP = frozenset("the a an he she they it we i you his her their mr mrs ms dr of".split())
@@ -57,8 +57,7 @@ class QuoteScores:
     examples: dict[str, list[str]] = field(default_factory=dict)
 
     def prf(self, hits: int) -> tuple[float, float, float]:
-        p = hits / self.predicted if self.predicted else 0.0
-        r = hits / self.gold if self.gold else 0.0
+        p, r = ratio(hits, self.predicted), ratio(hits, self.gold)
         return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
     @property
@@ -125,6 +124,11 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def ratio(part: int, whole: int) -> float:
+    """part / whole, and 0 for an empty whole: precision with nothing predicted, recall with nothing labelled."""
+    return part / whole if whole else 0.0
+
+
 def span_overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
     """Characters in common over characters in either."""
     inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
@@ -169,10 +173,10 @@ def score_quotes(docs: Iterable[Document], threshold: float = 0.8) -> QuoteScore
         pred_spans = [_trim(text, q.start, q.end) for q in predicted]
         pairs = sorted(
             (
-                (span_overlap(gs, ps), gi, pi)
+                (overlap, gi, pi)
                 for gi, gs in enumerate(gold_spans)
                 for pi, ps in enumerate(pred_spans)
-                if span_overlap(gs, ps) > 0
+                if (overlap := span_overlap(gs, ps)) > 0
             ),
             reverse=True,
         )
