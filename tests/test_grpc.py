@@ -43,17 +43,21 @@ def test_ingest_is_idempotent_by_id(client, seed_texts):
     assert client.stats().articles == 1
 
 
-def test_date_prefix_becomes_the_publication_time(client, seed_texts):
-    decision = client.ingest(seed_article(seed_texts, SEED_002))
+def test_the_page_dates_an_article_sent_without_a_publication_time(client, seed_texts):
+    decision = client.ingest(seed_article(seed_texts, SEED_002))  # its `date 2024-10-29` prefix
     assert decision.published_at.ToDatetime().date() == dt.date(2024, 10, 29)
+    storm = "The storm hit the coast at night and left many homes without power."
+    stamped = client.ingest(make_article("stamped", f"Posted on January 5, 2011 at 3:39 PM\n{storm}"))
+    assert stamped.published_at.ToDatetime().date() == dt.date(2011, 1, 5)
+    # A scraper that took the page's time stamp for its headline: the headline dates the page.
+    headline = client.ingest(make_article("stamp-title", f"{storm} Roads were closed.", title="Jan 05, 2011"))
+    assert headline.published_at.ToDatetime().date() == dt.date(2011, 1, 5)
+    real_title = client.ingest(make_article("titled", f"{storm} Trees fell.", title="Storm of January 5, 2011"))
+    assert not real_title.HasField("published_at")
     given = client.ingest(
-        make_article(
-            "dated",
-            "The storm hit the coast at night and left many homes without power.",
-            published_at=dt.datetime(2025, 1, 2, 3, 4, 5),
-        )
+        make_article("dated", f"Posted on January 5, 2011\n{storm}", published_at=dt.datetime(2025, 1, 2, 3, 4, 5))
     )
-    assert given.published_at.ToDatetime() == dt.datetime(2025, 1, 2, 3, 4, 5)
+    assert given.published_at.ToDatetime() == dt.datetime(2025, 1, 2, 3, 4, 5)  # the caller's time wins
 
 
 def test_ingest_stream_answers_each_item_and_goes_on(client, seed_texts):

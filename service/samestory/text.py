@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "title_date",
     "CleanText",
     "Paragraph",
     "article_entities",
@@ -211,7 +212,7 @@ def lead_text(title: str, clean_text: CleanText) -> str:
     return doc[: start + len(first)]
 
 
-def _stamp_date(line: str) -> dt.date | None:
+def _stamp_date(line: str, other_words: int = _STAMP_OTHER_WORDS) -> dt.date | None:
     """The date of a time-stamp line ("Published: May 2, 2013, 1:32 PM EDT"); None for any other line.
 
     Numeric dates are read only where day and month cannot be swapped (13/05/2013, 05/13/2013).
@@ -220,7 +221,7 @@ def _stamp_date(line: str) -> dt.date | None:
     if not found:
         return None
     rest = _ZONE.sub(" ", _STAMP_REST.sub(" ", line[: found.start()] + " " + line[found.end() :]))
-    if len(_LETTERS.findall(rest)) > _STAMP_OTHER_WORDS:
+    if len(_LETTERS.findall(rest)) > other_words:
         return None
     parts = found.groupdict()
     if parts["y1"] or parts["y2"]:
@@ -237,6 +238,13 @@ def _stamp_date(line: str) -> dt.date | None:
         return dt.date(year, month, day)
     except ValueError:
         return None
+
+
+def title_date(title: str) -> dt.date | None:
+    """The date of a headline that is nothing but a time stamp ("Jan 05, 2011", "Posted: Nov 27, 2005 8:20 AM
+    ET"): a scraper that took the page's first line for its headline. None for a real headline, even a
+    short one that names a day ("Storm of January 5, 2011" may be an anniversary)."""
+    return _stamp_date(title, other_words=0)
 
 
 def _page_date(lines: Sequence[Paragraph], prose: Sequence[bool]) -> dt.date | None:
