@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
-    "title_date",
     "CleanText",
     "Paragraph",
     "article_entities",
@@ -27,6 +26,7 @@ __all__ = [
     "document_text",
     "lead_text",
     "normalise",
+    "title_date",
     "tokens",
 ]
 
