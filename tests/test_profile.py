@@ -62,31 +62,35 @@ def test_years_conflict_only_when_both_name_years_and_share_none():
     assert years({"2008", "beijing", "91000", "1999", "2150"}) == {"2008", "1999"}
     cluster = Profile()
     cluster.add(np.ones(4, dtype=np.float32), {"klitschko": 2, "2008": 1}, None)
-    assert year_conflict({"klitschko": 1, "2011": 1}, cluster)
-    assert not year_conflict({"klitschko": 1, "2011": 1, "2008": 1}, cluster)
-    assert not year_conflict({"klitschko": 1}, cluster)  # no year named: no evidence either way
+    theirs = years(cluster.entities)
+    assert year_conflict(years({"klitschko": 1, "2011": 1}), theirs)
+    assert not year_conflict(years({"klitschko": 1, "2011": 1, "2008": 1}), theirs)
+    assert not year_conflict(years({"klitschko": 1}), theirs)  # no year named: no evidence either way
 
 
 def test_year_mismatch_compares_a_publication_year_with_the_latest_year_the_other_side_names():
-    from samestory.profile import year_mismatch
+    from samestory.profile import year_mismatch, years
 
     def at(year: int) -> dt.datetime:
         return dt.datetime(year, 6, 1, tzinfo=dt.UTC)
 
+    def mismatch(published: dt.datetime | None, counts: dict[str, int], cluster: Profile) -> bool:
+        return year_mismatch(published, years(counts), years(cluster.entities), cluster)
+
     undated = Profile()
     undated.add(np.ones(4, dtype=np.float32), {"klitschko": 2, "2004": 1, "2008": 1}, None)
-    assert year_mismatch(at(2012), {"klitschko": 1}, undated)  # its latest year is 2008
-    assert not year_mismatch(at(2008), {"klitschko": 1}, undated)
-    assert not year_mismatch(None, {"klitschko": 1, "2001": 1}, undated)  # neither side is dated
+    assert mismatch(at(2012), {"klitschko": 1}, undated)  # its latest year is 2008
+    assert not mismatch(at(2008), {"klitschko": 1}, undated)
+    assert not mismatch(None, {"klitschko": 1, "2001": 1}, undated)  # neither side is dated
 
     dated = Profile()
     dated.add(np.ones(4, dtype=np.float32), {"klitschko": 2}, at(2011))
     dated.add(np.ones(4, dtype=np.float32), {"klitschko": 2}, at(2012))
-    assert year_mismatch(None, {"klitschko": 1, "2008": 1}, dated)
-    assert not year_mismatch(None, {"klitschko": 1, "2005": 1, "2011": 1}, dated)  # within its span
-    assert not year_mismatch(at(2012), {"klitschko": 1}, dated)  # no year named: no evidence
+    assert mismatch(None, {"klitschko": 1, "2008": 1}, dated)
+    assert not mismatch(None, {"klitschko": 1, "2005": 1, "2011": 1}, dated)  # within its span
+    assert not mismatch(at(2012), {"klitschko": 1}, dated)  # no year named: no evidence
 
     both = Profile()
     both.add(np.ones(4, dtype=np.float32), {"2008": 1}, at(2012))
-    assert not year_mismatch(at(2008), {"2012": 1}, both)  # one direction matches: enough
-    assert year_mismatch(at(2010), {"2009": 1}, both)
+    assert not mismatch(at(2008), {"2012": 1}, both)  # one direction matches: enough
+    assert mismatch(at(2010), {"2009": 1}, both)

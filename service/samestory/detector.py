@@ -37,7 +37,7 @@ from .errors import (
     StaleDecision,
 )
 from .lexical import Hasher, LexicalIndex, RedisLexicalIndex, Signature
-from .profile import entity_cosine, lead_cosine, year_conflict, year_mismatch
+from .profile import entity_cosine, lead_cosine, year_conflict, year_mismatch, years
 from .records import ArticleIn, Decision, Match
 from .semantic import Embedder, VectorIndex
 from .snapshot import Snapshot, SnapshotError, read_snapshot, write_snapshot
@@ -583,6 +583,8 @@ class Detector:
         profiles = self.store.profiles(sorted(ranks))
         terms = set(prep.entity_counts).union(*(p.entities for p in profiles.values()))
         documents, frequencies = self.store.entity_frequencies(sorted(terms))
+        mine = years(prep.entity_counts)
+        theirs = {cluster_id: years(profile.entities) for cluster_id, profile in profiles.items()}
         return {
             cluster_id: ClusterEvidence(
                 cluster_id=cluster_id,
@@ -591,8 +593,8 @@ class Detector:
                 entity_similarity=round(entity_cosine(prep.entity_counts, profile, documents, frequencies), 6),
                 lead_similarity=round(lead_cosine(prep.lead_vector, profile), 6),
                 days_apart=profile.days_from(prep.published),
-                year_conflict=year_conflict(prep.entity_counts, profile),
-                year_mismatch=year_mismatch(prep.published, prep.entity_counts, profile),
+                year_conflict=year_conflict(mine, theirs[cluster_id]),
+                year_mismatch=year_mismatch(prep.published, mine, theirs[cluster_id], profile),
             )
             for cluster_id, profile in profiles.items()
         }

@@ -83,26 +83,25 @@ def years(terms: Iterable[str]) -> frozenset[str]:
     return frozenset(t for t in terms if len(t) == 4 and t.isdigit() and t[:2] in ("19", "20"))
 
 
-def year_conflict(counts: Mapping[str, int], profile: Profile) -> bool:
-    """Both the article and the cluster name years, and none of the article's is the cluster's."""
-    mine, theirs = years(counts), years(profile.entities)
+def year_conflict(mine: frozenset[str], theirs: frozenset[str]) -> bool:
+    """Both the article and the cluster name years (`years()` of each), and none of the article's is the cluster's."""
     return bool(mine and theirs and not mine & theirs)
 
 
-def year_mismatch(published: dt.datetime | None, counts: Mapping[str, int], profile: Profile) -> bool:
+def year_mismatch(
+    published: dt.datetime | None, mine: frozenset[str], theirs: frozenset[str], profile: Profile
+) -> bool:
     """One side is dated, the other names years, and the latest year it names is not the dated side's.
 
     Reports of an event name its year last: background goes back ("her 2008 rehab stint"), the
     event's own year is the latest. An article published in 2012 against a cluster whose latest
     named year is 2008, or an article whose latest year is 2008 against a cluster published in
     2012, is most likely about another occasion. Where both directions can be checked, one match
-    is enough.
+    is enough. `mine` and `theirs` are the years the article and the cluster name (`years()` of each).
     """
     checks = []
-    theirs = years(profile.entities)
     if published is not None and theirs:
         checks.append(max(int(y) for y in theirs) == published.year)
-    mine = years(counts)
     if profile.first_published is not None and profile.last_published is not None and mine:
         checks.append(profile.first_published.year <= max(int(y) for y in mine) <= profile.last_published.year)
     return bool(checks) and not any(checks)
