@@ -507,8 +507,7 @@ class Detector:
         if not words:
             raise InvalidArticle("article.text has no words once page boilerplate is removed")
         published = article.published
-        page_date = clean.date or text_mod.title_date(article.title)
-        if published is None and page_date is not None:
+        if published is None and (page_date := clean.date or text_mod.title_date(article.title)) is not None:
             published = dt.datetime.combine(page_date, dt.time(), tzinfo=dt.UTC)
         found = quotes_mod.extract(article.text, clean.paragraphs)
         units = [quotes_mod.quote_units(article.text, q) for q in found]
