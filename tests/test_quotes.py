@@ -117,6 +117,42 @@ def test_paraphrase_needs_similar_vectors_and_shared_words():
     assert quotes.align(text_a, a, ua, va, text_b, b, ub, vb * 0.5) is None
 
 
+def test_a_wording_keeps_its_best_counterpart_in_the_other_article():
+    # One article quotes two interviews of one day; the other quotes the first. The second interview's
+    # words come close to the first's ("I meant exactly that" / "No, I meant"), but the other article's
+    # quote is the first interview's, which the first article quotes too: only that alignment stays.
+    text_a = (
+        'Trump told the host: "No, I meant he\'s the founder of ISIS. I do. He was the most valuable player."\n'
+        'Later, on television, he said: "I meant exactly that. He\'s the founder of ISIS, he is the founder."'
+    )
+    text_b = 'Trump replied: "No, I meant he\'s the founder of ISIS."'
+    first, second = (quotes_of(text_a, q) for q in extract(text_a))
+    (theirs,) = (quotes_of(text_b, q) for q in extract(text_b))
+    alone = quotes.align_articles(text_a, [second], text_b, [theirs])
+    assert [(i, j, r.kind) for i, j, r in alone] == [(0, 0, AlignmentKind.PARTIAL)] and alone[0][2].similarity < 1
+    both = quotes.align_articles(text_a, [first, second], text_b, [theirs])
+    assert [(i, j, r.kind, r.similarity) for i, j, r in both] == [(0, 0, AlignmentKind.PARTIAL, 1.0)]
+    # Seen from the other side, the same.
+    assert [(i, j) for i, j, _ in quotes.align_articles(text_b, [theirs], text_a, [first, second])] == [(0, 0)]
+
+
+def test_a_quote_of_two_statements_keeps_a_counterpart_for_each():
+    text_a = 'She said: "We discussed the troops and the guns. This war is becoming internationalized."'
+    text_b = 'He wrote: "We discussed the troops and the guns."\nHe added: "This war is becoming internationalised."'
+    (whole,) = (quotes_of(text_a, q) for q in extract(text_a))
+    parts = [quotes_of(text_b, q) for q in extract(text_b)]
+    found = quotes.align_articles(text_a, [whole], text_b, parts)
+    assert [(i, j, r.kind) for i, j, r in found] == [(0, 0, AlignmentKind.PARTIAL), (0, 1, AlignmentKind.PARTIAL)]
+    assert [text_a[r.span[0] : r.span[1]] for _, _, r in found] == [
+        "We discussed the troops and the guns",
+        "This war is becoming internationalized",
+    ]
+
+
+def quotes_of(text, quote):
+    return quote, quotes.quote_units(text, quote), None
+
+
 def test_quote_round_trips_through_dict():
     (q,) = extract('"We will not give up," the minister said, "and we will win."')
     assert Quote.from_dict(q.to_dict()) == q

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigurationError
-from .quotes import Quote, align, can_paraphrase, extract, quote_units
+from .quotes import Quote, align_articles, can_paraphrase, extract, quote_units
 from .quotes_eval import ratio, span_overlap
 from .semantic import Embedder
 from .text import clean
@@ -167,9 +167,18 @@ def _score_pair(pair: LabelledPair, embedder: Embedder, scores: AlignmentScores)
                 continue
             bucket.add((i, j))
     scores.labelled += len(gold)
+    found = {
+        (i, j): result
+        for i, j, result in align_articles(
+            pair.text_a,
+            [(a.quote, a.units, a.vectors) for a in qa],
+            pair.text_b,
+            [(b.quote, b.units, b.vectors) for b in qb],
+        )
+    }
     for i, a in enumerate(qa):
         for j, b in enumerate(qb):
-            result = align(pair.text_a, a.quote, a.units, a.vectors, pair.text_b, b.quote, b.units, b.vectors)
+            result = found.get((i, j))
             label = f"{pair.a} «{a.quote.text[:60]}» / {pair.b} «{b.quote.text[:60]}»"
             if result is None:
                 if (i, j) in gold:

@@ -606,18 +606,17 @@ class Detector:
             return ()
         members = [m for m in cluster.members if m.article_id != prep.article.article_id]
         stored_quotes = self.store.quotes([m.key for m in members])
-        text = prep.article.text
-        mine = list(zip(prep.quotes, prep.units, strict=True))
+        mine = [(record.quote, units, record.vectors) for record, units in zip(prep.quotes, prep.units, strict=True)]
         found = []
         for member in members:
-            for other in stored_quotes.get(member.key, []):
-                other_units = quotes_mod.quote_units(member.text, other.quote)
-                for record, units in mine:
-                    result = quotes_mod.align(
-                        text, record.quote, units, record.vectors, member.text, other.quote, other_units, other.vectors
-                    )
-                    if result is not None:
-                        found.append(dataclasses.replace(result, other_article=member.article_id))
+            theirs = [
+                (other.quote, quotes_mod.quote_units(member.text, other.quote), other.vectors)
+                for other in stored_quotes.get(member.key, [])
+            ]
+            found.extend(
+                dataclasses.replace(result, other_article=member.article_id)
+                for _, _, result in quotes_mod.align_articles(prep.article.text, mine, member.text, theirs)
+            )
         return tuple(found)
 
     def _decision(self, prep: _Prepared, outcome: Outcome, cluster_id: str, stored: bool) -> Decision:

@@ -1,6 +1,6 @@
 """Direct quotes: extraction with speakers, alignment across articles, and grouping into statements."""
 
-from .align import Alignment, AlignmentKind, align, can_paraphrase, quote_units
+from .align import Alignment, AlignmentKind, Quoted, align, align_articles, can_paraphrase, quote_units
 from .extract import Quote, Span, extract
 from .group import QuotedBy, Wording, group
 
@@ -8,10 +8,12 @@ __all__ = [
     "Alignment",
     "AlignmentKind",
     "Quote",
+    "Quoted",
     "QuotedBy",
     "Span",
     "Wording",
     "align",
+    "align_articles",
     "can_paraphrase",
     "extract",
     "group",

@@ -14,7 +14,16 @@ import numpy as np
 
 from .extract import WORD, Quote, Span, trim
 
-__all__ = ["WHOLE_BONUS", "Alignment", "AlignmentKind", "align", "can_paraphrase", "quote_units"]
+__all__ = [
+    "WHOLE_BONUS",
+    "Alignment",
+    "AlignmentKind",
+    "Quoted",
+    "align",
+    "align_articles",
+    "can_paraphrase",
+    "quote_units",
+]
 
 
 class AlignmentKind(Enum):
@@ -199,6 +208,55 @@ def align(
     _, i, j = best
     cosine = float(sims[i, j])
     return Alignment(a, b, units_a[i][1], units_b[j][1], round(cosine, 4), AlignmentKind.PARAPHRASE)
+
+
+# One article's quote as `align_articles` takes it: the quote, its units and their vectors (or None).
+Quoted = tuple[Quote, Sequence[tuple[str, Span]], np.ndarray | None]
+
+
+def align_articles(
+    text_a: str, quotes_a: Sequence[Quoted], text_b: str, quotes_b: Sequence[Quoted]
+) -> list[tuple[int, int, Alignment]]:
+    """Every quote of one article against every quote of another: (index in a, index in b, alignment).
+
+    A wording keeps its best counterpart. Where a quote is aligned with two
+    quotes of the other article over the same part of itself, a paraphrase
+    or an inexact partial match is dropped when the other alignment is
+    stronger (lexical against paraphrase, then the higher similarity): the
+    other article quoted that statement itself, so the weaker match is the
+    same speaker's talking point in another sentence or on another occasion
+    ("No, I meant he's the founder of ISIS" to one host, "I meant exactly
+    that. He's the founder of ISIS" to another, both quoted by one article).
+    """
+    found = {}
+    for i, (quote_a, units_a, vectors_a) in enumerate(quotes_a):
+        for j, (quote_b, units_b, vectors_b) in enumerate(quotes_b):
+            result = align(text_a, quote_a, units_a, vectors_a, text_b, quote_b, units_b, vectors_b)
+            if result is not None:
+                found[i, j] = result
+    return [(i, j, result) for (i, j), result in found.items() if not _outdone(i, j, result, found)]
+
+
+def _strength(result: Alignment) -> tuple[bool, float]:
+    return result.kind is not AlignmentKind.PARAPHRASE, result.similarity
+
+
+def _outdone(i: int, j: int, result: Alignment, found: dict[tuple[int, int], Alignment]) -> bool:
+    weak = result.kind is AlignmentKind.PARAPHRASE or (result.kind is AlignmentKind.PARTIAL and result.similarity < 1)
+    if not weak:
+        return False
+    for (i2, j2), rival in found.items():
+        if (i2 == i) == (j2 == j) or _strength(rival) <= _strength(result):
+            continue  # the same pair, no shared quote, or not stronger
+        mine, theirs = (result.span, rival.span) if i2 == i else (result.other_span, rival.other_span)
+        if _covered(mine, theirs) >= 0.8:
+            return True
+    return False
+
+
+def _covered(span: Span, by: Span) -> float:
+    """The share of `span` that `by` covers."""
+    return max(0, min(span[1], by[1]) - max(span[0], by[0])) / max(1, span[1] - span[0])
 
 
 # A paraphrase is judged on units of at least this many content words: "He was the founder" and "He is

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .align import WHOLE_BONUS, Alignment, AlignmentKind, align
+from .align import WHOLE_BONUS, Alignment, AlignmentKind, align_articles
 from .extract import WORD, Quote, Span
 
 __all__ = ["QuotedBy", "Wording", "group"]
@@ -64,6 +64,35 @@ def _paraphrase_parts(a: QuotedBy, b: QuotedBy, result: Alignment) -> tuple[Alig
     return dataclasses.replace(result, span=short_span, other_span=span, similarity=similarity), True, False
 
 
+def _aligned(quotes: Sequence[QuotedBy]) -> list[tuple[int, int, Alignment]]:
+    """Every aligned pair of quotes of different articles, (i, j, alignment of i with j) with i < j,
+    each article against each other one as a whole (`align_articles`)."""
+    by_article: dict[str, list[int]] = {}
+    for i, q in enumerate(quotes):
+        by_article.setdefault(q.article_id, []).append(i)
+    articles = list(by_article.values())
+    out = []
+    for x, mine in enumerate(articles):
+        for theirs in articles[x + 1 :]:
+            a, b = quotes[mine[0]], quotes[theirs[0]]
+            for i, j, result in align_articles(
+                a.text,
+                [(quotes[k].quote, quotes[k].units, quotes[k].vectors) for k in mine],
+                b.text,
+                [(quotes[k].quote, quotes[k].units, quotes[k].vectors) for k in theirs],
+            ):
+                i, j = mine[i], theirs[j]
+                if i < j:
+                    out.append((i, j, result))
+                else:
+                    flipped = dataclasses.replace(
+                        result, quote=result.other, other=result.quote, span=result.other_span, other_span=result.span
+                    )
+                    out.append((j, i, flipped))
+    out.sort(key=lambda found: found[:2])
+    return out
+
+
 def group(quotes: Sequence[QuotedBy]) -> list[list[Wording]]:
     """The statements of a cluster, each once, with every article's wording of it.
 
@@ -84,34 +113,26 @@ def group(quotes: Sequence[QuotedBy]) -> list[list[Wording]]:
     lent: dict[int, list[Wording]] = {}
     covered: set[int] = set()
     found: dict[int, tuple[AlignmentKind, float]] = {}
-    for i, a in enumerate(quotes):
-        for j in range(i + 1, len(quotes)):
-            b = quotes[j]
-            if a.article_id == b.article_id:
-                continue
-            result = align(a.text, a.quote, a.units, a.vectors, b.text, b.quote, b.units, b.vectors)
-            if result is None:
-                continue
-            whole_a = result.span == (a.quote.start, a.quote.end)
-            whole_b = result.other_span == (b.quote.start, b.quote.end)
-            if result.kind is AlignmentKind.PARAPHRASE:
-                result, whole_a, whole_b = _paraphrase_parts(a, b, result)
-            if whole_a and whole_b:
-                parent[find(i)] = find(j)
-                found.setdefault(i, (result.kind, result.similarity))
-                found.setdefault(j, (result.kind, result.similarity))
-            elif whole_a:  # b holds a: b's matching part joins a's statement
-                lent.setdefault(i, []).append(
-                    Wording(b.article_id, b.quote, result.other_span, result.kind, result.similarity)
-                )
-                covered.add(j)
-                found.setdefault(i, (result.kind, result.similarity))
-            elif whole_b:
-                lent.setdefault(j, []).append(
-                    Wording(a.article_id, a.quote, result.span, result.kind, result.similarity)
-                )
-                covered.add(i)
-                found.setdefault(j, (result.kind, result.similarity))
+    for i, j, result in _aligned(quotes):
+        a, b = quotes[i], quotes[j]
+        whole_a = result.span == (a.quote.start, a.quote.end)
+        whole_b = result.other_span == (b.quote.start, b.quote.end)
+        if result.kind is AlignmentKind.PARAPHRASE:
+            result, whole_a, whole_b = _paraphrase_parts(a, b, result)
+        if whole_a and whole_b:
+            parent[find(i)] = find(j)
+            found.setdefault(i, (result.kind, result.similarity))
+            found.setdefault(j, (result.kind, result.similarity))
+        elif whole_a:  # b holds a: b's matching part joins a's statement
+            lent.setdefault(i, []).append(
+                Wording(b.article_id, b.quote, result.other_span, result.kind, result.similarity)
+            )
+            covered.add(j)
+            found.setdefault(i, (result.kind, result.similarity))
+        elif whole_b:
+            lent.setdefault(j, []).append(Wording(a.article_id, a.quote, result.span, result.kind, result.similarity))
+            covered.add(i)
+            found.setdefault(j, (result.kind, result.similarity))
     members: dict[int, list[int]] = {}
     for i in range(len(quotes)):
         members.setdefault(find(i), []).append(i)
