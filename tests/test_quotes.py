@@ -134,6 +134,11 @@ def test_a_wording_keeps_its_best_counterpart_in_the_other_article():
     assert [(i, j, r.kind, r.similarity) for i, j, r in both] == [(0, 0, AlignmentKind.PARTIAL, 1.0)]
     # Seen from the other side, the same.
     assert [(i, j) for i, j, _ in quotes.align_articles(text_b, [theirs], text_a, [first, second])] == [(0, 0)]
+    # And the cluster's statements: the television quote stands alone.
+    groups = quotes.group(_quoted("a", text_a) + _quoted("b", text_b))
+    assert sorted(sorted(w.article_id for w in g) for g in groups) == [["a"], ["a", "b"]]
+    (alone,) = [g for g in groups if len(g) == 1]
+    assert alone[0].quote.text.startswith("I meant exactly that")
 
 
 def test_a_quote_of_two_statements_keeps_a_counterpart_for_each():
