@@ -134,11 +134,16 @@ def test_a_wording_keeps_its_best_counterpart_in_the_other_article():
     assert [(i, j, r.kind, r.similarity) for i, j, r in both] == [(0, 0, AlignmentKind.PARTIAL, 1.0)]
     # Seen from the other side, the same.
     assert [(i, j) for i, j, _ in quotes.align_articles(text_b, [theirs], text_a, [first, second])] == [(0, 0)]
-    # And the cluster's statements: the television quote stands alone.
-    groups = quotes.group(_quoted("a", text_a) + _quoted("b", text_b))
-    assert sorted(sorted(w.article_id for w in g) for g in groups) == [["a"], ["a", "b"]]
-    (alone,) = [g for g in groups if len(g) == 1]
-    assert alone[0].quote.text.startswith("I meant exactly that")
+    # And the cluster's statements: the television quote stands alone, in whatever order the quotes come.
+    a_first, a_second = _quoted("a", text_a)
+    for order in ([a_first, a_second, *_quoted("b", text_b)], [a_second, *_quoted("b", text_b), a_first]):
+        groups = quotes.group(order)
+        assert sorted(sorted(w.article_id for w in g) for g in groups) == [["a"], ["a", "b"]]
+        (alone,) = [g for g in groups if len(g) == 1]
+        assert alone[0].quote.text.startswith("I meant exactly that")
+        (shared,) = [g for g in groups if len(g) == 2]
+        b_wording = next(w for w in shared if w.article_id == "b")
+        assert text_b[b_wording.span[0] : b_wording.span[1]] == "No, I meant he's the founder of ISIS."
 
 
 def test_a_quote_of_two_statements_keeps_a_counterpart_for_each():
