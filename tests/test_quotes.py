@@ -126,8 +126,8 @@ def test_a_wording_keeps_its_best_counterpart_in_the_other_article():
         'Later, on television, he said: "I meant exactly that. He\'s the founder of ISIS, he is the founder."'
     )
     text_b = 'Trump replied: "No, I meant he\'s the founder of ISIS."'
-    first, second = (quotes_of(text_a, q) for q in extract(text_a))
-    (theirs,) = (quotes_of(text_b, q) for q in extract(text_b))
+    first, second = _aligning(text_a)
+    (theirs,) = _aligning(text_b)
     alone = quotes.align_articles(text_a, [second], text_b, [theirs])
     assert [(i, j, r.kind) for i, j, r in alone] == [(0, 0, AlignmentKind.PARTIAL)] and alone[0][2].similarity < 1
     both = quotes.align_articles(text_a, [first, second], text_b, [theirs])
@@ -149,8 +149,8 @@ def test_a_wording_keeps_its_best_counterpart_in_the_other_article():
 def test_a_quote_of_two_statements_keeps_a_counterpart_for_each():
     text_a = 'She said: "We discussed the troops and the guns. This war is becoming internationalized."'
     text_b = 'He wrote: "We discussed the troops and the guns."\nHe added: "This war is becoming internationalised."'
-    (whole,) = (quotes_of(text_a, q) for q in extract(text_a))
-    parts = [quotes_of(text_b, q) for q in extract(text_b)]
+    (whole,) = _aligning(text_a)
+    parts = _aligning(text_b)
     found = quotes.align_articles(text_a, [whole], text_b, parts)
     assert [(i, j, r.kind) for i, j, r in found] == [(0, 0, AlignmentKind.PARTIAL), (0, 1, AlignmentKind.PARTIAL)]
     assert [text_a[r.span[0] : r.span[1]] for _, _, r in found] == [
@@ -159,8 +159,9 @@ def test_a_quote_of_two_statements_keeps_a_counterpart_for_each():
     ]
 
 
-def quotes_of(text, quote):
-    return quote, quotes.quote_units(text, quote), None
+def _aligning(text):
+    """The text's quotes as align_articles takes them, built as `_quoted` builds them for `group`."""
+    return [(q.quote, q.units, q.vectors) for q in _quoted("", text)]
 
 
 def test_quote_round_trips_through_dict():
