@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from samestory.config import Settings
-from samestory.semantic import SentenceTransformerEmbedder
+from samestory.semantic import SentenceTransformerEmbedder, open_embedder
 from samestory.server import BackgroundServer
 from samestory_client import SamestoryClient, make_article, pb
 
@@ -28,6 +28,18 @@ DATA = Path(__file__).resolve().parent / "data"
 def embedder() -> SentenceTransformerEmbedder:
     """The real all-MiniLM-L6-v2, loaded once for the whole run."""
     return SentenceTransformerEmbedder(threads=2)
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """A throwaway cache for the run's converted models."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def int8(model_cache) -> SentenceTransformerEmbedder:
+    """The same model on the onnx-int8 backend, converted once for the run."""
+    return open_embedder(threads=2, backend="onnx-int8", cache_dir=model_cache)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ import re
 
 import grpc
 import pytest
+from samestory.config import Settings
+from samestory.server import BackgroundServer
 from samestory_client import SamestoryClient, make_article, pb
 from samestory_client.formatting import span_text
 
@@ -48,6 +50,19 @@ def test_seeds_form_one_cluster_in_any_order(start_server, seed_texts, order):
 
 def test_seeds_form_one_cluster_on_the_shared_backends(start_server, shared_backends, seed_texts):
     _seeds_form_one_cluster(start_server(**shared_backends), seed_texts, SEEDS[::-1])
+
+
+def test_seeds_form_one_cluster_on_the_int8_backend(tmp_path, seed_texts, int8, model_cache):
+    # The server loads the model itself, as `samestory serve --backend onnx-int8` does (from the run's cache).
+    settings = Settings.load(
+        env={}, data_dir=tmp_path / "data", host="127.0.0.1", port=0, backend="onnx-int8", model_cache=model_cache
+    )
+    server = BackgroundServer(settings)
+    try:
+        assert server.detector.embedder.identity == int8.identity
+        _seeds_form_one_cluster(server, seed_texts, SEEDS)
+    finally:
+        server.stop()
 
 
 def _seeds_form_one_cluster(server, seed_texts, order) -> None:

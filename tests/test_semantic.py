@@ -1,4 +1,4 @@
-"""The embedder: batch planning, micro-batching across callers, and the bf16 backend."""
+"""The embedder: batch planning, micro-batching across callers, and the bf16 and int8 backends."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from samestory.config import Settings
 from samestory.detector import Detector
 from samestory.errors import ConfigurationError, IncompatibleData
 from samestory.records import ArticleIn
-from samestory.semantic import BatchingEmbedder, SentenceTransformerEmbedder, VectorIndex, plan_batches
+from samestory.semantic import BatchingEmbedder, SentenceTransformerEmbedder, VectorIndex, open_embedder, plan_batches
 from samestory.store import SQLiteStore
 
 
@@ -158,9 +158,44 @@ def test_bf16_vectors_agree_with_fp32_and_never_share_its_index(tmp_path, embedd
     store.close()
 
 
-def test_an_unknown_backend_is_refused():
-    with pytest.raises(ConfigurationError, match="torch-fp32, torch-bf16"):
+def test_int8_vectors_agree_with_fp32_and_never_share_its_index(tmp_path, embedder, int8, seed_texts):
+    texts = list(seed_texts.values())
+    lead = texts[0][:300]
+    # Documents, and a lead pooled from its document's token states, as the detector asks for them.
+    mine = int8.encode([*texts, lead], prefixes=[(len(texts), 0)])
+    fp32 = embedder.encode([*texts, lead], prefixes=[(len(texts), 0)])
+    assert np.sum(mine * fp32, axis=1).min() > 0.98
+    assert np.allclose(np.linalg.norm(mine, axis=1), 1, atol=1e-5)
+    assert "onnx-int8@" in int8.identity and int8.identity != embedder.identity
+
+    settings = Settings.load(env={}, data_dir=tmp_path, snapshot_seconds=0)
+    detector = Detector(settings, SQLiteStore(tmp_path), embedder)
+    detector.ingest(ArticleIn(article_id="a", text=texts[0]))
+    detector.store.close()
+    store = SQLiteStore(tmp_path)
+    with pytest.raises(IncompatibleData, match="onnx-int8"):
+        Detector(settings, store, int8)
+    store.close()
+
+
+def test_the_int8_model_is_converted_once_and_reused(tmp_path):
+    first = open_embedder(backend="onnx-int8", cache_dir=tmp_path)
+    converted = list(tmp_path.glob("*.onnx"))
+    assert len(converted) == 1 and not list(tmp_path.glob(".converting-*"))
+    stamp = converted[0].stat().st_mtime_ns
+    second = open_embedder(backend="onnx-int8", cache_dir=tmp_path)
+    assert converted[0].stat().st_mtime_ns == stamp, "the cached model was converted again"
+    assert second.identity == first.identity
+
+
+def test_a_backend_is_run_by_its_own_embedder():
+    with pytest.raises(ConfigurationError, match="use open_embedder"):
         SentenceTransformerEmbedder(backend="onnx-int8")
+
+
+def test_an_unknown_backend_is_refused():
+    with pytest.raises(ConfigurationError, match="torch-fp32, torch-bf16, onnx-int8"):
+        SentenceTransformerEmbedder(backend="openvino-int8")
 
 
 # ------------------------------------------------------------ the vector index

@@ -18,7 +18,7 @@ from .auth import TokenAuth, load_tokens
 from .config import Settings
 from .detector import Detector
 from .errors import ConfigurationError
-from .semantic import BatchingEmbedder, Embedder, SentenceTransformerEmbedder
+from .semantic import BatchingEmbedder, Embedder, SentenceTransformerEmbedder, open_embedder
 from .servicer import SamestoryServicer, add_to_server
 from .store import open_store
 
@@ -30,8 +30,12 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Samestory"].full_name
 
 def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     """The configured model on the configured backend."""
-    return SentenceTransformerEmbedder(
-        settings.model_path, threads=settings.threads, backend=settings.backend, batch_tokens=settings.batch_tokens
+    return open_embedder(
+        settings.model_path,
+        threads=settings.threads,
+        backend=settings.backend,
+        batch_tokens=settings.batch_tokens,
+        cache_dir=settings.model_cache,
     )
 
 
