@@ -24,7 +24,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from samestory.config import Settings  # noqa: E402
-from samestory.semantic import BACKENDS, SentenceTransformerEmbedder  # noqa: E402
+from samestory.semantic import BACKENDS, open_embedder  # noqa: E402
 from samestory.server import BackgroundServer  # noqa: E402
 from samestory.text import clean, document_text  # noqa: E402
 from samestory_client import SamestoryClient, make_article  # noqa: E402
@@ -53,7 +53,7 @@ def main() -> int:
     args = parser.parse_args()
 
     rows = load(args.dataset, args.articles)
-    embedder = SentenceTransformerEmbedder(threads=args.threads, backend=args.backend)
+    embedder = open_embedder(threads=args.threads, backend=args.backend)
     docs = [document_text(row["title"], clean(row["text"])) for row in rows]
     embedder.raw_encode(docs[:8], batch_size=8)  # warm up
     # Two baselines: sentence-transformers sorts what it is given by length, so one call over
