@@ -70,9 +70,12 @@ def default_model_path() -> Path:
 
 
 def _weights_digest(path: Path) -> str:
+    return _digest(sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin")))
+
+
+def _digest(files: Sequence[Path]) -> str:
     digest = hashlib.sha256()
-    weights = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
-    for file in weights:
+    for file in files:
         with file.open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
@@ -245,7 +248,7 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         options.intra_op_num_threads, options.inter_op_num_threads = max(1, threads), 1
         self._session = ort.InferenceSession(str(converted), options, providers=["CPUExecutionProvider"])
         self.identity = (
-            f"{path.name}@{_weights_digest(path)}/onnx-int8@{_file_digest(converted)}/{max_tokens}/prefix-pooled"
+            f"{path.name}@{_weights_digest(path)}/onnx-int8@{_digest([converted])}/{max_tokens}/prefix-pooled"
         )
         # The torch weights were needed for the conversion only; the tokenizer stays.
         self._model[0].auto_model.to("meta")
@@ -277,14 +280,6 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
             vectors = (hidden * weights).sum(axis=1) / weights.sum(axis=1)
             out[start : start + len(vectors)] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         return out
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def _converted_model(model, path: Path, cache_dir: Path) -> Path:
