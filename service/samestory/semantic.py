@@ -272,13 +272,18 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         return out
 
     def raw_encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        """The ONNX model with mean pooling, in batches as given: the baseline."""
+        """The ONNX model with mean pooling, as sentence-transformers' `encode` runs one: the baseline.
+
+        Like it, the texts are sorted by length (longest first) before they are cut into batches.
+        """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            hidden, mask = self._hidden(texts[start : start + batch_size])
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            hidden, mask = self._hidden([texts[i] for i in rows])
             weights = mask[..., None].astype(np.float32)
             vectors = (hidden * weights).sum(axis=1) / weights.sum(axis=1)
-            out[start : start + len(vectors)] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+            out[rows] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         return out
 
 
