@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 
 import numpy as np
@@ -147,15 +148,7 @@ def test_bf16_vectors_agree_with_fp32_and_never_share_its_index(tmp_path, embedd
     cosines = np.sum(embedder.encode(texts) * bf16.encode(texts), axis=1)
     assert cosines.min() > 0.9999
     assert bf16.identity != embedder.identity and "torch-bf16" in bf16.identity
-
-    settings = Settings.load(env={}, data_dir=tmp_path, snapshot_seconds=0)
-    detector = Detector(settings, SQLiteStore(tmp_path), embedder)
-    detector.ingest(ArticleIn(article_id="a", text=texts[0]))
-    detector.store.close()
-    store = SQLiteStore(tmp_path)
-    with pytest.raises(IncompatibleData, match="torch-bf16"):
-        Detector(settings, store, bf16)
-    store.close()
+    _refuses_the_data_of(embedder, bf16, tmp_path, texts[0])
 
 
 def test_int8_vectors_agree_with_fp32_and_never_share_its_index(tmp_path, embedder, int8, seed_texts):
@@ -167,14 +160,18 @@ def test_int8_vectors_agree_with_fp32_and_never_share_its_index(tmp_path, embedd
     assert np.sum(mine * fp32, axis=1).min() > 0.98
     assert np.allclose(np.linalg.norm(mine, axis=1), 1, atol=1e-5)
     assert "onnx-int8@" in int8.identity and int8.identity != embedder.identity
+    _refuses_the_data_of(embedder, int8, tmp_path, texts[0])
 
-    settings = Settings.load(env={}, data_dir=tmp_path, snapshot_seconds=0)
-    detector = Detector(settings, SQLiteStore(tmp_path), embedder)
-    detector.ingest(ArticleIn(article_id="a", text=texts[0]))
+
+def _refuses_the_data_of(built_with, other, data_dir, text: str) -> None:
+    """A data directory built with one backend's vectors does not open with another's, and says which."""
+    settings = Settings.load(env={}, data_dir=data_dir, snapshot_seconds=0)
+    detector = Detector(settings, SQLiteStore(data_dir), built_with)
+    detector.ingest(ArticleIn(article_id="a", text=text))
     detector.store.close()
-    store = SQLiteStore(tmp_path)
-    with pytest.raises(IncompatibleData, match="onnx-int8"):
-        Detector(settings, store, int8)
+    store = SQLiteStore(data_dir)
+    with pytest.raises(IncompatibleData, match=re.escape(other.identity)):
+        Detector(settings, store, other)
     store.close()
 
 
