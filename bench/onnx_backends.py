@@ -7,8 +7,8 @@ bundled model is exported to ONNX with the service's own steps (`samestory.seman
 eager attention, so that ONNX Runtime's BERT optimizer recognises the attention pattern),
 fused (attention, skip layer norm, bias GELU) and quantized to int8 after fusion, one scale
 per matrix and one per output channel (the service's). Every variant embeds the same
-documents in batches of 8 after sorting by length, mean-pooled and normalised as
-sentence-transformers does; torch fp32 is the baseline and the reference for the cosines.
+documents in batches of 8 after sorting by length, each ONNX file through the service's
+own runner (`OnnxEmbedder`); torch fp32 is the baseline and the reference for the cosines.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from samestory.semantic import (  # noqa: E402
     BACKENDS,
+    OnnxEmbedder,
     SentenceTransformerEmbedder,
     export_onnx,
     fuse_onnx,
@@ -54,24 +55,6 @@ def export(embedder: SentenceTransformerEmbedder, folder: Path) -> dict[str, Pat
     quantize_onnx(paths["onnx-fp32-fused"], paths["onnx-int8"], per_channel=False)
     quantize_onnx(paths["onnx-fp32-fused"], paths["onnx-int8-channel"], per_channel=True)
     return paths
-
-
-def onnx_encoder(path: Path, tokenizer, max_tokens: int, threads: int):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-    def encode(batch: list[str]) -> np.ndarray:
-        tokens = tokenizer(batch, padding=True, truncation=True, max_length=max_tokens, return_tensors="np")
-        feed = {"ids": tokens["input_ids"], "mask": tokens["attention_mask"], "types": tokens["token_type_ids"]}
-        hidden = session.run(None, feed)[0]
-        mask = tokens["attention_mask"][..., None].astype(np.float32)
-        vectors = (hidden * mask).sum(axis=1) / mask.sum(axis=1)
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-    return encode
 
 
 def timed(encode, docs: list[str]) -> tuple[float, np.ndarray]:
@@ -110,8 +93,9 @@ def main() -> int:
         paths = export(embedder, Path(folder))
         print(f"export, fusion and quantization: {time.perf_counter() - started:.1f} s")
         for name, path in paths.items():
-            encode = onnx_encoder(path, embedder._model.tokenizer, embedder.max_tokens, args.threads)
-            results[name] = timed(encode, docs)
+            # The service's own runner on each file: its tokenisation, its pooling.
+            runner = OnnxEmbedder(threads=args.threads, onnx_file=path)
+            results[name] = timed(lambda batch, r=runner: r.raw_encode(batch, batch_size=BATCH), docs)
 
     reference = results["torch-fp32"][1]
     baseline = results["torch-fp32"][0]

@@ -132,7 +132,8 @@ class SentenceTransformerEmbedder:
         self.max_tokens = max_tokens
         self.batch_tokens = max(batch_tokens, max_tokens)
         self.dim = int(self._model.get_embedding_dimension())
-        self.identity = f"{path.name}@{_weights_digest(path)}/{backend}/{max_tokens}/prefix-pooled"
+        self.model_dir, self.weights_digest = path, _weights_digest(path)
+        self.identity = f"{path.name}@{self.weights_digest}/{backend}/{max_tokens}/prefix-pooled"
         self._lock = threading.Lock()
         LOG.info("loaded model %s from %s (dim %d)", self.identity, path, self.dim)
 
@@ -229,6 +230,9 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
     converted once, on the first start, into `cache_dir` under a name that holds the weights'
     digest and the converters' versions; the converted file's own digest is part of
     `identity`. Tokenisation, batching and prefix pooling are the torch embedder's.
+
+    `onnx_file` runs another ONNX file of the same model instead (ids, mask and types in,
+    token states out), as `bench/onnx_backends.py` does to time the conversions it compares.
     """
 
     def __init__(
@@ -238,17 +242,19 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         max_tokens: int = 256,
         batch_tokens: int = 4096,
         cache_dir: Path | None = None,
+        onnx_file: Path | None = None,
     ) -> None:
         super().__init__(model_path, threads, max_tokens, "onnx-int8", batch_tokens)
         import onnxruntime as ort
 
-        path = Path(model_path) if model_path else default_model_path()
-        converted = _converted_model(self._model, path, cache_dir or default_cache_dir())
+        converted = onnx_file or _converted_model(
+            self._model, self.model_dir, self.weights_digest, cache_dir or default_cache_dir()
+        )
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = max(1, threads), 1
         self._session = ort.InferenceSession(str(converted), options, providers=["CPUExecutionProvider"])
         self.identity = (
-            f"{path.name}@{_weights_digest(path)}/onnx-int8@{_digest([converted])}/{max_tokens}/prefix-pooled"
+            f"{self.model_dir.name}@{self.weights_digest}/onnx-int8@{_digest([converted])}/{max_tokens}/prefix-pooled"
         )
         # The torch weights were needed for the conversion only; the tokenizer stays.
         self._model[0].auto_model.to("meta")
@@ -287,12 +293,12 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         return out
 
 
-def _converted_model(model, path: Path, cache_dir: Path) -> Path:
-    """The int8 ONNX file of the model, converted now unless the cache holds it."""
+def _converted_model(model, path: Path, weights: str, cache_dir: Path) -> Path:
+    """The int8 ONNX file of the model (in `path`, its weights' digest `weights`), converted now unless cached."""
     import onnxruntime
     import torch
 
-    name = f"{path.name}-{_weights_digest(path)}-torch{torch.__version__}-ort{onnxruntime.__version__}-int8.onnx"
+    name = f"{path.name}-{weights}-torch{torch.__version__}-ort{onnxruntime.__version__}-int8.onnx"
     target = cache_dir / name.replace("+", "_")
     if target.is_file():
         return target
