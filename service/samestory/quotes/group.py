@@ -71,16 +71,15 @@ def _aligned(quotes: Sequence[QuotedBy]) -> list[tuple[int, int, Alignment]]:
     for i, q in enumerate(quotes):
         by_article.setdefault(q.article_id, []).append(i)
     articles = list(by_article.values())
+    # Each article as align_articles takes it (its text, its quotes), made once.
+    sides = [
+        (quotes[idx[0]].text, [(quotes[k].quote, quotes[k].units, quotes[k].vectors) for k in idx]) for idx in articles
+    ]
     out = []
     for x, mine in enumerate(articles):
-        for theirs in articles[x + 1 :]:
-            a, b = quotes[mine[0]], quotes[theirs[0]]
-            for i, j, result in align_articles(
-                a.text,
-                [(quotes[k].quote, quotes[k].units, quotes[k].vectors) for k in mine],
-                b.text,
-                [(quotes[k].quote, quotes[k].units, quotes[k].vectors) for k in theirs],
-            ):
+        for y in range(x + 1, len(articles)):
+            theirs = articles[y]
+            for i, j, result in align_articles(*sides[x], *sides[y]):
                 i, j = mine[i], theirs[j]
                 if i < j:
                     out.append((i, j, result))
