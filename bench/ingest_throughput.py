@@ -19,6 +19,7 @@ import os
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -58,13 +59,14 @@ def main() -> int:
     embedder.raw_encode(docs[:8], batch_size=8)  # warm up
     # Two baselines: sentence-transformers sorts what it is given by length, so one call over
     # every document pads least; a stream cannot see ahead, so batches of 8 in arrival order
-    # are what a streaming service could at best do with the documents alone.
+    # are what a streaming service could at best do with the documents alone. A backend that
+    # runs several calls at once (onnx-int8) runs that many batches side by side in both.
     started = time.perf_counter()
     embedder.raw_encode(docs, batch_size=8)
     raw = len(docs) / (time.perf_counter() - started)
     started = time.perf_counter()
-    for i in range(0, len(docs), 8):
-        embedder.raw_encode(docs[i : i + 8], batch_size=8)
+    with ThreadPoolExecutor(embedder.parallel_calls) as pool:
+        list(pool.map(lambda i: embedder.raw_encode(docs[i : i + 8], batch_size=8), range(0, len(docs), 8)))
     arrival = len(docs) / (time.perf_counter() - started)
 
     with tempfile.TemporaryDirectory() as tmp:

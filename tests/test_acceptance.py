@@ -24,6 +24,11 @@ INTERNATIONALISED = (
     "There is only one conclusion — this war is internationalised and goes beyond the borders of Ukraine and Russia"
 )
 DISCUSSED = "We discussed the involvement of North Korean military forces"
+# The acceptance case's own words: the first must align with the second.
+MUST_ALIGN = (
+    "this war is becoming internationalized, extending beyond two countries",
+    "this war is internationalised and goes beyond the borders of Ukraine and Russia",
+)
 
 
 def _norm(text: str) -> str:
@@ -87,12 +92,14 @@ def _seeds_form_one_cluster(server, seed_texts, order) -> None:
             and DISCUSSED.casefold() not in theirs.casefold()
             for a, mine, b, theirs, _ in found
         )
-        # ... and with 002's differently translated "internationalised" quote
+        # ... and with 002's differently translated "internationalised" quote: its whole, or the
+        # sentence piece that says it (the two are close, and the backends' vectors choose differently)
         assert any(
             a == SEED_000
-            and _norm(INTERNATIONALIZED) in _norm(mine)
+            and _norm(MUST_ALIGN[0]) in _norm(mine)
             and b == SEED_002
-            and _norm(theirs) == _norm(INTERNATIONALISED)
+            and _norm(MUST_ALIGN[1]) in _norm(theirs)
+            and _norm(theirs) in _norm(INTERNATIONALISED)
             for a, mine, b, theirs, _ in found
         )
         # 003's "We discussed..." with 000's

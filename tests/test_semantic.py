@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -14,7 +16,14 @@ from samestory.config import Settings
 from samestory.detector import Detector
 from samestory.errors import ConfigurationError, IncompatibleData
 from samestory.records import ArticleIn
-from samestory.semantic import BatchingEmbedder, SentenceTransformerEmbedder, VectorIndex, open_embedder, plan_batches
+from samestory.semantic import (
+    BatchingEmbedder,
+    OnnxEmbedder,
+    SentenceTransformerEmbedder,
+    VectorIndex,
+    open_embedder,
+    plan_batches,
+)
 from samestory.store import SQLiteStore
 
 
@@ -51,13 +60,17 @@ def test_batch_plan_is_the_cheapest_cut_of_the_sorted_texts(lengths, call_cost):
     assert _cost(lengths, plan_batches(lengths, 1024, call_cost), call_cost) == best
 
 
-def test_planned_batches_give_the_vectors_of_one_text_at_a_time(embedder, seed_texts):
+@pytest.mark.parametrize("backend", ["embedder", "int8"])
+def test_planned_batches_give_the_vectors_of_one_text_at_a_time(request, backend, seed_texts):
+    embedder = request.getfixturevalue(backend)
     texts = [t[: 40 * (n + 1)] for n, t in enumerate(itertools.islice(itertools.cycle(seed_texts.values()), 12))]
     one_by_one = np.vstack([embedder.raw_encode([t], batch_size=1) for t in texts])
     np.testing.assert_allclose(embedder.encode(texts), one_by_one, atol=2e-5)
 
 
-def test_concurrent_callers_share_model_calls_and_get_their_own_rows(embedder, seed_texts):
+@pytest.mark.parametrize("backend", ["embedder", "int8"])
+def test_concurrent_callers_share_model_calls_and_get_their_own_rows(request, backend, seed_texts):
+    embedder = request.getfixturevalue(backend)
     texts = [p for t in seed_texts.values() for p in t.split("\n") if len(p.split()) > 5][:48]
     expected = embedder.encode(texts)
     batching = BatchingEmbedder(embedder, wait=0.05)
@@ -78,14 +91,16 @@ def test_concurrent_callers_share_model_calls_and_get_their_own_rows(embedder, s
     np.testing.assert_allclose(np.vstack([results[n] for n in range(8)]), expected, atol=2e-5)
 
 
-def test_a_lead_is_pooled_from_its_documents_pass(embedder, seed_texts):
+@pytest.mark.parametrize("backend", ["embedder", "int8"])
+def test_a_lead_is_pooled_from_its_documents_pass(request, backend, seed_texts):
+    embedder = request.getfixturevalue(backend)
     doc = " ".join(next(iter(seed_texts.values())).split()[:150])
     lead = doc[: doc.index(".") + 1]
     other = "A different text altogether about the weather in spring."
     pooled = embedder.encode([other, lead, doc], prefixes=[(1, 2)])
     alone = embedder.encode([other, lead, doc])
     np.testing.assert_allclose(pooled[[0, 2]], alone[[0, 2]], atol=2e-5)  # the other rows as ever
-    tokens = embedder._with_tokens([doc])[0][1]
+    tokens = _token_states(embedder, doc)
     count = len(embedder._model.tokenizer(lead)["input_ids"]) - 1
     by_hand = tokens[:count].mean(axis=0)
     np.testing.assert_allclose(pooled[1], by_hand / np.linalg.norm(by_hand), atol=1e-5)
@@ -115,6 +130,44 @@ def test_the_batcher_keeps_each_callers_prefixes_with_its_own_rows(embedder, see
     assert batching.batches < len(requests)
     for n, rows in enumerate(expected):
         np.testing.assert_allclose(results[n], rows, atol=2e-5)
+
+
+def _token_states(embedder, text: str) -> np.ndarray:
+    if isinstance(embedder, OnnxEmbedder):
+        return embedder._states(embedder._token_ids([text]))[0]
+    return embedder._with_tokens([text])[0][1]
+
+
+class _Slow:
+    """Records how many of its calls run at once."""
+
+    identity, dim = "slow", 4
+
+    def __init__(self, parallel_calls: int) -> None:
+        self.parallel_calls = parallel_calls
+        self.running = self.most = 0
+        self._lock = threading.Lock()
+
+    def encode(self, texts, prefixes=()):
+        with self._lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.05)
+        with self._lock:
+            self.running -= 1
+        return np.array([[len(t)] * 4 for t in texts], dtype=np.float32)
+
+
+@pytest.mark.parametrize("parallel_calls", [1, 2])
+def test_the_batcher_runs_as_many_model_calls_at_once_as_the_embedder_can(parallel_calls):
+    slow = _Slow(parallel_calls)
+    batching = BatchingEmbedder(slow, wait=0)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda n: batching.encode(["x" * n]), range(1, 17)))
+    batching.close()
+    assert slow.most == parallel_calls
+    assert [int(r[0, 0]) for r in results] == list(range(1, 17))  # each caller its own rows
+    assert not any(worker.is_alive() for worker in batching._workers)
 
 
 class _Failing:

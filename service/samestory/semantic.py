@@ -12,7 +12,7 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -100,6 +100,9 @@ class SentenceTransformerEmbedder:
     never padded to the length of a long one.
     """
 
+    # How many `encode` calls may run at once (BatchingEmbedder runs that many).
+    parallel_calls = 1
+
     def __init__(
         self,
         model_path: Path | None = None,
@@ -152,13 +155,7 @@ class SentenceTransformerEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        prefix_of = dict(prefixes)
-        pooled: dict[int, list[int]] = {}
-        for row, of_row in prefix_of.items():
-            if row == of_row or of_row in prefix_of or not texts[of_row].startswith(texts[row]):
-                raise ValueError(f"text {row} is not a prefix of text {of_row}")
-            pooled.setdefault(of_row, []).append(row)
-        own = [i for i in range(len(texts)) if i not in prefix_of]
+        own, pooled = _own_and_pooled(texts, prefixes)
         with self._lock:
             for batch in self.batches([texts[i] for i in own]):
                 rows = [own[k] for k in batch]
@@ -205,6 +202,21 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+def _own_and_pooled(texts: Sequence[str], prefixes: Prefixes) -> tuple[list[int], dict[int, list[int]]]:
+    """The rows that get a pass of their own, and for each of them the rows pooled from its pass."""
+    prefix_of = dict(prefixes)
+    pooled: dict[int, list[int]] = {}
+    for row, of_row in prefix_of.items():
+        if row == of_row or of_row in prefix_of or not texts[of_row].startswith(texts[row]):
+            raise ValueError(f"text {row} is not a prefix of text {of_row}")
+        pooled.setdefault(of_row, []).append(row)
+    return [i for i in range(len(texts)) if i not in prefix_of], pooled
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
 def open_embedder(
     model_path: Path | None = None,
     threads: int = 2,
@@ -214,7 +226,7 @@ def open_embedder(
 ) -> SentenceTransformerEmbedder:
     """The model on the named backend: torch for `torch-*`, ONNX Runtime for `onnx-int8`."""
     if backend == "onnx-int8":
-        return OnnxEmbedder(model_path, threads=threads, batch_tokens=batch_tokens, cache_dir=cache_dir)
+        return OnnxEmbedder(model_path, threads=threads, cache_dir=cache_dir)  # one text a call: no batches
     return SentenceTransformerEmbedder(model_path, threads=threads, backend=backend, batch_tokens=batch_tokens)
 
 
@@ -240,19 +252,28 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         model_path: Path | None = None,
         threads: int = 2,
         max_tokens: int = 256,
-        batch_tokens: int = 4096,
         cache_dir: Path | None = None,
         onnx_file: Path | None = None,
     ) -> None:
-        super().__init__(model_path, threads, max_tokens, "onnx-int8", batch_tokens)
+        super().__init__(model_path, threads, max_tokens, "onnx-int8")
         import onnxruntime as ort
 
         converted = onnx_file or _converted_model(
             self._model, self.model_dir, self.weights_digest, cache_dir or default_cache_dir()
         )
         options = ort.SessionOptions()
-        options.intra_op_num_threads, options.inter_op_num_threads = max(1, threads), 1
+        # One thread a call, and `threads` calls at once: measured here, two one-thread calls
+        # side by side do more than one call on two threads, whose threads wait on each other
+        # at every operator (README, speed). A lone call runs on one core.
+        options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
+        self.parallel_calls = max(1, threads)
         self._session = ort.InferenceSession(str(converted), options, providers=["CPUExecutionProvider"])
+        # The fast tokenizer itself, without the transformers wrapper's per-call work; a copy,
+        # since its truncation and padding settings are shared state.
+        self._tokenizer = copy.deepcopy(self._model.tokenizer.backend_tokenizer)
+        self._tokenizer.enable_truncation(max_tokens)
+        self._tokenizer.no_padding()
+        self._pad_id = self._model.tokenizer.pad_token_id or 0
         self.identity = (
             f"{self.model_dir.name}@{self.weights_digest}/onnx-int8@{_digest([converted])}/{max_tokens}/prefix-pooled"
         )
@@ -260,36 +281,60 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         self._model[0].auto_model.to("meta")
         LOG.info("running %s on ONNX Runtime %s from %s", self.identity, ort.__version__, converted)
 
-    def _hidden(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Token states and attention mask of one padded batch."""
-        tokens = self._model.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np"
-        )
-        feed = {"ids": tokens["input_ids"], "mask": tokens["attention_mask"], "types": tokens["token_type_ids"]}
-        return self._session.run(None, feed)[0], tokens["attention_mask"].astype(bool)
+    def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's token ids, [CLS] and [SEP] included, cut at `max_tokens`."""
+        return [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
 
-    def _with_tokens(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-        hidden, mask = self._hidden(texts)
-        out = []
-        for states, keep in zip(hidden, mask, strict=True):
-            tokens = states[keep]
-            vector = tokens.mean(axis=0)
-            out.append(((vector / np.linalg.norm(vector)).astype(np.float32), tokens))
+    def _states(self, ids: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """One model call on a padded batch: each text's token states, padding dropped."""
+        lengths = [len(row) for row in ids]
+        feed_ids = np.full((len(ids), max(lengths)), self._pad_id, dtype=np.int64)
+        for n, row in enumerate(ids):
+            feed_ids[n, : len(row)] = row
+        mask = (np.arange(feed_ids.shape[1])[None, :] < np.array(lengths)[:, None]).astype(np.int64)
+        feed = {"ids": feed_ids, "mask": mask, "types": np.zeros_like(feed_ids)}
+        hidden = self._session.run(None, feed)[0]
+        return [states[:length] for states, length in zip(hidden, lengths, strict=True)]
+
+    def encode(self, texts: Sequence[str], prefixes: Prefixes = ()) -> np.ndarray:
+        """Safe to call from several threads at once: `parallel_calls` of them run side by side.
+
+        Texts are tokenized once, in one call with the prefixes (whose token count is all
+        that is needed of them). Each text runs alone: dynamic quantization scales a call's
+        activations together, so in a batch a text's vector would depend on its companions
+        (by up to 0.03 a component), and a text of 200 tokens costs no more alone.
+        """
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        own, pooled = _own_and_pooled(texts, prefixes)
+        prefix_rows = [row for rows in pooled.values() for row in rows]
+        ids = self._token_ids([texts[i] for i in own] + [texts[row] for row in prefix_rows])
+        # A prefix's own [SEP] is not in the longer text's pass: [CLS] and its tokens are.
+        counts = {row: len(ids[len(own) + n]) - 1 for n, row in enumerate(prefix_rows)}
+        for k, row in enumerate(own):
+            (tokens,) = self._states([ids[k]])
+            out[row] = _unit(tokens.mean(axis=0))
+            for prefix in pooled.get(row, ()):
+                out[prefix] = _unit(tokens[: max(1, min(counts[prefix], len(tokens)))].mean(axis=0))
         return out
 
     def raw_encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         """The ONNX model with mean pooling, as sentence-transformers' `encode` runs one: the baseline.
 
-        Like it, the texts are sorted by length (longest first) before they are cut into batches.
+        Like it, the texts are sorted by length (longest first) before they are cut into batches;
+        the batches run `parallel_calls` at a time, so the baseline has every core the service has.
         """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for start in range(0, len(order), batch_size):
+
+        def run(start: int) -> None:
             rows = order[start : start + batch_size]
-            hidden, mask = self._hidden([texts[i] for i in rows])
-            weights = mask[..., None].astype(np.float32)
-            vectors = (hidden * weights).sum(axis=1) / weights.sum(axis=1)
-            out[rows] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+            states = self._states(self._token_ids([texts[i] for i in rows]))
+            out[rows] = [_unit(tokens.mean(axis=0)) for tokens in states]
+
+        with ThreadPoolExecutor(self.parallel_calls) as pool:
+            list(pool.map(run, range(0, len(order), batch_size)))
         return out
 
 
@@ -421,7 +466,8 @@ class BatchingEmbedder:
 
     A caller's texts wait at most `wait` seconds for company, and less when
     `max_texts` are queued; while the model runs, new calls queue up and go
-    together in the next batch. Each caller gets its own rows back.
+    together in the next batch. Each caller gets its own rows back. An embedder
+    that runs several calls at once (`parallel_calls`) gets as many workers.
     """
 
     def __init__(self, embedder: Embedder, wait: float = 0.002, max_texts: int = 256) -> None:
@@ -431,8 +477,15 @@ class BatchingEmbedder:
         self.max_texts = max_texts
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self.batches = 0
-        self._worker = threading.Thread(target=self._run, name="samestory-embedder", daemon=True)
-        self._worker.start()
+        self._count_lock = threading.Lock()
+        # As many workers as the embedder runs calls at once: while one waits on the model,
+        # another collects the next batch and runs it on its own cores.
+        self._workers = [
+            threading.Thread(target=self._run, name=f"samestory-embedder-{n}", daemon=True)
+            for n in range(max(1, getattr(embedder, "parallel_calls", 1)))
+        ]
+        for worker in self._workers:
+            worker.start()
 
     def encode(self, texts: Sequence[str], prefixes: Prefixes = ()) -> np.ndarray:
         if not texts:
@@ -442,8 +495,10 @@ class BatchingEmbedder:
         return request.future.result()
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._worker.join()
+        for _ in self._workers:
+            self._queue.put(None)  # each worker takes one and stops
+        for worker in self._workers:
+            worker.join()
 
     def _collect(self, first: _Request) -> tuple[list[_Request], bool]:
         batch, count = [first], len(first.texts)
@@ -476,7 +531,8 @@ class BatchingEmbedder:
                 for request in batch:
                     request.future.set_exception(exc)
                 continue
-            self.batches += 1
+            with self._count_lock:
+                self.batches += 1
             row = 0
             for request in batch:
                 request.future.set_result(vectors[row : row + len(request.texts)])
