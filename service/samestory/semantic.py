@@ -374,8 +374,9 @@ def export_onnx(model, target: Path) -> None:
     transformer.set_attn_implementation("eager")
     sample = model.tokenizer(["an example", "another example here"], padding=True, return_tensors="pt")
     axes = {0: "batch", 1: "tokens"}
-    # The TorchScript exporter (deprecated in favour of torch.export) gives that graph; its tracer warns about the batch and token sizes, which are declared dynamic, and about
-    # the attention mask's indexing, whose indices are never negative (the tests compare with torch).
+    # The TorchScript exporter (deprecated in favour of torch.export) gives that graph; its tracer
+    # warns about the batch and token sizes, which are declared dynamic, and about the attention
+    # mask's indexing, whose indices are never negative (the tests compare with torch).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
