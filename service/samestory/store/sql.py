@@ -46,6 +46,7 @@ def _dt(value: float | None) -> dt.datetime | None:
 
 
 def _record(row: tuple) -> ArticleRecord:
+    entity_counts = json.loads(row[15])
     return ArticleRecord(
         key=row[0],
         article_id=row[1],
@@ -61,8 +62,8 @@ def _record(row: tuple) -> ArticleRecord:
         cluster_rank=row[11],
         verdict=row[12],
         signature=Signature.from_bytes(bytes(row[13]), row[14]),
-        entities=frozenset(json.loads(row[15])),
-        entity_counts=json.loads(row[15]),
+        entities=frozenset(entity_counts),
+        entity_counts=entity_counts,
         decision=row[16],
     )
 
