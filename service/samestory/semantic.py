@@ -183,10 +183,8 @@ class SentenceTransformerEmbedder:
         return out
 
     def _pool(self, tokens: np.ndarray, prefix: str) -> np.ndarray:
-        # [CLS] and the prefix's own tokens (its [SEP] is not in the longer text's pass).
-        count = len(self._model.tokenizer(prefix, truncation=True, max_length=self.max_tokens)["input_ids"]) - 1
-        vector = tokens[: max(1, min(count, len(tokens)))].mean(axis=0)
-        return (vector / np.linalg.norm(vector)).astype(np.float32)
+        ids = self._model.tokenizer(prefix, truncation=True, max_length=self.max_tokens)["input_ids"]
+        return _pooled_prefix(tokens, len(ids))
 
     def raw_encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         """sentence-transformers' own `encode` on this backend, in its own batches: the baseline."""
@@ -215,6 +213,12 @@ def _own_and_pooled(texts: Sequence[str], prefixes: Prefixes) -> tuple[list[int]
 
 def _unit(vector: np.ndarray) -> np.ndarray:
     return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+def _pooled_prefix(tokens: np.ndarray, prefix_ids: int) -> np.ndarray:
+    """A prefix's vector from the longer text's token states, the prefix being `prefix_ids` tokens on its own:
+    the mean over [CLS] and the prefix's own tokens (its [SEP] is not in the longer text's pass)."""
+    return _unit(tokens[: max(1, min(prefix_ids - 1, len(tokens)))].mean(axis=0))
 
 
 def open_embedder(
@@ -310,13 +314,12 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         own, pooled = _own_and_pooled(texts, prefixes)
         prefix_rows = [row for rows in pooled.values() for row in rows]
         ids = self._token_ids([texts[i] for i in own] + [texts[row] for row in prefix_rows])
-        # A prefix's own [SEP] is not in the longer text's pass: [CLS] and its tokens are.
-        counts = {row: len(ids[len(own) + n]) - 1 for n, row in enumerate(prefix_rows)}
+        counts = {row: len(ids[len(own) + n]) for n, row in enumerate(prefix_rows)}
         for k, row in enumerate(own):
             (tokens,) = self._states([ids[k]])
             out[row] = _unit(tokens.mean(axis=0))
             for prefix in pooled.get(row, ()):
-                out[prefix] = _unit(tokens[: max(1, min(counts[prefix], len(tokens)))].mean(axis=0))
+                out[prefix] = _pooled_prefix(tokens, counts[prefix])
         return out
 
     def raw_encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
