@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .base import (
     ArticleRecord,
+    CandidateRecord,
     ClusterRecord,
     IndexChanges,
     IndexEntry,
@@ -19,6 +20,7 @@ from .sqlite import SQLiteStore
 
 __all__ = [
     "ArticleRecord",
+    "CandidateRecord",
     "ClusterRecord",
     "IndexChanges",
     "IndexEntry",

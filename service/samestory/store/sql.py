@@ -21,7 +21,16 @@ from ..errors import NotFound, StaleDecision
 from ..lexical import Signature
 from ..profile import Profile
 from ..quotes import Quote
-from .base import ArticleRecord, ClusterRecord, IndexChanges, IndexEntry, NewArticle, QuoteRecord, Stored
+from .base import (
+    ArticleRecord,
+    CandidateRecord,
+    ClusterRecord,
+    IndexChanges,
+    IndexEntry,
+    NewArticle,
+    QuoteRecord,
+    Stored,
+)
 
 __all__ = ["SQLStore"]
 
@@ -34,6 +43,10 @@ _ARTICLE_COLUMNS = (
 )
 _LAST_CHANGE = "SELECT COALESCE(MAX(seq), 0) FROM changes"
 _ARTICLE_SELECT = f"SELECT {_ARTICLE_COLUMNS} FROM articles a JOIN clusters c ON c.id = a.cluster_id"
+_CANDIDATE_SELECT = (
+    "SELECT a.key, a.id, a.exact_key, a.cluster_id, c.rank, a.published, a.signature, a.shingles, a.entities "
+    "FROM articles a JOIN clusters c ON c.id = a.cluster_id"
+)
 _NO_LIMIT = 2**62
 
 
@@ -65,6 +78,19 @@ def _record(row: tuple) -> ArticleRecord:
         entities=frozenset(entity_counts),
         entity_counts=entity_counts,
         decision=row[16],
+    )
+
+
+def _candidate(row: tuple) -> CandidateRecord:
+    return CandidateRecord(
+        key=row[0],
+        article_id=row[1],
+        exact_key=row[2],
+        cluster_id=row[3],
+        cluster_rank=row[4],
+        published=_dt(row[5]),
+        signature=Signature.from_bytes(bytes(row[6]), row[7]),
+        entities=frozenset(json.loads(row[8])),
     )
 
 
@@ -233,18 +259,18 @@ class SQLStore:
             row = self._x(f"{_ARTICLE_SELECT} WHERE a.id=?", (article_id,)).fetchone()
         return None if row is None else _record(row)
 
-    def by_keys(self, keys: Sequence[int]) -> dict[int, ArticleRecord]:
+    def by_keys(self, keys: Sequence[int]) -> dict[int, CandidateRecord]:
         if not keys:
             return {}
         marks = ",".join("?" * len(keys))
         with self._lock:
-            rows = self._x(f"{_ARTICLE_SELECT} WHERE a.key IN ({marks})", list(keys)).fetchall()
-        return {row[0]: _record(row) for row in rows}
+            rows = self._x(f"{_CANDIDATE_SELECT} WHERE a.key IN ({marks})", list(keys)).fetchall()
+        return {row[0]: _candidate(row) for row in rows}
 
-    def by_exact_key(self, exact_key: str) -> list[ArticleRecord]:
+    def by_exact_key(self, exact_key: str) -> list[CandidateRecord]:
         with self._lock:
-            rows = self._x(f"{_ARTICLE_SELECT} WHERE a.exact_key=? ORDER BY a.key", (exact_key,)).fetchall()
-        return [_record(row) for row in rows]
+            rows = self._x(f"{_CANDIDATE_SELECT} WHERE a.exact_key=? ORDER BY a.key", (exact_key,)).fetchall()
+        return [_candidate(row) for row in rows]
 
     def quotes(self, keys: Sequence[int]) -> dict[int, list[QuoteRecord]]:
         out: dict[int, list[QuoteRecord]] = {key: [] for key in keys}
