@@ -51,10 +51,11 @@ def main() -> int:
     parser.add_argument("--articles", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--backend", choices=BACKENDS, default="torch-fp32")
+    parser.add_argument("--max-tokens", type=int, default=256, help="how much of an article the model reads")
     args = parser.parse_args()
 
     rows = load(args.dataset, args.articles)
-    embedder = open_embedder(threads=args.threads, backend=args.backend)
+    embedder = open_embedder(threads=args.threads, backend=args.backend, max_tokens=args.max_tokens)
     docs = [document_text(row["title"], clean(row["text"])) for row in rows]
     embedder.raw_encode(docs[:8], batch_size=8)  # warm up
     # Two baselines: sentence-transformers sorts what it is given by length, so one call over
@@ -78,7 +79,13 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.load(
-            env={}, data_dir=Path(tmp), host="127.0.0.1", port=0, threads=args.threads, backend=args.backend
+            env={},
+            data_dir=Path(tmp),
+            host="127.0.0.1",
+            port=0,
+            threads=args.threads,
+            backend=args.backend,
+            max_tokens=args.max_tokens,
         )
         with BackgroundServer(settings, embedder) as server, SamestoryClient(server.target) as client:
             articles = [make_article(r["id"], r["text"], title=r["title"]) for r in rows]
@@ -87,7 +94,8 @@ def main() -> int:
             service = len(rows) / (time.perf_counter() - started)
 
     print(
-        f"dataset {args.dataset.name}, {len(rows)} articles, backend {args.backend}, {args.threads} threads, "
+        f"dataset {args.dataset.name}, {len(rows)} articles, backend {args.backend}, {args.max_tokens} tokens, "
+        f"{args.threads} threads, "
         f"python {sys.version.split()[0]}"
     )
     print(f"baseline: encode all documents at once, batch 8     {raw:8.1f} articles/s")

@@ -6,8 +6,10 @@ Starts a real server on 127.0.0.1 with a fresh data directory (the real
 model), then, for each client count, runs that many asyncio clients, each
 alternating Ingest of a new article and Check of a known one, until the time
 is up (bounded: at most --max-calls calls per run). Prints throughput,
-p50/p99 latency per kind and errors by status. The baseline, measured in the
-same run, is one client's throughput.
+p50/p99 latency per kind and errors by status. Two baselines, measured in the
+same run: one client's throughput, and the raw model throughput of the same
+backend on the dataset's documents (batches of 8 in arrival order, as many
+batches at once as the backend runs calls), which 16 clients should reach.
 """
 
 from __future__ import annotations
@@ -22,13 +24,16 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import grpc  # noqa: E402
 from samestory.config import Settings  # noqa: E402
+from samestory.semantic import BACKENDS, open_embedder  # noqa: E402
 from samestory.server import BackgroundServer  # noqa: E402
+from samestory.text import clean, document_text  # noqa: E402
 from samestory_client import make_article, pb  # noqa: E402
 from samestory_client._proto import samestory_pb2_grpc as pb_grpc  # noqa: E402
 
@@ -93,21 +98,47 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--max-calls", type=int, default=5000)
     parser.add_argument("--dataset", type=Path, default=REPO / "tests/data/labelled_small.jsonl")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--backend", choices=BACKENDS, default="torch-fp32")
+    parser.add_argument("--max-tokens", type=int, default=256, help="how much of an article the model reads")
     args = parser.parse_args()
+
+    embedder = open_embedder(threads=args.threads, backend=args.backend, max_tokens=args.max_tokens)
+    with args.dataset.open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()][:200]
+    docs = [document_text(row.get("title") or "", clean(row["text"])) for row in rows]
+    embedder.raw_encode(docs[:8], batch_size=8)  # warm up
+    started = time.perf_counter()
+    with ThreadPoolExecutor(embedder.parallel_calls) as pool:
+        list(pool.map(lambda i: embedder.raw_encode(docs[i : i + 8], batch_size=8), range(0, len(docs), 8)))
+    raw = len(docs) / (time.perf_counter() - started)
 
     source = articles(args.dataset)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings.load(env={}, data_dir=Path(tmp), host="127.0.0.1", port=0)
-        with BackgroundServer(settings) as server:
+        settings = Settings.load(
+            env={},
+            data_dir=Path(tmp),
+            host="127.0.0.1",
+            port=0,
+            threads=args.threads,
+            backend=args.backend,
+            max_tokens=args.max_tokens,
+        )
+        with BackgroundServer(settings, embedder) as server:
             results = [asyncio.run(run(server.target, n, args.seconds, args.max_calls, source)) for n in args.clients]
     base = results[0]["calls_per_s"]
-    print(f"dataset {args.dataset.name}, {args.seconds:.0f} s per run, loopback, python {sys.version.split()[0]}")
-    print("clients  calls/s  vs first   Ingest p50/p99 ms   Check p50/p99 ms   errors")
+    print(
+        f"dataset {args.dataset.name}, {args.seconds:.0f} s per run, loopback, backend {args.backend}, "
+        f"{args.max_tokens} tokens, {args.threads} threads, python {sys.version.split()[0]}"
+    )
+    print(f"baseline: raw model, batches of 8 in arrival order, {len(docs)} documents: {raw:.1f}/s")
+    print("clients  calls/s  vs first  vs raw   Ingest p50/p99 ms   Check p50/p99 ms   errors")
     for r in results:
         ing, chk = r["latencies"]["Ingest"], r["latencies"]["Check"]
         errors = ", ".join(f"{k} {v}" for k, v in r["errors"].items()) or "none"
         print(
-            f"{r['clients']:7d}  {r['calls_per_s']:7.1f}  {r['calls_per_s'] / base:8.2f}   "
+            f"{r['clients']:7d}  {r['calls_per_s']:7.1f}  {r['calls_per_s'] / base:8.2f}  "
+            f"{r['calls_per_s'] / raw:6.2f}   "
             f"{pct(ing, 50):7.0f} {pct(ing, 99):7.0f}     {pct(chk, 50):7.0f} {pct(chk, 99):7.0f}    {errors}"
         )
     return 0

@@ -11,6 +11,8 @@ def test_defaults_env_then_flags():
     settings = Settings.load(env=env, port=7000)
     assert settings.port == 7000 and settings.data_dir == Path("/srv/x") and settings.threads == 1
     assert Settings.load(env={}).port == 50051
+    assert Settings.load(env={"SAMESTORY_MAX_TOKENS": "128"}).max_tokens == 128
+    assert Settings.load(env={}).max_tokens == 256
 
 
 def test_bad_values_say_which_variable():
@@ -20,6 +22,10 @@ def test_bad_values_say_which_variable():
         Settings.load(env={}, port=70000)
     with pytest.raises(ConfigurationError, match="max_message_bytes"):
         Settings.load(env={}, max_article_chars=5_000_000, max_message_bytes=1_000_000)
+    with pytest.raises(ConfigurationError, match="SAMESTORY_MAX_TOKENS='all'"):
+        Settings.load(env={"SAMESTORY_MAX_TOKENS": "all"})
+    with pytest.raises(ConfigurationError, match="max_tokens"):
+        Settings.load(env={"SAMESTORY_MAX_TOKENS": "0"})
 
 
 def test_every_backend_has_calibrated_thresholds_stored_with_the_data():

@@ -238,6 +238,25 @@ def test_the_int8_model_is_converted_once_and_reused(tmp_path):
     assert second.identity == first.identity
 
 
+@pytest.mark.parametrize("backend", ["torch-fp32", "onnx-int8"])
+def test_the_model_reads_max_tokens_of_a_text_and_that_is_part_of_its_identity(
+    tmp_path, model_cache, embedder, backend, seed_texts
+):
+    short = open_embedder(threads=2, backend=backend, cache_dir=model_cache, max_tokens=32)
+    text = min(seed_texts.values(), key=len)
+    head, longer = text[:600], text[:600] + " Later paragraphs say something else entirely."
+    assert np.array_equal(*short.encode([head, longer])), "words past the first 32 tokens moved the vector"
+    # The full-length model does read them, and vectors of one length never meet the other's.
+    assert float(np.dot(*embedder.encode([head, longer]))) < 0.9999
+    assert "/32/" in short.identity and "/256/" in embedder.identity
+    _refuses_the_data_of(embedder, short, tmp_path, text)
+
+
+def test_a_length_the_model_cannot_read_is_refused():
+    with pytest.raises(ConfigurationError, match="between 8 and 512 tokens"):
+        SentenceTransformerEmbedder(max_tokens=1024)
+
+
 def test_a_backend_is_run_by_its_own_embedder():
     with pytest.raises(ConfigurationError, match="use open_embedder"):
         SentenceTransformerEmbedder(backend="onnx-int8")

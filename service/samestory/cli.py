@@ -29,7 +29,18 @@ def _seeds_default() -> Path:
 def _settings(args: argparse.Namespace, **fixed) -> Settings:
     flags = {
         name: getattr(args, name, None)
-        for name in ("data_dir", "store", "lsh", "host", "port", "model_path", "threads", "backend", "log_level")
+        for name in (
+            "data_dir",
+            "store",
+            "lsh",
+            "host",
+            "port",
+            "model_path",
+            "threads",
+            "backend",
+            "max_tokens",
+            "log_level",
+        )
     }
     return Settings.load(**{**flags, **fixed})
 
@@ -121,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, help="CPU threads for the model (env SAMESTORY_THREADS)")
     parser.add_argument(
         "--backend", choices=BACKENDS, help="how the model runs (env SAMESTORY_BACKEND; default torch-fp32)"
+    )
+    parser.add_argument(
+        "--max-tokens", type=int, help="how many tokens of an article the model reads (env SAMESTORY_MAX_TOKENS; 256)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
 

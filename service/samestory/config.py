@@ -52,6 +52,9 @@ class Settings:
     model_cache: Path | None = None
     batch_wait_ms: float = 2.0
     batch_tokens: int = 4096
+    # How much of an article the model reads, in tokens: its title and first paragraphs. Part of
+    # the model's identity, so a data directory keeps the value it was built with (README, speed).
+    max_tokens: int = 256
     max_article_chars: int = 200_000
     max_message_bytes: int = 4 * 1024 * 1024
     max_id_chars: int = 256
@@ -103,6 +106,7 @@ class Settings:
         for name in (
             "threads",
             "batch_tokens",
+            "max_tokens",
             "max_article_chars",
             "max_message_bytes",
             "max_id_chars",
@@ -165,6 +169,7 @@ _TYPES: dict[str, type] = {
     "backend": str,
     "batch_wait_ms": float,
     "batch_tokens": int,
+    "max_tokens": int,
     "max_article_chars": int,
     "max_message_bytes": int,
     "max_id_chars": int,

@@ -130,6 +130,9 @@ class SentenceTransformerEmbedder:
         torch.set_num_threads(max(1, threads))
         self._torch = torch
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        positions = int(self._model[0].auto_model.config.max_position_embeddings)
+        if not 8 <= max_tokens <= positions:
+            raise ConfigurationError(f"max_tokens {max_tokens}: the model reads between 8 and {positions} tokens")
         self._model.max_seq_length = max_tokens
         self.backend = backend
         self.max_tokens = max_tokens
@@ -227,11 +230,17 @@ def open_embedder(
     backend: str = "torch-fp32",
     batch_tokens: int = 4096,
     cache_dir: Path | None = None,
+    max_tokens: int = 256,
 ) -> SentenceTransformerEmbedder:
-    """The model on the named backend: torch for `torch-*`, ONNX Runtime for `onnx-int8`."""
-    if backend == "onnx-int8":
-        return OnnxEmbedder(model_path, threads=threads, cache_dir=cache_dir)  # one text a call: no batches
-    return SentenceTransformerEmbedder(model_path, threads=threads, backend=backend, batch_tokens=batch_tokens)
+    """The model on the named backend: torch for `torch-*`, ONNX Runtime for `onnx-int8`.
+
+    A text is read up to `max_tokens` tokens ([CLS] and [SEP] included): an article, its head.
+    """
+    if backend == "onnx-int8":  # one text a call: no batches
+        return OnnxEmbedder(model_path, threads=threads, max_tokens=max_tokens, cache_dir=cache_dir)
+    return SentenceTransformerEmbedder(
+        model_path, threads=threads, max_tokens=max_tokens, backend=backend, batch_tokens=batch_tokens
+    )
 
 
 def default_cache_dir() -> Path:

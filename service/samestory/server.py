@@ -36,6 +36,7 @@ def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
         backend=settings.backend,
         batch_tokens=settings.batch_tokens,
         cache_dir=settings.model_cache,
+        max_tokens=settings.max_tokens,
     )
 
 
