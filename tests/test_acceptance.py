@@ -57,14 +57,22 @@ def test_seeds_form_one_cluster_on_the_shared_backends(start_server, shared_back
     _seeds_form_one_cluster(start_server(**shared_backends), seed_texts, SEEDS[::-1])
 
 
-def test_seeds_form_one_cluster_on_the_int8_backend(tmp_path, seed_texts, int8, model_cache):
-    # The server loads the model itself, as `samestory serve --backend onnx-int8` does (from the run's cache).
+@pytest.mark.parametrize("max_tokens", [256, 128])
+def test_seeds_form_one_cluster_on_the_int8_backend(tmp_path, seed_texts, int8, model_cache, max_tokens):
+    # The server loads the model itself, as `samestory serve --backend onnx-int8 [--max-tokens 128]`
+    # does (from the run's cache); 128 tokens is the fast setting (README, speed).
     settings = Settings.load(
-        env={}, data_dir=tmp_path / "data", host="127.0.0.1", port=0, backend="onnx-int8", model_cache=model_cache
+        env={},
+        data_dir=tmp_path / "data",
+        host="127.0.0.1",
+        port=0,
+        backend="onnx-int8",
+        model_cache=model_cache,
+        max_tokens=max_tokens,
     )
     server = BackgroundServer(settings)
     try:
-        assert server.detector.embedder.identity == int8.identity
+        assert server.detector.embedder.identity == int8.identity.replace("/256/", f"/{max_tokens}/")
         _seeds_form_one_cluster(server, seed_texts, SEEDS)
     finally:
         server.stop()
