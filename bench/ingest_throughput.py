@@ -24,8 +24,13 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from samestory.config import Settings  # noqa: E402
-from samestory.semantic import BACKENDS, open_embedder  # noqa: E402
+from model_options import (  # noqa: E402
+    add_model_arguments,
+    arrival_order_baseline,
+    describe,
+    open_model,
+    server_settings,
+)
 from samestory.server import BackgroundServer  # noqa: E402
 from samestory.text import clean, document_text  # noqa: E402
 from samestory_client import SamestoryClient, make_article  # noqa: E402
@@ -49,13 +54,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, default=REPO / "tests/data/labelled_small.jsonl")
     parser.add_argument("--articles", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--backend", choices=BACKENDS, default="torch-fp32")
-    parser.add_argument("--max-tokens", type=int, default=256, help="how much of an article the model reads")
+    add_model_arguments(parser)
     args = parser.parse_args()
 
     rows = load(args.dataset, args.articles)
-    embedder = open_embedder(threads=args.threads, backend=args.backend, max_tokens=args.max_tokens)
+    embedder = open_model(args)
     docs = [document_text(row["title"], clean(row["text"])) for row in rows]
     embedder.raw_encode(docs[:8], batch_size=8)  # warm up
     # Two baselines: sentence-transformers sorts what it is given by length, so one call over
@@ -65,10 +68,7 @@ def main() -> int:
     started = time.perf_counter()
     embedder.raw_encode(docs, batch_size=8)
     raw = len(docs) / (time.perf_counter() - started)
-    started = time.perf_counter()
-    with ThreadPoolExecutor(embedder.parallel_calls) as pool:
-        list(pool.map(lambda i: embedder.raw_encode(docs[i : i + 8], batch_size=8), range(0, len(docs), 8)))
-    arrival = len(docs) / (time.perf_counter() - started)
+    arrival = arrival_order_baseline(embedder, docs)
     # The third: the service's own model calls on the documents alone (torch: planned batches;
     # onnx-int8: one document a call, as many calls at once as it runs), all documents known.
     calls = embedder.parallel_calls
@@ -78,26 +78,16 @@ def main() -> int:
     own = len(docs) / (time.perf_counter() - started)
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings.load(
-            env={},
-            data_dir=Path(tmp),
-            host="127.0.0.1",
-            port=0,
-            threads=args.threads,
-            backend=args.backend,
-            max_tokens=args.max_tokens,
-        )
-        with BackgroundServer(settings, embedder) as server, SamestoryClient(server.target) as client:
+        with (
+            BackgroundServer(server_settings(args, Path(tmp)), embedder) as server,
+            SamestoryClient(server.target) as client,
+        ):
             articles = [make_article(r["id"], r["text"], title=r["title"]) for r in rows]
             started = time.perf_counter()
             errors = sum(1 for r in client.ingest_many(articles, timeout=3600) if r.HasField("error"))
             service = len(rows) / (time.perf_counter() - started)
 
-    print(
-        f"dataset {args.dataset.name}, {len(rows)} articles, backend {args.backend}, {args.max_tokens} tokens, "
-        f"{args.threads} threads, "
-        f"python {sys.version.split()[0]}"
-    )
+    print(f"dataset {args.dataset.name}, {len(rows)} articles, {describe(args)}, python {sys.version.split()[0]}")
     print(f"baseline: encode all documents at once, batch 8     {raw:8.1f} articles/s")
     print(f"baseline: encode in arrival order, batches of 8     {arrival:8.1f} articles/s")
     print(f"baseline: the service's own model calls             {own:8.1f} articles/s")

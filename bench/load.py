@@ -24,14 +24,18 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import grpc  # noqa: E402
-from samestory.config import Settings  # noqa: E402
-from samestory.semantic import BACKENDS, open_embedder  # noqa: E402
+from model_options import (  # noqa: E402
+    add_model_arguments,
+    arrival_order_baseline,
+    describe,
+    open_model,
+    server_settings,
+)
 from samestory.server import BackgroundServer  # noqa: E402
 from samestory.text import clean, document_text  # noqa: E402
 from samestory_client import make_article, pb  # noqa: E402
@@ -98,38 +102,24 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--max-calls", type=int, default=5000)
     parser.add_argument("--dataset", type=Path, default=REPO / "tests/data/labelled_small.jsonl")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--backend", choices=BACKENDS, default="torch-fp32")
-    parser.add_argument("--max-tokens", type=int, default=256, help="how much of an article the model reads")
+    add_model_arguments(parser)
     args = parser.parse_args()
 
-    embedder = open_embedder(threads=args.threads, backend=args.backend, max_tokens=args.max_tokens)
+    embedder = open_model(args)
     with args.dataset.open(encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()][:200]
     docs = [document_text(row.get("title") or "", clean(row["text"])) for row in rows]
     embedder.raw_encode(docs[:8], batch_size=8)  # warm up
-    started = time.perf_counter()
-    with ThreadPoolExecutor(embedder.parallel_calls) as pool:
-        list(pool.map(lambda i: embedder.raw_encode(docs[i : i + 8], batch_size=8), range(0, len(docs), 8)))
-    raw = len(docs) / (time.perf_counter() - started)
+    raw = arrival_order_baseline(embedder, docs)
 
     source = articles(args.dataset)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings.load(
-            env={},
-            data_dir=Path(tmp),
-            host="127.0.0.1",
-            port=0,
-            threads=args.threads,
-            backend=args.backend,
-            max_tokens=args.max_tokens,
-        )
-        with BackgroundServer(settings, embedder) as server:
+        with BackgroundServer(server_settings(args, Path(tmp)), embedder) as server:
             results = [asyncio.run(run(server.target, n, args.seconds, args.max_calls, source)) for n in args.clients]
     base = results[0]["calls_per_s"]
     print(
-        f"dataset {args.dataset.name}, {args.seconds:.0f} s per run, loopback, backend {args.backend}, "
-        f"{args.max_tokens} tokens, {args.threads} threads, python {sys.version.split()[0]}"
+        f"dataset {args.dataset.name}, {args.seconds:.0f} s per run, loopback, {describe(args)}, "
+        f"python {sys.version.split()[0]}"
     )
     print(f"baseline: raw model, batches of 8 in arrival order, {len(docs)} documents: {raw:.1f}/s")
     print("clients  calls/s  vs first  vs raw   Ingest p50/p99 ms   Check p50/p99 ms   errors")

@@ -1,0 +1,55 @@
+"""What the benches that run the service share: the model's options, its server settings, and the
+raw model baseline that a stream could at best reach.
+
+    from model_options import add_model_arguments, arrival_order_baseline, open_model, server_settings
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from samestory.config import Settings  # noqa: E402
+from samestory.semantic import BACKENDS, SentenceTransformerEmbedder, open_embedder  # noqa: E402
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--backend", choices=BACKENDS, default="torch-fp32")
+    parser.add_argument("--max-tokens", type=int, default=256, help="how much of an article the model reads")
+
+
+def open_model(args: argparse.Namespace) -> SentenceTransformerEmbedder:
+    return open_embedder(threads=args.threads, backend=args.backend, max_tokens=args.max_tokens)
+
+
+def server_settings(args: argparse.Namespace, data_dir: Path) -> Settings:
+    """A loopback server on a free port over `data_dir`, running the model as `args` say."""
+    return Settings.load(
+        env={},
+        data_dir=data_dir,
+        host="127.0.0.1",
+        port=0,
+        threads=args.threads,
+        backend=args.backend,
+        max_tokens=args.max_tokens,
+    )
+
+
+def describe(args: argparse.Namespace) -> str:
+    return f"backend {args.backend}, {args.max_tokens} tokens, {args.threads} threads"
+
+
+def arrival_order_baseline(embedder: SentenceTransformerEmbedder, docs: Sequence[str]) -> float:
+    """Documents a second through the raw model in batches of 8 in arrival order (a stream cannot
+    see ahead), as many batches side by side as the backend runs calls."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(embedder.parallel_calls) as pool:
+        list(pool.map(lambda i: embedder.raw_encode(docs[i : i + 8], batch_size=8), range(0, len(docs), 8)))
+    return len(docs) / (time.perf_counter() - started)
