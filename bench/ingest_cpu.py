@@ -1,0 +1,96 @@
+"""Where an article's CPU goes: a sequential ingest through the service's detector, split by stage.
+
+    .venv/bin/python bench/ingest_cpu.py [--dataset FILE.jsonl] [--articles N] [--backend B] [--max-tokens T]
+
+Ingests N real articles one at a time into a fresh data directory, through the
+detector the server builds (the real model behind its batcher, FAISS, the LSH,
+SQLite), without gRPC, and measures the process's CPU time in each stage. One
+article at a time, so every CPU second of the process belongs to the stage
+that is running. The baseline, in the same run, is the model's calls: on two
+cores the service can at best ingest 2 / (model CPU per article) articles a
+second, and the rest of the table is what stands between it and that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from ingest_throughput import load
+from model_options import add_model_arguments, describe, open_model, server_settings
+from samestory.records import ArticleIn
+from samestory.server import build_detector
+
+REPO = Path(__file__).resolve().parents[1]
+
+# (label, the object's attribute path from the detector, the method): nested stages are reported
+# inside the stage that calls them.
+STAGES = [
+    ("prepare: text, quotes, MinHash, entities", "", "_prepare"),
+    ("  of which the model's calls", "embedder", "encode"),
+    ("candidates: LSH, FAISS, store reads", "", "_candidates"),
+    ("  of which cluster evidence", "", "_cluster_evidence"),
+    ("decision record", "", "_decision"),
+    ("  of which quote alignment", "", "_align"),
+    ("store write (SQLite, fsync)", "store", "add"),
+]
+
+
+def _clocked(method, totals: Counter, label: str):
+    @functools.wraps(method)
+    def run(*args, **kwargs):
+        started = time.process_time()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            totals[label] += time.process_time() - started
+
+    return run
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path, default=REPO / "tests/data/labelled_small.jsonl")
+    parser.add_argument("--articles", type=int, default=100)
+    add_model_arguments(parser)
+    args = parser.parse_args()
+
+    rows = load(args.dataset, args.articles)
+    articles = [ArticleIn(article_id=r["id"], title=r["title"], text=r["text"]) for r in rows]
+    totals: Counter = Counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = server_settings(args, Path(tmp))
+        detector = build_detector(settings, open_model(args))
+        try:
+            for label, path, name in STAGES:
+                owner = detector if not path else getattr(detector, path)
+                setattr(owner, name, _clocked(getattr(owner, name), totals, label))
+            detector.ingest(articles[0])  # warm up, not counted
+            totals.clear()
+            wall, cpu = time.perf_counter(), time.process_time()
+            for article in articles[1:]:
+                detector.ingest(article)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        finally:
+            detector.close()  # and its batcher
+
+    n = len(articles) - 1
+    model = totals["  of which the model's calls"]
+    print(f"dataset {args.dataset.name}, {n} articles one at a time, {describe(args)}, python {sys.version.split()[0]}")
+    print(f"sequential ingest: {n / wall:.1f} articles/s, {cpu * 1000 / n:.2f} ms of CPU per article")
+    for label, _, _ in STAGES:
+        print(f"  {label:44s} {totals[label] * 1000 / n:7.2f} ms")
+    rest = cpu - sum(v for k, v in totals.items() if not k.startswith("  "))
+    print(f"  {'the rest (replay check, indexes, locks)':44s} {rest * 1000 / n:7.2f} ms")
+    print(f"baseline: the model's calls alone, on {args.threads} cores     {args.threads * n / model:7.1f} articles/s")
+    print(f"outside the model                                 {1 - model / cpu:7.2f} of the CPU")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
