@@ -13,7 +13,6 @@ second, and the rest of the table is what stands between it and that.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import sys
 import tempfile
@@ -22,11 +21,9 @@ from collections import Counter
 from pathlib import Path
 
 from ingest_throughput import load
-from model_options import add_model_arguments, describe, open_model, server_settings
+from model_options import articles_parser, describe, open_model, server_settings
 from samestory.records import ArticleIn
 from samestory.server import build_detector
-
-REPO = Path(__file__).resolve().parents[1]
 
 # (label, the object's attribute path from the detector, the method): nested stages are reported
 # inside the stage that calls them.
@@ -54,11 +51,7 @@ def _clocked(method, totals: Counter, label: str):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, default=REPO / "tests/data/labelled_small.jsonl")
-    parser.add_argument("--articles", type=int, default=100)
-    add_model_arguments(parser)
-    args = parser.parse_args()
+    args = articles_parser(__doc__.splitlines()[0]).parse_args()
 
     rows = load(args.dataset, args.articles)
     articles = [ArticleIn(article_id=r["id"], title=r["title"], text=r["text"]) for r in rows]

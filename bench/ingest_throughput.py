@@ -12,7 +12,6 @@ ECB+ and PolNeAR files in ../shared/eval give real volume.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import os
@@ -25,8 +24,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from model_options import (  # noqa: E402
-    add_model_arguments,
     arrival_order_baseline,
+    articles_parser,
     describe,
     open_model,
     server_settings,
@@ -34,8 +33,6 @@ from model_options import (  # noqa: E402
 from samestory.server import BackgroundServer  # noqa: E402
 from samestory.text import clean, document_text  # noqa: E402
 from samestory_client import SamestoryClient, make_article  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def load(path: Path, count: int) -> list[dict]:
@@ -51,11 +48,7 @@ def load(path: Path, count: int) -> list[dict]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, default=REPO / "tests/data/labelled_small.jsonl")
-    parser.add_argument("--articles", type=int, default=100)
-    add_model_arguments(parser)
-    args = parser.parse_args()
+    args = articles_parser(__doc__.splitlines()[0]).parse_args()
 
     rows = load(args.dataset, args.articles)
     embedder = open_model(args)

@@ -16,6 +16,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from samestory.config import Settings  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
 from samestory.semantic import BACKENDS, SentenceTransformerEmbedder, open_embedder  # noqa: E402
 
 
@@ -23,6 +25,15 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--backend", choices=BACKENDS, default="torch-fp32")
     parser.add_argument("--max-tokens", type=int, default=256, help="how much of an article the model reads")
+
+
+def articles_parser(description: str) -> argparse.ArgumentParser:
+    """A bench's options for streaming --articles of a --dataset through the model's options."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--dataset", type=Path, default=REPO / "tests/data/labelled_small.jsonl")
+    parser.add_argument("--articles", type=int, default=100)
+    add_model_arguments(parser)
+    return parser
 
 
 def open_model(args: argparse.Namespace) -> SentenceTransformerEmbedder:
