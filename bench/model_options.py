@@ -1,7 +1,7 @@
 """What the benches that run the service share: the model's options, its server settings, and the
 raw model baseline that a stream could at best reach.
 
-    from model_options import add_model_arguments, arrival_order_baseline, open_model, server_settings
+    from model_options import articles_parser, arrival_order_baseline, open_model, server_settings
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from samestory.config import Settings  # noqa: E402
+from samestory.semantic import BACKENDS, SentenceTransformerEmbedder, open_embedder  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-from samestory.semantic import BACKENDS, SentenceTransformerEmbedder, open_embedder  # noqa: E402
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
