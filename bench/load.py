@@ -33,11 +33,11 @@ from model_options import (  # noqa: E402
     add_model_arguments,
     arrival_order_baseline,
     describe,
+    load_documents,
     open_model,
     server_settings,
 )
 from samestory.server import BackgroundServer  # noqa: E402
-from samestory.text import clean, document_text  # noqa: E402
 from samestory_client import make_article, pb  # noqa: E402
 from samestory_client._proto import samestory_pb2_grpc as pb_grpc  # noqa: E402
 
@@ -106,9 +106,7 @@ def main() -> int:
     args = parser.parse_args()
 
     embedder = open_model(args)
-    with args.dataset.open(encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh if line.strip()][:200]
-    docs = [document_text(row.get("title") or "", clean(row["text"])) for row in rows]
+    docs = load_documents(args.dataset, 200)
     embedder.raw_encode(docs[:8], batch_size=8)  # warm up
     raw = arrival_order_baseline(embedder, docs)
 

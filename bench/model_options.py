@@ -7,6 +7,7 @@ raw model baseline that a stream could at best reach.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from samestory.config import Settings  # noqa: E402
 from samestory.semantic import BACKENDS, SentenceTransformerEmbedder, open_embedder  # noqa: E402
+from samestory.text import clean, document_text  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,6 +57,13 @@ def server_settings(args: argparse.Namespace, data_dir: Path) -> Settings:
 
 def describe(args: argparse.Namespace) -> str:
     return f"backend {args.backend}, {args.max_tokens} tokens, {args.threads} threads"
+
+
+def load_documents(path: Path, count: int) -> list[str]:
+    """The first `count` articles of a JSONL file as the model reads them: headline and cleaned text."""
+    with path.open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()][:count]
+    return [document_text(row.get("title") or "", clean(row["text"])) for row in rows]
 
 
 def arrival_order_baseline(embedder: SentenceTransformerEmbedder, docs: Sequence[str]) -> float:

@@ -17,7 +17,6 @@ Torch fp32 is the baseline and the reference for the cosines.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -28,6 +27,7 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from model_options import load_documents  # noqa: E402
 from samestory.semantic import (  # noqa: E402
     BACKENDS,
     OnnxEmbedder,
@@ -36,16 +36,9 @@ from samestory.semantic import (  # noqa: E402
     fuse_onnx,
     quantize_onnx,
 )
-from samestory.text import clean, document_text  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = 8
-
-
-def load_documents(path: Path, count: int) -> list[str]:
-    with path.open(encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh if line.strip()][:count]
-    return [document_text(row.get("title") or "", clean(row["text"])) for row in rows]
 
 
 def export(embedder: SentenceTransformerEmbedder, folder: Path) -> dict[str, Path]:
