@@ -17,7 +17,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from samestory.config import Settings  # noqa: E402
-from samestory.semantic import BACKENDS, SentenceTransformerEmbedder, open_embedder  # noqa: E402
+from samestory.semantic import BACKENDS, LocalEmbedder, open_embedder  # noqa: E402
 from samestory.text import clean, document_text  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ def articles_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def open_model(args: argparse.Namespace) -> SentenceTransformerEmbedder:
+def open_model(args: argparse.Namespace) -> LocalEmbedder:
     return open_embedder(threads=args.threads, backend=args.backend, max_tokens=args.max_tokens)
 
 
@@ -66,7 +66,7 @@ def load_documents(path: Path, count: int) -> list[str]:
     return [document_text(row.get("title") or "", clean(row["text"])) for row in rows]
 
 
-def arrival_order_baseline(embedder: SentenceTransformerEmbedder, docs: Sequence[str]) -> float:
+def arrival_order_baseline(embedder: LocalEmbedder, docs: Sequence[str]) -> float:
     """Documents a second through the raw model in batches of 8 in arrival order (a stream cannot
     see ahead), as many batches side by side as the backend runs calls."""
     started = time.perf_counter()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from samestory.config import Settings
-from samestory.semantic import SentenceTransformerEmbedder, open_embedder
+from samestory.semantic import OnnxEmbedder, SentenceTransformerEmbedder, open_embedder
 from samestory.server import BackgroundServer
 from samestory_client import SamestoryClient, make_article, pb
 
@@ -37,7 +37,7 @@ def model_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def int8(model_cache) -> SentenceTransformerEmbedder:
+def int8(model_cache) -> OnnxEmbedder:
     """The same model on the onnx-int8 backend, converted once for the run."""
     return open_embedder(threads=2, backend="onnx-int8", cache_dir=model_cache)
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +25,7 @@ from samestory.semantic import (
     OnnxEmbedder,
     SentenceTransformerEmbedder,
     VectorIndex,
+    default_model_path,
     open_embedder,
     plan_batches,
 )
@@ -101,7 +106,7 @@ def test_a_lead_is_pooled_from_its_documents_pass(request, backend, seed_texts):
     alone = embedder.encode([other, lead, doc])
     np.testing.assert_allclose(pooled[[0, 2]], alone[[0, 2]], atol=2e-5)  # the other rows as ever
     tokens = _token_states(embedder, doc)
-    count = len(embedder._model.tokenizer(lead)["input_ids"]) - 1
+    count = _token_count(embedder, lead) - 1
     by_hand = tokens[:count].mean(axis=0)
     np.testing.assert_allclose(pooled[1], by_hand / np.linalg.norm(by_hand), atol=1e-5)
     assert 0.6 < float(pooled[1] @ alone[1]) < 0.9999  # the lead's meaning, in its document's context
@@ -130,6 +135,13 @@ def test_the_batcher_keeps_each_callers_prefixes_with_its_own_rows(embedder, see
     assert batching.batches < len(requests)
     for n, rows in enumerate(expected):
         np.testing.assert_allclose(results[n], rows, atol=2e-5)
+
+
+def _token_count(embedder, text: str) -> int:
+    """[CLS], the text's tokens and [SEP], as the backend's own tokenizer counts them."""
+    if isinstance(embedder, OnnxEmbedder):
+        return len(embedder._token_ids([text])[0])
+    return len(embedder._model.tokenizer(text)["input_ids"])
 
 
 def _token_states(embedder, text: str) -> np.ndarray:
@@ -236,6 +248,51 @@ def test_the_int8_model_is_converted_once_and_reused(tmp_path):
     second = open_embedder(backend="onnx-int8", cache_dir=tmp_path)
     assert converted[0].stat().st_mtime_ns == stamp, "the cached model was converted again"
     assert second.identity == first.identity
+
+
+def test_a_converted_int8_model_starts_without_torch(int8, model_cache, seed_texts):
+    """Once converted, the int8 backend runs on ONNX Runtime and the model folder's tokenizer alone."""
+    text = next(iter(seed_texts.values()))[:2000]
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from samestory.semantic import open_embedder\n"
+        f"model = open_embedder(backend='onnx-int8', threads=2, cache_dir=Path({str(model_cache)!r}))\n"
+        "vector = model.encode([sys.stdin.read()])[0]\n"
+        "print(json.dumps({'identity': model.identity, 'vector': vector.tolist(), 'torch': 'torch' in sys.modules}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=text, capture_output=True, text=True, timeout=120, check=True
+    )
+    started = json.loads(done.stdout.splitlines()[-1])
+    assert started["torch"] is False, "starting on a converted model loaded torch"
+    assert started["identity"] == int8.identity
+    np.testing.assert_allclose(np.array(started["vector"], dtype=np.float32), int8.encode([text])[0], atol=1e-6)
+
+
+def _model_folder_copy(target: Path) -> Path:
+    """The shipped model folder, its files linked, for a test to change one of them."""
+    source = default_model_path()
+    for item in source.rglob("*"):
+        if item.is_file():
+            (target / item.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+            (target / item.relative_to(source)).symlink_to(item)
+    return target
+
+
+def test_int8_refuses_a_model_it_would_run_wrongly(tmp_path):
+    cls_pooled = _model_folder_copy(tmp_path / "cls-pooled")
+    pooling = cls_pooled / "1_Pooling" / "config.json"
+    config = {**json.loads(pooling.read_text()), "pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True}
+    pooling.unlink()
+    pooling.write_text(json.dumps(config))
+    with pytest.raises(ConfigurationError, match="pools its token states by cls_token"):
+        OnnxEmbedder(cls_pooled, cache_dir=tmp_path / "cache")
+    slow_tokenizer = _model_folder_copy(tmp_path / "no-fast-tokenizer")
+    (slow_tokenizer / "tokenizer.json").unlink()
+    with pytest.raises(ConfigurationError, match="no tokenizer.json"):
+        OnnxEmbedder(slow_tokenizer, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists(), "a model it refuses was converted"
 
 
 @pytest.mark.parametrize("backend", ["torch-fp32", "onnx-int8"])

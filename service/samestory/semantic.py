@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
 import os
 import queue
@@ -14,6 +15,7 @@ import warnings
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Protocol
 
@@ -26,6 +28,7 @@ __all__ = [
     "BACKENDS",
     "BatchingEmbedder",
     "Embedder",
+    "LocalEmbedder",
     "Prefixes",
     "OnnxEmbedder",
     "SentenceTransformerEmbedder",
@@ -85,7 +88,74 @@ def _digest(files: Sequence[Path]) -> str:
 BACKENDS = ("torch-fp32", "torch-bf16", "onnx-int8")
 
 
-class SentenceTransformerEmbedder:
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc}") from exc
+
+
+class LocalEmbedder:
+    """A sentence-transformers model folder, read before anything is loaded: what both backends share.
+
+    Checks the folder, the backend and the read length against the model's positions, and
+    takes the weights' digest that the identity carries. Loading the model is the backend's.
+    """
+
+    # How many `encode` calls may run at once (BatchingEmbedder runs that many).
+    parallel_calls = 1
+    identity: str
+    dim: int
+
+    def __init__(self, model_path: Path | None, max_tokens: int, backend: str) -> None:
+        if backend not in BACKENDS:
+            raise ConfigurationError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        if backend.startswith("onnx-") != isinstance(self, OnnxEmbedder):
+            runner = "OnnxEmbedder" if backend.startswith("onnx-") else "SentenceTransformerEmbedder"
+            raise ConfigurationError(f"backend {backend!r} runs in {runner}: use open_embedder")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        path = Path(model_path) if model_path else default_model_path()
+        if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+            raise ConfigurationError(
+                f"{path} is not a sentence-transformers model folder (no modules.json or config.json): "
+                "point SAMESTORY_MODEL_PATH at one"
+            )
+        self.transformer_dir = _module_dir(path, "Transformer")
+        config = _read_json(self.transformer_dir / "config.json")
+        positions = int(config.get("max_position_embeddings", 512))
+        if not 8 <= max_tokens <= positions:
+            raise ConfigurationError(f"max_tokens {max_tokens}: the model reads between 8 and {positions} tokens")
+        self.backend = backend
+        self.max_tokens = max_tokens
+        self.model_dir, self.weights_digest = path, _weights_digest(self.transformer_dir)
+
+    def encode(self, texts: Sequence[str], prefixes: Prefixes = ()) -> np.ndarray:
+        raise NotImplementedError
+
+    def raw_encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        """The backend's plain encode of `texts` in batches of `batch_size`: the benches' baseline."""
+        raise NotImplementedError
+
+
+def _module_dir(path: Path, kind: str) -> Path:
+    """The folder of the model's first module of `kind` (Transformer, Pooling) by its modules.json."""
+    modules = _read_json(path / "modules.json") if (path / "modules.json").is_file() else []
+    for module in modules:
+        if str(module.get("type", "")).rsplit(".", 1)[-1] == kind:
+            return path / module.get("path", "")
+    if kind == "Transformer":  # a plain transformers folder
+        return path
+    raise ConfigurationError(f"{path}/modules.json names no {kind} module")
+
+
+def _load_sentence_transformer(path: Path):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+
+
+class SentenceTransformerEmbedder(LocalEmbedder):
     """A sentence-transformers model loaded from a local folder, never from a hub.
 
     `backend` is `torch-fp32`, or `torch-bf16`: the same weights run under bf16
@@ -100,9 +170,6 @@ class SentenceTransformerEmbedder:
     never padded to the length of a long one.
     """
 
-    # How many `encode` calls may run at once (BatchingEmbedder runs that many).
-    parallel_calls = 1
-
     def __init__(
         self,
         model_path: Path | None = None,
@@ -111,37 +178,18 @@ class SentenceTransformerEmbedder:
         backend: str = "torch-fp32",
         batch_tokens: int = 4096,
     ) -> None:
-        if backend not in BACKENDS:
-            raise ConfigurationError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-        if backend.startswith("onnx-") != isinstance(self, OnnxEmbedder):
-            runner = "OnnxEmbedder" if backend.startswith("onnx-") else "SentenceTransformerEmbedder"
-            raise ConfigurationError(f"backend {backend!r} runs in {runner}: use open_embedder")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        path = Path(model_path) if model_path else default_model_path()
-        if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
-            raise ConfigurationError(
-                f"{path} is not a sentence-transformers model folder (no modules.json or config.json): "
-                "point SAMESTORY_MODEL_PATH at one"
-            )
+        super().__init__(model_path, max_tokens, backend)
         import torch
-        from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(max(1, threads))
         self._torch = torch
-        self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        positions = int(self._model[0].auto_model.config.max_position_embeddings)
-        if not 8 <= max_tokens <= positions:
-            raise ConfigurationError(f"max_tokens {max_tokens}: the model reads between 8 and {positions} tokens")
+        self._model = _load_sentence_transformer(self.model_dir)
         self._model.max_seq_length = max_tokens
-        self.backend = backend
-        self.max_tokens = max_tokens
         self.batch_tokens = max(batch_tokens, max_tokens)
         self.dim = int(self._model.get_embedding_dimension())
-        self.model_dir, self.weights_digest = path, _weights_digest(path)
-        self.identity = f"{path.name}@{self.weights_digest}/{backend}/{max_tokens}/prefix-pooled"
+        self.identity = f"{self.model_dir.name}@{self.weights_digest}/{backend}/{max_tokens}/prefix-pooled"
         self._lock = threading.Lock()
-        LOG.info("loaded model %s from %s (dim %d)", self.identity, path, self.dim)
+        LOG.info("loaded model %s from %s (dim %d)", self.identity, self.model_dir, self.dim)
 
     def batches(self, texts: Sequence[str]) -> list[list[int]]:
         """Indices of `texts` in the batches that cost the model least.
@@ -231,7 +279,7 @@ def open_embedder(
     batch_tokens: int = 4096,
     cache_dir: Path | None = None,
     max_tokens: int = 256,
-) -> SentenceTransformerEmbedder:
+) -> LocalEmbedder:
     """The model on the named backend: torch for `torch-*`, ONNX Runtime for `onnx-int8`.
 
     A text is read up to `max_tokens` tokens ([CLS] and [SEP] included): an article, its head.
@@ -247,14 +295,39 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "samestory"
 
 
-class OnnxEmbedder(SentenceTransformerEmbedder):
+def _mean_pooling_dimension(path: Path) -> int:
+    """The vectors' dimension, from the Pooling module, which must average the token states (as ONNX does here)."""
+    pooling = _read_json(_module_dir(path, "Pooling") / "config.json")
+    modes = sorted(k.removeprefix("pooling_mode_") for k, v in pooling.items() if k.startswith("pooling_mode_") and v)
+    if modes != ["mean_tokens"]:
+        raise ConfigurationError(
+            f"{path} pools its token states by {', '.join(modes) or 'nothing'}; onnx-int8 runs mean pooling only: "
+            "use a torch backend for this model"
+        )
+    return int(pooling["word_embedding_dimension"])
+
+
+def _pad_id(path: Path, tokenizer) -> int:
+    """The padding token's id, as the tokenizer's config names it ([PAD] where it names none)."""
+    names = [path / "special_tokens_map.json", path / "tokenizer_config.json"]
+    for name in (n for n in names if n.is_file()):
+        pad = _read_json(name).get("pad_token")
+        pad = pad.get("content") if isinstance(pad, dict) else pad
+        if isinstance(pad, str) and tokenizer.token_to_id(pad) is not None:
+            return int(tokenizer.token_to_id(pad))
+    return int(tokenizer.token_to_id("[PAD]") or 0)
+
+
+class OnnxEmbedder(LocalEmbedder):
     """The same model in ONNX Runtime, quantized to int8 with one scale per output channel.
 
     Several times torch fp32 on this machine's CPU, with vectors at cosine 0.99 to fp32's
     and fp32's quality on the ECB+ eval (`bench/onnx_backends.py`, README). The model is
     converted once, on the first start, into `cache_dir` under a name that holds the weights'
     digest, the converters' versions and the recipe; the converted file's own digest is part
-    of `identity`. The tokenizer and the prefix pooling are the torch embedder's.
+    of `identity`. Once converted, torch is never loaded: the model folder's fast tokenizer
+    (`tokenizer.json`) and ONNX Runtime are all it runs on, and the vectors are the mean of
+    the token states, as the folder's Pooling module says.
 
     `onnx_file` runs another ONNX file of the same model instead (ids, mask and types in,
     token states out), as `bench/onnx_backends.py` does to time the conversions it compares.
@@ -268,11 +341,19 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         cache_dir: Path | None = None,
         onnx_file: Path | None = None,
     ) -> None:
-        super().__init__(model_path, threads, max_tokens, "onnx-int8")
+        super().__init__(model_path, max_tokens, "onnx-int8")
         import onnxruntime as ort
+        from tokenizers import Tokenizer
 
+        self.dim = _mean_pooling_dimension(self.model_dir)
+        tokenizer_file = self.transformer_dir / "tokenizer.json"
+        if not tokenizer_file.is_file():
+            raise ConfigurationError(
+                f"{self.transformer_dir} has no tokenizer.json (a fast tokenizer), which onnx-int8 reads: "
+                "save the model with a recent sentence-transformers, or use a torch backend"
+            )
         converted = onnx_file or _converted_model(
-            self._model, self.model_dir, self.weights_digest, cache_dir or default_cache_dir()
+            self.model_dir, self.weights_digest, cache_dir or default_cache_dir(), threads
         )
         options = ort.SessionOptions()
         # One thread a call, and `threads` calls at once: measured here, two one-thread calls
@@ -281,17 +362,14 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
         options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
         self.parallel_calls = max(1, threads)
         self._session = ort.InferenceSession(str(converted), options, providers=["CPUExecutionProvider"])
-        # The fast tokenizer itself, without the transformers wrapper's per-call work; a copy,
-        # since its truncation and padding settings are shared state.
-        self._tokenizer = copy.deepcopy(self._model.tokenizer.backend_tokenizer)
+        # The tokenizer sentence-transformers runs (its fast tokenizer is this file), read directly.
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
         self._tokenizer.enable_truncation(max_tokens)
         self._tokenizer.no_padding()
-        self._pad_id = self._model.tokenizer.pad_token_id or 0
+        self._pad_id = _pad_id(self.transformer_dir, self._tokenizer)
         self.identity = (
             f"{self.model_dir.name}@{self.weights_digest}/onnx-int8@{_digest([converted])}/{max_tokens}/prefix-pooled"
         )
-        # The torch weights were needed for the conversion only; the tokenizer stays.
-        self._model[0].auto_model.to("meta")
         LOG.info("running %s on ONNX Runtime %s from %s", self.identity, ort.__version__, converted)
 
     def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
@@ -356,15 +434,22 @@ class OnnxEmbedder(SentenceTransformerEmbedder):
 _RECIPE = "int8-channel"
 
 
-def _converted_model(model, path: Path, weights: str, cache_dir: Path) -> Path:
-    """The int8 ONNX file of the model (in `path`, its weights' digest `weights`), converted now unless cached."""
-    import onnxruntime
-    import torch
+def _converted_model(path: Path, weights: str, cache_dir: Path, threads: int) -> Path:
+    """The int8 ONNX file of the model (in `path`, its weights' digest `weights`), converted now unless cached.
 
-    name = f"{path.name}-{weights}-torch{torch.__version__}-ort{onnxruntime.__version__}-{_RECIPE}.onnx"
+    Only a conversion loads torch and the model's weights; they are let go when it is done.
+    """
+    import onnxruntime
+
+    # torch's version as installed, read without importing it (its __version__ is the same string).
+    name = f"{path.name}-{weights}-torch{metadata.version('torch')}-ort{onnxruntime.__version__}-{_RECIPE}.onnx"
     target = cache_dir / name.replace("+", "_")
     if target.is_file():
         return target
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    model = _load_sentence_transformer(path)
     cache_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".converting-") as work:

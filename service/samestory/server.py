@@ -18,7 +18,7 @@ from .auth import TokenAuth, load_tokens
 from .config import Settings
 from .detector import Detector
 from .errors import ConfigurationError
-from .semantic import BatchingEmbedder, Embedder, SentenceTransformerEmbedder, open_embedder
+from .semantic import BatchingEmbedder, Embedder, LocalEmbedder, open_embedder
 from .servicer import SamestoryServicer, add_to_server
 from .store import open_store
 
@@ -28,7 +28,7 @@ LOG = logging.getLogger(__name__)
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Samestory"].full_name
 
 
-def load_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+def load_embedder(settings: Settings) -> LocalEmbedder:
     """The configured model on the configured backend."""
     return open_embedder(
         settings.model_path,
