@@ -248,6 +248,15 @@ def test_the_int8_model_is_converted_once_and_reused(tmp_path):
     second = open_embedder(backend="onnx-int8", cache_dir=tmp_path)
     assert converted[0].stat().st_mtime_ns == stamp, "the cached model was converted again"
     assert second.identity == first.identity
+    # An upgrade of the converters converts again and removes what the old ones left; other models' files stay.
+    left_behind = tmp_path / re.sub(r"-torch[^-]+-", "-torch1.0-", converted[0].name)
+    other_model = tmp_path / f"other-model-{converted[0].name.split('-', 1)[1]}"
+    for file in (left_behind, other_model):
+        file.write_bytes(b"an old conversion")
+    converted[0].unlink()
+    third = open_embedder(backend="onnx-int8", cache_dir=tmp_path)
+    assert sorted(tmp_path.glob("*.onnx")) == sorted([converted[0], other_model])
+    assert third.identity == first.identity
 
 
 def test_a_converted_int8_model_starts_without_torch(int8, model_cache, seed_texts):

@@ -458,6 +458,12 @@ def _converted_model(path: Path, weights: str, cache_dir: Path, threads: int) ->
         quantize_onnx(plain, int8, per_channel=True)
         os.replace(int8, target)  # atomic: a replica starting alongside sees all or nothing
     LOG.info("converted %s to int8 ONNX in %.1f s: %s", path, time.monotonic() - started, target)
+    # The same weights converted by other versions of the converters or another recipe: an
+    # upgrade left them behind. A process that runs one has it loaded already.
+    for stale in cache_dir.glob(f"{path.name}-{weights}-*.onnx"):
+        if stale != target:
+            stale.unlink(missing_ok=True)
+            LOG.info("removed %s, converted by other versions", stale)
     return target
 
 
