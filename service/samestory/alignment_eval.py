@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigurationError
-from .quotes import Quote, align_articles, can_paraphrase, extract, quote_units
+from .quotes import Quote, align_articles, by_quote, extract, quote_units, units_to_embed
 from .quotes_eval import ratio, span_overlap
 from .semantic import Embedder
 from .text import clean
@@ -123,16 +123,11 @@ class _Quoted:
 def _quotes(text: str, embedder: Embedder) -> list[_Quoted]:
     found = extract(text, clean(text).paragraphs)
     units = [quote_units(text, q) for q in found]
-    flat = [u for quote_units_ in units for u, _ in quote_units_]
-    embedded = [i for i, u in enumerate(flat) if can_paraphrase(u)]  # as the service does
+    flat, embedded = units_to_embed(units)  # as the service does
     vectors = np.zeros((len(flat), embedder.dim), np.float32)
     if embedded:
         vectors[embedded] = embedder.encode([flat[i] for i in embedded])
-    out, row = [], 0
-    for quote, quote_units_ in zip(found, units, strict=True):
-        out.append(_Quoted(quote, quote_units_, vectors[row : row + len(quote_units_)]))
-        row += len(quote_units_)
-    return out
+    return [_Quoted(*quoted) for quoted in zip(found, units, by_quote(vectors, units), strict=True)]
 
 
 def _which(quotes: Sequence[_Quoted], span: Span) -> int | None:

@@ -512,10 +512,10 @@ class Detector:
         found = quotes_mod.extract(article.text, clean.paragraphs)
         units = [quotes_mod.quote_units(article.text, q) for q in found]
         doc = text_mod.document_text(article.title, clean)
-        unit_texts = [u for quote_units in units for u, _ in quote_units]
         # Units too short to be judged as paraphrases get no vector (zeros stand for them).
-        embedded = [2 + i for i, u in enumerate(unit_texts) if quotes_mod.can_paraphrase(u)]
-        texts = [doc, text_mod.lead_text(article.title, clean), *(unit_texts[i - 2] for i in embedded)]
+        unit_texts, to_embed = quotes_mod.units_to_embed(units)
+        embedded = [2 + i for i in to_embed]
+        texts = [doc, text_mod.lead_text(article.title, clean), *(unit_texts[i] for i in to_embed)]
         watch.lap("text")
         # One call: the embedder batches texts by length, so the short ones are not padded to the article's.
         found_vectors = self.embedder.encode(texts, prefixes=[(1, 0)])  # the lead begins the document
@@ -524,11 +524,7 @@ class Detector:
         watch.lap("embed")
         signature = self._hasher.signature(words)
         watch.lap("minhash")
-        records = []
-        row = 2
-        for quote, quote_units in zip(found, units, strict=True):
-            records.append(QuoteRecord(quote, vectors[row : row + len(quote_units)]))
-            row += len(quote_units)
+        records = [QuoteRecord(q, v) for q, v in zip(found, quotes_mod.by_quote(vectors[2:], units), strict=True)]
         return _Prepared(
             article=article,
             published=published,

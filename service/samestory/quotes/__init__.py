@@ -1,6 +1,16 @@
 """Direct quotes: extraction with speakers, alignment across articles, and grouping into statements."""
 
-from .align import Alignment, AlignmentKind, Quoted, align, align_articles, can_paraphrase, quote_units
+from .align import (
+    Alignment,
+    AlignmentKind,
+    Quoted,
+    align,
+    align_articles,
+    by_quote,
+    can_paraphrase,
+    quote_units,
+    units_to_embed,
+)
 from .extract import Quote, Span, extract
 from .group import QuotedBy, Wording, group
 
@@ -14,8 +24,10 @@ __all__ = [
     "Wording",
     "align",
     "align_articles",
+    "by_quote",
     "can_paraphrase",
     "extract",
     "group",
     "quote_units",
+    "units_to_embed",
 ]

@@ -21,8 +21,10 @@ __all__ = [
     "Quoted",
     "align",
     "align_articles",
+    "by_quote",
     "can_paraphrase",
     "quote_units",
+    "units_to_embed",
 ]
 
 
@@ -268,6 +270,22 @@ def can_paraphrase(unit: str) -> bool:
     """Whether a quote unit is long enough to be judged as a paraphrase; a shorter one needs no vector
     (a zero vector stands for it: its cosine with anything is 0)."""
     return len(_content(unit)) >= PARAPHRASE_MIN_WORDS
+
+
+def units_to_embed(units: Sequence[Sequence[tuple[str, Span]]]) -> tuple[list[str], list[int]]:
+    """An article's quote units (`quote_units` of each quote) in order, and the indices of those that
+    get a vector: the ones long enough to be paraphrases (`can_paraphrase`)."""
+    texts = [unit for quote in units for unit, _ in quote]
+    return texts, [i for i, unit in enumerate(texts) if can_paraphrase(unit)]
+
+
+def by_quote(vectors: np.ndarray, units: Sequence[Sequence[tuple[str, Span]]]) -> list[np.ndarray]:
+    """The rows of `vectors`, one per unit in `units_to_embed`'s order, cut into each quote's."""
+    out, row = [], 0
+    for quote in units:
+        out.append(vectors[row : row + len(quote)])
+        row += len(quote)
+    return out
 
 
 def _paraphrase(cosine: float, text_a: str, text_b: str) -> bool:
