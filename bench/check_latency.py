@@ -1,6 +1,7 @@
 """Check latency as the archive grows, split by stage: the model's share and the index side's.
 
     .venv/bin/python bench/check_latency.py [--sizes 10000 100000 1000000] [--real 200] [--checks 200]
+        [--backend onnx-int8] [--max-tokens 128] [--threads 2]
 
 For each size N: a fresh SQLite store is filled with N synthetic articles
 (seeded random signatures and unit vectors, written straight into the store's
@@ -31,10 +32,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
+from model_options import add_model_arguments, describe, open_model  # noqa: E402
 from samestory.config import Settings  # noqa: E402
 from samestory.detector import Detector, Stopwatch  # noqa: E402
 from samestory.records import ArticleIn  # noqa: E402
-from samestory.semantic import SentenceTransformerEmbedder  # noqa: E402
 from samestory.store import SQLiteStore  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,13 +121,15 @@ def main() -> int:
     parser.add_argument("--dataset", type=Path, default=REPO.parent / "shared/eval/ecbplus_dev.jsonl")
     parser.add_argument("--real", type=int, default=200, help="real articles ingested before the Checks")
     parser.add_argument("--checks", type=int, default=200)
+    add_model_arguments(parser)
     args = parser.parse_args()
     with args.dataset.open(encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
     faiss.omp_set_num_threads(1)  # as the server runs it
-    embedder = SentenceTransformerEmbedder(threads=2)
+    embedder = open_model(args)
     results = {n: measure(n, rows, args.real, args.checks, embedder) for n in sorted(args.sizes)}
     print(f"\nCheck latency, p50 / p99 ms; {args.dataset.name}: {args.real} ingested, {args.checks} checked")
+    print(describe(args))
     print(f"{'stage':<8}" + "".join(f"{n:>20,}" for n in results))
     for stage in (*STAGES, "total"):
         print(f"{stage:<8}" + "".join(f"{r[stage][0]:>11.2f} / {r[stage][1]:>6.2f}" for r in results.values()))
