@@ -304,6 +304,13 @@ def test_int8_refuses_a_model_it_would_run_wrongly(tmp_path):
     assert not (tmp_path / "cache").exists(), "a model it refuses was converted"
 
 
+def test_a_model_cache_it_cannot_write_is_a_configuration_error(tmp_path):
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    with pytest.raises(ConfigurationError, match="cannot write to .*SAMESTORY_MODEL_CACHE"):
+        open_embedder(backend="onnx-int8", cache_dir=not_a_folder / "cache")
+
+
 @pytest.mark.parametrize("backend", ["torch-fp32", "onnx-int8"])
 def test_the_model_reads_max_tokens_of_a_text_and_that_is_part_of_its_identity(
     tmp_path, model_cache, embedder, backend, seed_texts

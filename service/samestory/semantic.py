@@ -446,13 +446,20 @@ def _converted_model(path: Path, weights: str, cache_dir: Path, threads: int) ->
     target = cache_dir / name.replace("+", "_")
     if target.is_file():
         return target
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        converting = tempfile.TemporaryDirectory(dir=cache_dir, prefix=".converting-")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"onnx-int8 converts the model on its first start and cannot write to {cache_dir} ({exc.strerror}): "
+            "set SAMESTORY_MODEL_CACHE to a writable folder"
+        ) from exc
     import torch
 
     torch.set_num_threads(max(1, threads))
     model = _load_sentence_transformer(path)
-    cache_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".converting-") as work:
+    with converting as work:
         plain, int8 = Path(work) / "plain.onnx", Path(work) / "int8.onnx"
         export_onnx(model, plain)
         quantize_onnx(plain, int8, per_channel=True)
