@@ -279,6 +279,12 @@ def test_a_converted_int8_model_starts_without_torch(int8, model_cache, seed_tex
     np.testing.assert_allclose(np.array(started["vector"], dtype=np.float32), int8.encode([text])[0], atol=1e-6)
 
 
+def test_int8_tokenizes_as_sentence_transformers_does(int8, embedder, seed_texts):
+    texts = [*seed_texts.values(), "“Quoted” — naïve café, 中文, 😀 and a URL: https://example.com/a?b=1"]
+    expected = embedder._model.tokenizer(texts, truncation=True, max_length=int8.max_tokens)["input_ids"]
+    assert int8._token_ids(texts) == expected
+
+
 def _model_folder_copy(target: Path) -> Path:
     """The shipped model folder, its files linked, for a test to change one of them."""
     source = default_model_path()

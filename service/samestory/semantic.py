@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import glob
 import hashlib
 import json
 import logging
@@ -454,12 +455,12 @@ def _converted_model(path: Path, weights: str, cache_dir: Path, threads: int) ->
             f"onnx-int8 converts the model on its first start and cannot write to {cache_dir} ({exc.strerror}): "
             "set SAMESTORY_MODEL_CACHE to a writable folder"
         ) from exc
-    import torch
-
-    torch.set_num_threads(max(1, threads))
-    model = _load_sentence_transformer(path)
     started = time.monotonic()
     with converting as work:
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+        model = _load_sentence_transformer(path)
         plain, int8 = Path(work) / "plain.onnx", Path(work) / "int8.onnx"
         export_onnx(model, plain)
         quantize_onnx(plain, int8, per_channel=True)
@@ -467,7 +468,7 @@ def _converted_model(path: Path, weights: str, cache_dir: Path, threads: int) ->
     LOG.info("converted %s to int8 ONNX in %.1f s: %s", path, time.monotonic() - started, target)
     # The same weights converted by other versions of the converters or another recipe: an
     # upgrade left them behind. A process that runs one has it loaded already.
-    for stale in cache_dir.glob(f"{path.name}-{weights}-*.onnx"):
+    for stale in cache_dir.glob(f"{glob.escape(path.name)}-{weights}-*.onnx"):
         if stale != target:
             stale.unlink(missing_ok=True)
             LOG.info("removed %s, converted by other versions", stale)
