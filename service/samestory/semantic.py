@@ -131,6 +131,10 @@ class LocalEmbedder:
         self.max_tokens = max_tokens
         self.model_dir, self.weights_digest = path, _weights_digest(self.transformer_dir)
 
+    def _identity(self, runner: str) -> str:
+        """What the vectors depend on: the model, its weights, how it runs and how much of a text it reads."""
+        return f"{self.model_dir.name}@{self.weights_digest}/{runner}/{self.max_tokens}/prefix-pooled"
+
     def encode(self, texts: Sequence[str], prefixes: Prefixes = ()) -> np.ndarray:
         raise NotImplementedError
 
@@ -188,7 +192,7 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         self._model.max_seq_length = max_tokens
         self.batch_tokens = max(batch_tokens, max_tokens)
         self.dim = int(self._model.get_embedding_dimension())
-        self.identity = f"{self.model_dir.name}@{self.weights_digest}/{backend}/{max_tokens}/prefix-pooled"
+        self.identity = self._identity(backend)
         self._lock = threading.Lock()
         LOG.info("loaded model %s from %s (dim %d)", self.identity, self.model_dir, self.dim)
 
@@ -368,9 +372,7 @@ class OnnxEmbedder(LocalEmbedder):
         self._tokenizer.enable_truncation(max_tokens)
         self._tokenizer.no_padding()
         self._pad_id = _pad_id(self.transformer_dir, self._tokenizer)
-        self.identity = (
-            f"{self.model_dir.name}@{self.weights_digest}/onnx-int8@{_digest([converted])}/{max_tokens}/prefix-pooled"
-        )
+        self.identity = self._identity(f"onnx-int8@{_digest([converted])}")
         LOG.info("running %s on ONNX Runtime %s from %s", self.identity, ort.__version__, converted)
 
     def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
