@@ -1,7 +1,7 @@
 """Fit the same-event decision's logistic weights on a labelled stream, as articles come in.
 
     .venv/bin/python bench/fit_decision.py --dataset ../shared/eval/ecbplus_dev.jsonl [--shuffles 5]
-        [--embedding-cache FILE.npz]
+        [--embedding-cache FILE.npz] [--folds K]
 
 Streams the labelled articles through the real detector (file order, or N seeded
 shuffles) and records, for every article, the evidence against each candidate
@@ -10,12 +10,20 @@ the cluster's gold event (its members' majority) is the article's. A logistic
 regression (Newton's method, the time penalty as a fixed offset) gives the
 weights; it prints them with the current ones and the log-likelihood of both
 on the same evidence, which is the baseline.
+
+With --folds K it asks whether the weights carry over to news they were not fitted
+on: the dataset's topics (its `topic` field; each ECB+ topic holds two events of one
+kind, so a topic's hard negatives stay together) are dealt into K folds, the weights
+are fitted on the streams of the other folds' articles, and each fold's articles are
+then streamed through the detector with those weights and, as the baseline in the
+same run, with the current ones, which were fitted on every topic.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import random
 import sys
 import tempfile
@@ -26,7 +34,7 @@ import numpy as np
 from samestory.config import Settings
 from samestory.decide import ClusterEvidence
 from samestory.detector import Detector
-from samestory.evaluate import CachingEmbedder, read_dataset
+from samestory.evaluate import CachingEmbedder, Labelled, read_dataset, run_detector
 from samestory.server import load_embedder
 from samestory.store import open_store
 
@@ -88,32 +96,96 @@ def log_likelihood(w: np.ndarray, x: np.ndarray, offset: np.ndarray, y: np.ndarr
     return float(np.sum(y * z - np.logaddexp(0, z)))
 
 
+def orders(rows: list[Labelled], shuffles: int) -> list[list[Labelled]]:
+    """File order alone, or N seeded shuffles."""
+    if shuffles == 0:
+        return [rows]
+    out = []
+    for n in range(shuffles):
+        shuffled = list(rows)
+        random.Random(n).shuffle(shuffled)
+        out.append(shuffled)
+    return out
+
+
+def fit_streams(streams: list[list[Labelled]], settings: Settings, embedder) -> tuple[np.ndarray, ...]:
+    """(features, offsets, labels) of every stream, and the weights fitted on them."""
+    parts = [collect(stream, settings, embedder) for stream in streams]
+    x, offset, y = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return x, offset, y, fit(x, offset, y)
+
+
+def with_weights(settings: Settings, weights: np.ndarray) -> Settings:
+    fitted = dict(zip(FEATURES, (round(float(w), 3) for w in weights), strict=True))
+    return dataclasses.replace(settings, thresholds=dataclasses.replace(settings.thresholds, **fitted))
+
+
+def topics(path: Path) -> dict[str, str]:
+    """Each article id's topic: the group a fold keeps whole."""
+    with path.open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    if any("topic" not in row for row in rows):
+        raise SystemExit(f"{path}: --folds needs a `topic` field on every line")
+    return {str(row["id"]): str(row["topic"]) for row in rows}
+
+
+def held_out(args: argparse.Namespace, rows: list[Labelled], settings: Settings, embedder) -> None:
+    """Fit on K-1 folds of topics, stream the K-th with those weights and with the current ones."""
+    topic_of = topics(args.dataset)
+    names = sorted(set(topic_of.values()))
+    random.Random(0).shuffle(names)
+    fold_of = {name: n % args.folds for n, name in enumerate(names)}
+    current = np.array([getattr(settings.thresholds, name) for name in FEATURES])
+    print(
+        f"{args.dataset.name}: {len(names)} topics in {args.folds} folds; weights fitted on the other folds' "
+        f"{'file order' if args.shuffles == 0 else f'{args.shuffles} shuffles'}, "
+        "each fold streamed in the same orders"
+    )
+    print(f"{'fold':<5} {'articles':>8} {'weights: ' + ', '.join(FEATURES):<58} {'pairwise F1':>18} {'B-cubed F1':>18}")
+    scores: dict[str, list[tuple[float, float]]] = {"held out": [], "current": []}
+    for fold in range(args.folds):
+        train = [r for r in rows if fold_of[topic_of[r.article.article_id]] != fold]
+        test = [r for r in rows if fold_of[topic_of[r.article.article_id]] == fold]
+        *_, weights = fit_streams(orders(train, args.shuffles), settings, embedder)
+        for name, w in (("held out", weights), ("current", current)):
+            runs = [run_detector(o, with_weights(settings, w), embedder, name)[0] for o in orders(test, args.shuffles)]
+            pf = float(np.mean([r.quality.pairwise[2] for r in runs]))
+            bf = float(np.mean([r.quality.bcubed[2] for r in runs]))
+            scores[name].append((pf, bf))
+            shown = " ".join(f"{v:6.2f}" for v in w)
+            print(f"{fold:<5} {len(test):>8} {name + ': ' + shown:<58} {pf:>18.3f} {bf:>18.3f}")
+    for name, values in scores.items():
+        pf, bf = (float(np.mean(v)) for v in zip(*values, strict=True))
+        print(f"mean over folds, {name} weights: pairwise F1 {pf:.3f}, B-cubed F1 {bf:.3f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--shuffles", type=int, default=0, help="N seeded shuffles instead of file order")
     parser.add_argument("--embedding-cache", type=Path)
+    parser.add_argument("--folds", type=int, default=0, help="K folds of topics: fit on K-1, evaluate on the last")
     args = parser.parse_args()
+    if args.folds == 1 or args.folds < 0:
+        parser.error("--folds needs at least 2 folds")
 
     rows = read_dataset(args.dataset)
     settings = Settings.load(env={}, data_dir=Path(tempfile.gettempdir()))
     embedder = load_embedder(settings)
     if args.embedding_cache:
         embedder = CachingEmbedder(embedder, args.embedding_cache)
-    orders = [rows] if args.shuffles == 0 else []
-    for n in range(args.shuffles):
-        shuffled = list(rows)
-        random.Random(n).shuffle(shuffled)
-        orders.append(shuffled)
-    parts = [collect(order, settings, embedder) for order in orders]
-    if args.embedding_cache:
-        embedder.save()
-    x, offset, y = (np.concatenate(p) for p in zip(*parts, strict=True))
-    th = settings.thresholds
-    current = np.array([getattr(th, name) for name in FEATURES])
-    fitted = fit(x, offset, y)
+    try:
+        if args.folds:
+            held_out(args, rows, settings, embedder)
+            return 0
+        x, offset, y, fitted = fit_streams(orders(rows, args.shuffles), settings, embedder)
+    finally:
+        if args.embedding_cache:
+            embedder.save()
+    current = np.array([getattr(settings.thresholds, name) for name in FEATURES])
+    streams = 1 if args.shuffles == 0 else args.shuffles
     print(
-        f"{args.dataset.name}: {len(y)} (article, candidate cluster) pairs over {len(orders)} streams, "
+        f"{args.dataset.name}: {len(y)} (article, candidate cluster) pairs over {streams} streams, "
         f"{int(y.sum())} of the article's own event; {int(x[:, 3].sum())} with a year conflict "
         f"({int((x[:, 3] * y).sum())} of them the article's own event)"
     )
