@@ -12,6 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -238,6 +239,16 @@ def _refuses_the_data_of(built_with, other, data_dir, text: str) -> None:
     with pytest.raises(IncompatibleData, match=re.escape(other.identity)):
         Detector(settings, store, other)
     store.close()
+
+
+def test_every_detector_keeps_faiss_to_one_thread(tmp_path, embedder):
+    # Not only the server's: `samestory eval` and the benches build their detectors directly.
+    faiss.omp_set_num_threads(2)
+    detector = Detector(Settings.load(env={}, data_dir=tmp_path, snapshot_seconds=0), SQLiteStore(tmp_path), embedder)
+    try:
+        assert faiss.omp_get_max_threads() == 1
+    finally:
+        detector.close()
 
 
 def test_the_int8_model_is_converted_once_and_reused(tmp_path):

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 from . import quotes as quotes_mod
@@ -110,6 +111,9 @@ class Detector:
     def __init__(
         self, settings: Settings, store: Store, embedder: Embedder, clock: Callable[[], float] = time.time
     ) -> None:
+        # One query at a time gains nothing from FAISS's OpenMP threads, and they would fight the
+        # model's threads for the same cores (a process-wide setting: every detector wants it).
+        faiss.omp_set_num_threads(1)
         self.settings = settings
         self.store = store
         self.embedder = embedder

@@ -8,7 +8,6 @@ import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import faiss
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -42,9 +41,6 @@ def load_embedder(settings: Settings) -> LocalEmbedder:
 
 def build_detector(settings: Settings, embedder: Embedder | None = None) -> Detector:
     """The detector over the configured store, loading the model unless one is given."""
-    # One query at a time gains nothing from FAISS's OpenMP threads, and they would fight
-    # the model's torch threads for the same cores.
-    faiss.omp_set_num_threads(1)
     if embedder is None:
         embedder = load_embedder(settings)
     batching = BatchingEmbedder(embedder, wait=settings.batch_wait_ms / 1000)
