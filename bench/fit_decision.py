@@ -133,6 +133,8 @@ def held_out(args: argparse.Namespace, rows: list[Labelled], settings: Settings,
     """Fit on K-1 folds of topics, stream the K-th with those weights and with the current ones."""
     topic_of = topics(args.dataset)
     names = sorted(set(topic_of.values()))
+    if args.folds > len(names):
+        raise SystemExit(f"{args.dataset}: {len(names)} topics cannot fill {args.folds} folds")
     random.Random(0).shuffle(names)
     fold_of = {name: n % args.folds for n, name in enumerate(names)}
     current = np.array([getattr(settings.thresholds, name) for name in FEATURES])
