@@ -30,7 +30,6 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 from model_options import add_model_arguments, describe, open_model  # noqa: E402
 from samestory.config import Settings  # noqa: E402
@@ -125,7 +124,6 @@ def main() -> int:
     args = parser.parse_args()
     with args.dataset.open(encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
-    faiss.omp_set_num_threads(1)  # as the server runs it
     embedder = open_model(args)
     results = {n: measure(n, rows, args.real, args.checks, embedder) for n in sorted(args.sizes)}
     print(f"\nCheck latency, p50 / p99 ms; {args.dataset.name}: {args.real} ingested, {args.checks} checked")
