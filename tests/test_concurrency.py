@@ -9,7 +9,13 @@ import threading
 import time
 from collections import defaultdict
 
+import pytest
+from samestory.config import Settings
+from samestory.detector import Detector
+from samestory.errors import InvalidArticle
 from samestory.nearcopies import edited_copy
+from samestory.records import ArticleIn
+from samestory.store import SQLiteStore
 from samestory_client import SamestoryClient, make_article, pb
 
 CLIENTS = 16
@@ -104,3 +110,41 @@ def test_concurrent_shuffled_clients_make_the_clusters_one_client_makes_in_order
         stats = client.stats()
         assert stats.articles == stats.semantic_index_size == stats.lexical_index_size == len(articles)
         assert _partition(client, articles) == expected
+
+
+def _as_decided(articles: list[ArticleIn], decisions) -> list[tuple]:
+    """Each decision with its cluster named by the article that opened it (cluster IDs are random)."""
+    opened: dict[str, str] = {}
+    out = []
+    for article, decision in zip(articles, decisions, strict=True):
+        assert decision.article_id == article.article_id
+        opened.setdefault(decision.cluster_id, article.article_id)
+        matches = [(m.article_id, m.lexical, round(m.semantic, 4)) for m in decision.matches]
+        out.append((decision.verdict, opened[decision.cluster_id], matches))
+    return out
+
+
+def test_ingest_in_order_decides_as_one_ingest_after_another(tmp_path, embedder, seed_texts, other_events):
+    """Prepared ahead in threads, committed in order: the same decisions as plain ingests one after
+    another; an article that cannot be prepared fails at its turn, and nothing after it is stored."""
+    articles = [ArticleIn(a.id, a.text, title=a.title) for a in _articles(seed_texts, other_events)]
+
+    def detector(name: str) -> Detector:
+        settings = Settings.load(env={}, data_dir=tmp_path / name, snapshot_seconds=0)
+        return Detector(settings, SQLiteStore(settings.data_dir), embedder)
+
+    one_by_one, ahead, stopped = detector("one-by-one"), detector("ahead"), detector("stopped")
+    try:
+        expected = _as_decided(articles, [one_by_one.ingest(a) for a in articles])
+        assert len({opener for _, opener, _ in expected}) > 1  # more than one story: decisions differ
+        assert _as_decided(articles, ahead.ingest_in_order(articles, ahead=4, workers=2)) == expected
+
+        broken = [*articles[:3], ArticleIn("empty", "   "), *articles[3:6]]
+        decisions = stopped.ingest_in_order(broken, ahead=4, workers=2)
+        assert [next(decisions).article_id for _ in range(3)] == [a.article_id for a in articles[:3]]
+        with pytest.raises(InvalidArticle, match="empty"):
+            next(decisions)
+        assert stopped.stats()["articles"] == 3
+    finally:
+        for d in (one_by_one, ahead, stopped):
+            d.close()

@@ -9,6 +9,7 @@ both start a cluster.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import heapq
@@ -18,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -673,6 +675,23 @@ class Detector:
         DeadlineExceeded is raised, since nobody would hear of the write.
         """
         return self.commit(self.prepare(article), deadline)
+
+    def ingest_in_order(self, articles: Iterable[ArticleIn], ahead: int = 4, workers: int = 2) -> Iterator[Decision]:
+        """Ingest the articles one after another, deciding each as `ingest` would, while up to
+        `ahead` later ones are prepared (model and text) in `workers` threads: the model runs while
+        the previous article is decided. An article that cannot be prepared raises at its turn."""
+        window: collections.deque[Future[Pending]] = collections.deque()
+        with ThreadPoolExecutor(workers, thread_name_prefix="samestory-prepare") as pool:
+            try:
+                for article in articles:
+                    window.append(pool.submit(self.prepare, article))
+                    if len(window) > ahead:
+                        yield self.commit(window.popleft().result())
+                while window:
+                    yield self.commit(window.popleft().result())
+            finally:
+                for future in window:  # stopped early: what was prepared is dropped, never stored
+                    future.cancel()
 
     def prepare(self, article: ArticleIn) -> Pending:
         """The model's and the text's work for an ingest, outside the writer lock: run many at once.

@@ -240,8 +240,7 @@ def run_detector(rows: Sequence[Labelled], settings: Settings, embedder: Embedde
         verdicts: Counter = Counter()
         near: list[tuple[Labelled, str]] = []
         started = time.monotonic()
-        for row in rows:
-            decision = detector.ingest(row.article)
+        for row, decision in zip(rows, detector.ingest_in_order(r.article for r in rows), strict=True):
             verdicts[decision.verdict.name] += 1
             if decision.verdict is Verdict.NEAR_DUPLICATE:
                 near.append((row, decision.matches[0].article_id))
@@ -294,8 +293,8 @@ def near_duplicate_recall(
     misses = []
     with tempfile.TemporaryDirectory(prefix="samestory-eval-") as tmp:
         detector = Detector(dataclasses.replace(settings, data_dir=Path(tmp)), open_store(Path(tmp)), embedder)
-        for row in rows:
-            detector.ingest(row.article)
+        for _ in detector.ingest_in_order(r.article for r in rows):
+            pass
         for number, row in enumerate(rows):
             original = row.article
             copy = edited_copy(original.title, original.text, seed + number)
