@@ -25,6 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--calls", type=int, default=Settings.model_calls, help="torch: model calls at once, sharing the threads"
+    )
     parser.add_argument("--backend", choices=BACKENDS, default="torch-fp32")
     parser.add_argument("--max-tokens", type=int, default=256, help="how much of an article the model reads")
 
@@ -39,7 +42,7 @@ def articles_parser(description: str) -> argparse.ArgumentParser:
 
 
 def open_model(args: argparse.Namespace) -> LocalEmbedder:
-    return open_embedder(threads=args.threads, backend=args.backend, max_tokens=args.max_tokens)
+    return open_embedder(threads=args.threads, backend=args.backend, max_tokens=args.max_tokens, calls=args.calls)
 
 
 def server_settings(args: argparse.Namespace, data_dir: Path) -> Settings:
@@ -50,13 +53,14 @@ def server_settings(args: argparse.Namespace, data_dir: Path) -> Settings:
         host="127.0.0.1",
         port=0,
         threads=args.threads,
+        model_calls=args.calls,
         backend=args.backend,
         max_tokens=args.max_tokens,
     )
 
 
 def describe(args: argparse.Namespace) -> str:
-    return f"backend {args.backend}, {args.max_tokens} tokens, {args.threads} threads"
+    return f"backend {args.backend}, {args.max_tokens} tokens, {args.threads} threads, {args.calls} call(s) at once"
 
 
 def load_documents(path: Path, count: int) -> list[str]:
@@ -70,6 +74,6 @@ def arrival_order_baseline(embedder: LocalEmbedder, docs: Sequence[str]) -> floa
     """Documents a second through the raw model in batches of 8 in arrival order (a stream cannot
     see ahead), as many batches side by side as the backend runs calls."""
     started = time.perf_counter()
-    with ThreadPoolExecutor(embedder.parallel_calls) as pool:
+    with ThreadPoolExecutor(embedder.raw_calls) as pool:
         list(pool.map(lambda i: embedder.raw_encode(docs[i : i + 8], batch_size=8), range(0, len(docs), 8)))
     return len(docs) / (time.perf_counter() - started)

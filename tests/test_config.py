@@ -13,6 +13,8 @@ def test_defaults_env_then_flags():
     assert Settings.load(env={}).port == 50051
     assert Settings.load(env={"SAMESTORY_MAX_TOKENS": "128"}).max_tokens == 128
     assert Settings.load(env={}).max_tokens == 256
+    assert Settings.load(env={}).model_calls == 2
+    assert Settings.load(env={"SAMESTORY_MODEL_CALLS": "1"}).model_calls == 1
 
 
 def test_bad_values_say_which_variable():
@@ -26,6 +28,8 @@ def test_bad_values_say_which_variable():
         Settings.load(env={"SAMESTORY_MAX_TOKENS": "all"})
     with pytest.raises(ConfigurationError, match="max_tokens"):
         Settings.load(env={"SAMESTORY_MAX_TOKENS": "0"})
+    with pytest.raises(ConfigurationError, match="model_calls must be at least 1"):
+        Settings.load(env={"SAMESTORY_MODEL_CALLS": "0"})
 
 
 def test_every_backend_has_calibrated_thresholds_stored_with_the_data():

@@ -66,7 +66,13 @@ def test_batch_plan_is_the_cheapest_cut_of_the_sorted_texts(lengths, call_cost):
     assert _cost(lengths, plan_batches(lengths, 1024, call_cost), call_cost) == best
 
 
-@pytest.mark.parametrize("backend", ["embedder", "int8"])
+@pytest.fixture(scope="module")
+def two_calls() -> SentenceTransformerEmbedder:
+    """torch fp32 as the server runs it by default: two one-thread model calls at once."""
+    return SentenceTransformerEmbedder(threads=2, calls=2)
+
+
+@pytest.mark.parametrize("backend", ["embedder", "two_calls", "int8"])
 def test_planned_batches_give_the_vectors_of_one_text_at_a_time(request, backend, seed_texts):
     embedder = request.getfixturevalue(backend)
     texts = [t[: 40 * (n + 1)] for n, t in enumerate(itertools.islice(itertools.cycle(seed_texts.values()), 12))]
@@ -74,7 +80,7 @@ def test_planned_batches_give_the_vectors_of_one_text_at_a_time(request, backend
     np.testing.assert_allclose(embedder.encode(texts), one_by_one, atol=2e-5)
 
 
-@pytest.mark.parametrize("backend", ["embedder", "int8"])
+@pytest.mark.parametrize("backend", ["embedder", "two_calls", "int8"])
 def test_concurrent_callers_share_model_calls_and_get_their_own_rows(request, backend, seed_texts):
     embedder = request.getfixturevalue(backend)
     texts = [p for t in seed_texts.values() for p in t.split("\n") if len(p.split()) > 5][:48]
@@ -97,7 +103,7 @@ def test_concurrent_callers_share_model_calls_and_get_their_own_rows(request, ba
     np.testing.assert_allclose(np.vstack([results[n] for n in range(8)]), expected, atol=2e-5)
 
 
-@pytest.mark.parametrize("backend", ["embedder", "int8"])
+@pytest.mark.parametrize("backend", ["embedder", "two_calls", "int8"])
 def test_a_lead_is_pooled_from_its_documents_pass(request, backend, seed_texts):
     embedder = request.getfixturevalue(backend)
     doc = " ".join(next(iter(seed_texts.values())).split()[:150])
@@ -113,6 +119,38 @@ def test_a_lead_is_pooled_from_its_documents_pass(request, backend, seed_texts):
     assert 0.6 < float(pooled[1] @ alone[1]) < 0.9999  # the lead's meaning, in its document's context
     with pytest.raises(ValueError, match="prefix"):
         embedder.encode([other, doc], prefixes=[(0, 1)])
+
+
+@pytest.mark.parametrize(("backend", "at_once"), [("embedder", 1), ("two_calls", 2)])
+def test_torch_runs_as_many_model_calls_at_once_as_it_is_told(request, backend, at_once, seed_texts):
+    embedder = request.getfixturevalue(backend)
+    texts = [p for t in seed_texts.values() for p in t.split("\n") if len(p.split()) > 5][:8]
+    forward = embedder._model.forward
+    running, most = 0, 0
+    count = threading.Lock()
+
+    def watched(features):
+        nonlocal running, most
+        with count:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)  # long enough for every caller to reach the model
+        try:
+            return forward(features)
+        finally:
+            with count:
+                running -= 1
+
+    expected = embedder.encode(texts)
+    embedder._model.forward = watched
+    try:
+        with ThreadPoolExecutor(4) as pool:  # four callers at once, two texts each
+            got = list(pool.map(embedder.encode, [texts[n : n + 2] for n in range(0, 8, 2)]))
+    finally:
+        del embedder._model.forward
+    assert most == at_once
+    np.testing.assert_allclose(np.vstack(got), expected, atol=2e-5)
+    assert embedder.parallel_calls == at_once
 
 
 def test_the_batcher_keeps_each_callers_prefixes_with_its_own_rows(embedder, seed_texts):
@@ -148,7 +186,7 @@ def _token_count(embedder, text: str) -> int:
 def _token_states(embedder, text: str) -> np.ndarray:
     if isinstance(embedder, OnnxEmbedder):
         return embedder._states(embedder._token_ids([text]))[0]
-    return embedder._with_tokens([text])[0][1]
+    return embedder._forward([text])[0][1]
 
 
 class _Slow:

@@ -105,6 +105,8 @@ class LocalEmbedder:
 
     # How many `encode` calls may run at once (BatchingEmbedder runs that many).
     parallel_calls = 1
+    # How many `raw_encode` calls may run at once, each on its own cores (the benches' baseline).
+    raw_calls = 1
     identity: str
     dim: int
 
@@ -168,11 +170,15 @@ class SentenceTransformerEmbedder(LocalEmbedder):
     within cosine 0.9999 of fp32. The backend is part of `identity`, so vectors
     of two backends never share an index.
 
-    `encode` is thread-safe (one model call at a time) and runs on the CPU
-    with a fixed number of torch threads, so it does not fight FAISS or
-    numpy for cores. Texts are sorted by length and cut into batches of at
-    most `batch_tokens` padded tokens: short texts go many to a batch and are
-    never padded to the length of a long one.
+    `encode` is thread-safe and runs on the CPU with a fixed number of torch
+    threads, so it does not fight FAISS or numpy for cores: `calls` model
+    calls at once, the `threads` shared among them. Two one-thread calls side
+    by side lose less than one two-thread call when other work takes a core
+    for a moment, since a two-thread call's threads wait on each other at
+    every operator; a lone text then runs on one core. Texts are sorted by
+    length and cut into batches of at most `batch_tokens` padded tokens: short
+    texts go many to a batch and are never padded to the length of a long
+    one; the batches of one `encode` run side by side.
     """
 
     def __init__(
@@ -182,18 +188,26 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         max_tokens: int = 256,
         backend: str = "torch-fp32",
         batch_tokens: int = 4096,
+        calls: int = 1,
     ) -> None:
         super().__init__(model_path, max_tokens, backend)
         import torch
 
-        torch.set_num_threads(max(1, threads))
+        self.parallel_calls = max(1, min(calls, threads))
+        self._call_threads = max(1, threads // self.parallel_calls)
+        torch.set_num_threads(self._call_threads)
         self._torch = torch
         self._model = _load_sentence_transformer(self.model_dir)
+        self._model.eval()  # encode() would set it; _forward calls the modules directly
         self._model.max_seq_length = max_tokens
+        self.threads = max(1, threads)
         self.batch_tokens = max(batch_tokens, max_tokens)
         self.dim = int(self._model.get_embedding_dimension())
         self.identity = self._identity(backend)
-        self._lock = threading.Lock()
+        # The fast tokenizer is not safe to call from two threads at once; the model's forward is.
+        self._tokenizer_lock = threading.Lock()
+        self._calls = threading.Semaphore(self.parallel_calls)
+        self._pool = ThreadPoolExecutor(self.parallel_calls) if self.parallel_calls > 1 else None
         LOG.info("loaded model %s from %s (dim %d)", self.identity, self.model_dir, self.dim)
 
     def batches(self, texts: Sequence[str]) -> list[list[int]]:
@@ -203,7 +217,8 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         that), plus a fixed cost per call; texts are sorted by token count and cut where
         that sum is smallest, each batch within `batch_tokens` padded tokens.
         """
-        encoded = self._model.tokenizer(list(texts), truncation=True, max_length=self.max_tokens)
+        with self._tokenizer_lock:
+            encoded = self._model.tokenizer(list(texts), truncation=True, max_length=self.max_tokens)
         lengths = [len(ids) for ids in encoded["input_ids"]]
         return plan_batches(lengths, self.batch_tokens, _CALL_COST_TOKENS)
 
@@ -212,47 +227,62 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         if not texts:
             return out
         own, pooled = _own_and_pooled(texts, prefixes)
-        with self._lock:
-            for batch in self.batches([texts[i] for i in own]):
-                rows = [own[k] for k in batch]
-                if not any(r in pooled for r in rows):
-                    out[rows] = self.raw_encode([texts[r] for r in rows], batch_size=len(rows))
-                    continue
-                for r, (vector, tokens) in zip(rows, self._with_tokens([texts[r] for r in rows]), strict=True):
-                    out[r] = vector
-                    for p in pooled.get(r, ()):
-                        out[p] = self._pool(tokens, texts[p])
+
+        def run(batch: list[int]) -> None:
+            rows = [own[k] for k in batch]
+            for r, (vector, tokens) in zip(rows, self._forward([texts[r] for r in rows]), strict=True):
+                out[r] = vector
+                for p in pooled.get(r, ()):
+                    out[p] = _pooled_prefix(tokens, self._token_count(texts[p]))
+
+        batches = self.batches([texts[i] for i in own])
+        if self._pool is None or len(batches) == 1:
+            for batch in batches:
+                run(batch)
+        else:
+            list(self._pool.map(run, batches))
         return out
 
-    def _with_tokens(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Each text's sentence vector and its token embeddings (padding dropped)."""
+    def _forward(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """One model call: each text's sentence vector and its token states (padding dropped)."""
+        with self._tokenizer_lock:
+            features = self._model.preprocess(texts)
         autocast = self._torch.autocast("cpu", dtype=self._torch.bfloat16, enabled=self.backend == "torch-bf16")
-        with autocast:
-            outputs = self._model.encode(
-                texts, batch_size=len(texts), output_value=None, convert_to_numpy=False, show_progress_bar=False
-            )
-        out = []
-        for item in outputs:
-            vector = item["sentence_embedding"].float()
-            tokens = item["token_embeddings"].float()[item["attention_mask"].bool()]
-            out.append(((vector / vector.norm()).numpy(), tokens.numpy()))
-        return out
+        with self._calls, self._torch.inference_mode(), autocast:
+            # Torch's thread count is the calling thread's: set it where another setting was left.
+            if self._torch.get_num_threads() != self._call_threads:
+                self._torch.set_num_threads(self._call_threads)
+            outputs = self._model.forward(features)
+        vectors = outputs["sentence_embedding"].float()
+        vectors = vectors / vectors.norm(dim=1, keepdim=True)
+        states = outputs["token_embeddings"].float()
+        masks = outputs["attention_mask"].bool()
+        return [(vectors[n].numpy(), states[n][masks[n]].numpy()) for n in range(len(texts))]
 
-    def _pool(self, tokens: np.ndarray, prefix: str) -> np.ndarray:
-        ids = self._model.tokenizer(prefix, truncation=True, max_length=self.max_tokens)["input_ids"]
-        return _pooled_prefix(tokens, len(ids))
+    def _token_count(self, text: str) -> int:
+        with self._tokenizer_lock:
+            return len(self._model.tokenizer(text, truncation=True, max_length=self.max_tokens)["input_ids"])
 
     def raw_encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        """sentence-transformers' own `encode` on this backend, in its own batches: the baseline."""
+        """sentence-transformers' own `encode` on this backend, in its own batches: the baseline.
+
+        It runs on all `threads` cores in one call, also where the service runs several
+        one-thread calls at once. Call it from the thread that made the embedder, alone.
+        """
         autocast = self._torch.autocast("cpu", dtype=self._torch.bfloat16, enabled=self.backend == "torch-bf16")
-        with autocast:
-            vectors = self._model.encode(
-                list(texts),
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+        own_threads = self._torch.get_num_threads()
+        self._torch.set_num_threads(self.threads)
+        try:
+            with autocast:
+                vectors = self._model.encode(
+                    list(texts),
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+        finally:
+            self._torch.set_num_threads(own_threads)
         return np.asarray(vectors, dtype=np.float32)
 
 
@@ -284,6 +314,7 @@ def open_embedder(
     batch_tokens: int = 4096,
     cache_dir: Path | None = None,
     max_tokens: int = 256,
+    calls: int = 1,
 ) -> LocalEmbedder:
     """The model on the named backend: torch for `torch-*`, ONNX Runtime for `onnx-int8`.
 
@@ -292,7 +323,7 @@ def open_embedder(
     if backend == "onnx-int8":  # one text a call: no batches
         return OnnxEmbedder(model_path, threads=threads, max_tokens=max_tokens, cache_dir=cache_dir)
     return SentenceTransformerEmbedder(
-        model_path, threads=threads, max_tokens=max_tokens, backend=backend, batch_tokens=batch_tokens
+        model_path, threads=threads, max_tokens=max_tokens, backend=backend, batch_tokens=batch_tokens, calls=calls
     )
 
 
@@ -365,7 +396,7 @@ class OnnxEmbedder(LocalEmbedder):
         # side by side do more than one call on two threads, whose threads wait on each other
         # at every operator (README, speed). A lone call runs on one core.
         options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
-        self.parallel_calls = max(1, threads)
+        self.parallel_calls = self.raw_calls = max(1, threads)
         self._session = ort.InferenceSession(str(converted), options, providers=["CPUExecutionProvider"])
         # The tokenizer sentence-transformers runs (its fast tokenizer is this file), read directly.
         self._tokenizer = Tokenizer.from_file(str(tokenizer_file))

@@ -32,6 +32,7 @@ def load_embedder(settings: Settings) -> LocalEmbedder:
     return open_embedder(
         settings.model_path,
         threads=settings.threads,
+        calls=settings.model_calls,
         backend=settings.backend,
         batch_tokens=settings.batch_tokens,
         cache_dir=settings.model_cache,
