@@ -15,6 +15,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from samestory.config import Settings
@@ -126,7 +127,7 @@ def test_torch_runs_as_many_model_calls_at_once_as_it_is_told(request, backend, 
     embedder = request.getfixturevalue(backend)
     texts = [p for t in seed_texts.values() for p in t.split("\n") if len(p.split()) > 5][:8]
     forward = embedder._model.forward
-    running, most = 0, 0
+    running, most, threads = 0, 0, []
     count = threading.Lock()
 
     def watched(features):
@@ -134,6 +135,7 @@ def test_torch_runs_as_many_model_calls_at_once_as_it_is_told(request, backend, 
         with count:
             running += 1
             most = max(most, running)
+            threads.append(torch.get_num_threads())
         time.sleep(0.05)  # long enough for every caller to reach the model
         try:
             return forward(features)
@@ -144,12 +146,16 @@ def test_torch_runs_as_many_model_calls_at_once_as_it_is_told(request, backend, 
     expected = embedder.encode(texts)
     embedder._model.forward = watched
     try:
+        alone = embedder.encode(texts[:1])
+        assert threads == [2]  # a call that starts alone takes both threads
         with ThreadPoolExecutor(4) as pool:  # four callers at once, two texts each
             got = list(pool.map(embedder.encode, [texts[n : n + 2] for n in range(0, 8, 2)]))
     finally:
         del embedder._model.forward
     assert most == at_once
+    assert min(threads) == 2 // at_once  # beside another, a call takes its share
     np.testing.assert_allclose(np.vstack(got), expected, atol=2e-5)
+    np.testing.assert_allclose(alone, expected[:1], atol=2e-5)
     assert embedder.parallel_calls == at_once
 
 

@@ -47,10 +47,11 @@ class Settings:
     port: int = 50051
     model_path: Path | None = None
     threads: int = 2
-    # Torch backends: how many model calls run at once, sharing the threads. Two one-thread calls
-    # side by side keep both cores busy while the service's Python work takes one of them now and
-    # then; one call on both threads answers a lone request sooner (README, speed). onnx-int8
-    # always runs `threads` one-thread calls.
+    # Torch backends: how many model calls run at once, sharing the threads. A call that starts
+    # alone takes every thread (a lone request is answered soonest); one that starts beside another
+    # takes its share, and two one-thread calls side by side keep both cores busy where one call's
+    # two threads would wait on each other whenever the service's own work takes a core (README,
+    # speed). onnx-int8 always runs `threads` one-thread calls.
     model_calls: int = 2
     backend: str = "torch-fp32"
     # Where the onnx-int8 backend keeps the model it converts on its first start (None: ~/.cache/samestory).

@@ -170,15 +170,16 @@ class SentenceTransformerEmbedder(LocalEmbedder):
     within cosine 0.9999 of fp32. The backend is part of `identity`, so vectors
     of two backends never share an index.
 
-    `encode` is thread-safe and runs on the CPU with a fixed number of torch
-    threads, so it does not fight FAISS or numpy for cores: `calls` model
-    calls at once, the `threads` shared among them. Two one-thread calls side
-    by side lose less than one two-thread call when other work takes a core
-    for a moment, since a two-thread call's threads wait on each other at
-    every operator; a lone text then runs on one core. Texts are sorted by
-    length and cut into batches of at most `batch_tokens` padded tokens: short
-    texts go many to a batch and are never padded to the length of a long
-    one; the batches of one `encode` run side by side.
+    `encode` is thread-safe and runs on the CPU with at most `threads` torch
+    threads, so it does not fight FAISS or numpy for cores: up to `calls`
+    model calls at once. A call that starts alone takes every thread; one that
+    starts beside another takes its share. Two one-thread calls side by side
+    lose less than one two-thread call when other work takes a core for a
+    moment, since a two-thread call's threads wait on each other at every
+    operator. Texts are sorted by length and cut into batches of at most
+    `batch_tokens` padded tokens: short texts go many to a batch and are never
+    padded to the length of a long one; the batches of one `encode` run side
+    by side.
     """
 
     def __init__(
@@ -207,6 +208,7 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         # The fast tokenizer is not safe to call from two threads at once; the model's forward is.
         self._tokenizer_lock = threading.Lock()
         self._calls = threading.Semaphore(self.parallel_calls)
+        self._running, self._running_lock = 0, threading.Lock()
         self._pool = ThreadPoolExecutor(self.parallel_calls) if self.parallel_calls > 1 else None
         LOG.info("loaded model %s from %s (dim %d)", self.identity, self.model_dir, self.dim)
 
@@ -249,10 +251,18 @@ class SentenceTransformerEmbedder(LocalEmbedder):
             features = self._model.preprocess(texts)
         autocast = self._torch.autocast("cpu", dtype=self._torch.bfloat16, enabled=self.backend == "torch-bf16")
         with self._calls, self._torch.inference_mode(), autocast:
-            # Torch's thread count is the calling thread's: set it where another setting was left.
-            if self._torch.get_num_threads() != self._call_threads:
-                self._torch.set_num_threads(self._call_threads)
-            outputs = self._model.forward(features)
+            with self._running_lock:
+                self._running += 1
+                # A call that starts alone takes every thread; one that starts beside another, its share.
+                threads = self._call_threads if self._running > 1 else self.threads
+            try:
+                # Torch's thread count is the calling thread's own.
+                if self._torch.get_num_threads() != threads:
+                    self._torch.set_num_threads(threads)
+                outputs = self._model.forward(features)
+            finally:
+                with self._running_lock:
+                    self._running -= 1
         vectors = outputs["sentence_embedding"].float()
         vectors = vectors / vectors.norm(dim=1, keepdim=True)
         states = outputs["token_embeddings"].float()
