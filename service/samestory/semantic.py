@@ -329,6 +329,8 @@ def open_embedder(
     """The model on the named backend: torch for `torch-*`, ONNX Runtime for `onnx-int8`.
 
     A text is read up to `max_tokens` tokens ([CLS] and [SEP] included): an article, its head.
+    `calls` is for torch: how many model calls may run at once, sharing the `threads` (the
+    server passes SAMESTORY_MODEL_CALLS, 2 by default); onnx-int8 runs `threads` calls.
     """
     if backend == "onnx-int8":  # one text a call: no batches
         return OnnxEmbedder(model_path, threads=threads, max_tokens=max_tokens, cache_dir=cache_dir)
