@@ -212,32 +212,33 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         self._pool = ThreadPoolExecutor(self.parallel_calls) if self.parallel_calls > 1 else None
         LOG.info("loaded model %s from %s (dim %d)", self.identity, self.model_dir, self.dim)
 
-    def batches(self, texts: Sequence[str]) -> list[list[int]]:
-        """Indices of `texts` in the batches that cost the model least.
-
-        A batch costs its size times its longest text in tokens (every text is padded to
-        that), plus a fixed cost per call; texts are sorted by token count and cut where
-        that sum is smallest, each batch within `batch_tokens` padded tokens.
-        """
-        with self._tokenizer_lock:
-            encoded = self._model.tokenizer(list(texts), truncation=True, max_length=self.max_tokens)
-        lengths = [len(ids) for ids in encoded["input_ids"]]
-        return plan_batches(lengths, self.batch_tokens, _CALL_COST_TOKENS)
-
     def encode(self, texts: Sequence[str], prefixes: Prefixes = ()) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
         own, pooled = _own_and_pooled(texts, prefixes)
+        prefix_rows = [row for rows in pooled.values() for row in rows]
+        # Every text's token count in one tokenizer call: the batch plan's lengths, and each prefix's.
+        with self._tokenizer_lock:
+            encoded = self._model.tokenizer(
+                [texts[i] for i in own] + [texts[row] for row in prefix_rows],
+                truncation=True,
+                max_length=self.max_tokens,
+            )
+        lengths = [len(ids) for ids in encoded["input_ids"]]
+        counts = dict(zip(prefix_rows, lengths[len(own) :], strict=True))
 
         def run(batch: list[int]) -> None:
             rows = [own[k] for k in batch]
             for r, (vector, tokens) in zip(rows, self._forward([texts[r] for r in rows]), strict=True):
                 out[r] = vector
                 for p in pooled.get(r, ()):
-                    out[p] = _pooled_prefix(tokens, self._token_count(texts[p]))
+                    out[p] = _pooled_prefix(tokens, counts[p])
 
-        batches = self.batches([texts[i] for i in own])
+        # A batch costs its size times its longest text in tokens (every text is padded to that),
+        # plus a fixed cost per call: the texts are cut where that sum is smallest, each batch within
+        # `batch_tokens` padded tokens.
+        batches = plan_batches(lengths[: len(own)], self.batch_tokens, _CALL_COST_TOKENS)
         if self._pool is None or len(batches) == 1:
             for batch in batches:
                 run(batch)
@@ -268,10 +269,6 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         states = outputs["token_embeddings"].float()
         masks = outputs["attention_mask"].bool()
         return [(vectors[n].numpy(), states[n][masks[n]].numpy()) for n in range(len(texts))]
-
-    def _token_count(self, text: str) -> int:
-        with self._tokenizer_lock:
-            return len(self._model.tokenizer(text, truncation=True, max_length=self.max_tokens)["input_ids"])
 
     def raw_encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         """sentence-transformers' own `encode` on this backend, in its own batches: the baseline.
