@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
@@ -122,26 +123,37 @@ def test_a_lead_is_pooled_from_its_documents_pass(request, backend, seed_texts):
         embedder.encode([other, doc], prefixes=[(0, 1)])
 
 
+class _InFlight:
+    """Counts the calls inside `call()` at once; each takes long enough for every caller to arrive."""
+
+    def __init__(self) -> None:
+        self.running = self.most = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def call(self):
+        with self._lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.05)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
 @pytest.mark.parametrize(("backend", "at_once"), [("embedder", 1), ("two_calls", 2)])
 def test_torch_runs_as_many_model_calls_at_once_as_it_is_told(request, backend, at_once, seed_texts):
     embedder = request.getfixturevalue(backend)
     texts = [p for t in seed_texts.values() for p in t.split("\n") if len(p.split()) > 5][:8]
     forward = embedder._model.forward
-    running, most, threads = 0, 0, []
-    count = threading.Lock()
+    in_flight, threads = _InFlight(), []
 
     def watched(features):
-        nonlocal running, most
-        with count:
-            running += 1
-            most = max(most, running)
-            threads.append(torch.get_num_threads())
-        time.sleep(0.05)  # long enough for every caller to reach the model
-        try:
+        threads.append(torch.get_num_threads())
+        with in_flight.call():
             return forward(features)
-        finally:
-            with count:
-                running -= 1
 
     expected = embedder.encode(texts)
     embedder._model.forward = watched
@@ -152,7 +164,7 @@ def test_torch_runs_as_many_model_calls_at_once_as_it_is_told(request, backend, 
             got = list(pool.map(embedder.encode, [texts[n : n + 2] for n in range(0, 8, 2)]))
     finally:
         del embedder._model.forward
-    assert most == at_once
+    assert in_flight.most == at_once
     assert min(threads) == 2 // at_once  # beside another, a call takes its share
     np.testing.assert_allclose(np.vstack(got), expected, atol=2e-5)
     np.testing.assert_allclose(alone, expected[:1], atol=2e-5)
@@ -196,23 +208,17 @@ def _token_states(embedder, text: str) -> np.ndarray:
 
 
 class _Slow:
-    """Records how many of its calls run at once."""
+    """A model whose calls take a while, counted as they run."""
 
     identity, dim = "slow", 4
 
     def __init__(self, parallel_calls: int) -> None:
         self.parallel_calls = parallel_calls
-        self.running = self.most = 0
-        self._lock = threading.Lock()
+        self.in_flight = _InFlight()
 
     def encode(self, texts, prefixes=()):
-        with self._lock:
-            self.running += 1
-            self.most = max(self.most, self.running)
-        time.sleep(0.05)
-        with self._lock:
-            self.running -= 1
-        return np.array([[len(t)] * 4 for t in texts], dtype=np.float32)
+        with self.in_flight.call():
+            return np.array([[len(t)] * 4 for t in texts], dtype=np.float32)
 
 
 @pytest.mark.parametrize("parallel_calls", [1, 2])
@@ -222,7 +228,7 @@ def test_the_batcher_runs_as_many_model_calls_at_once_as_the_embedder_can(parall
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda n: batching.encode(["x" * n]), range(1, 17)))
     batching.close()
-    assert slow.most == parallel_calls
+    assert slow.in_flight.most == parallel_calls
     assert [int(r[0, 0]) for r in results] == list(range(1, 17))  # each caller its own rows
     assert not any(worker.is_alive() for worker in batching._workers)
 
