@@ -1,10 +1,12 @@
+import dataclasses
+import importlib
 import re
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from samestory import quotes
-from samestory.quotes import AlignmentKind, Quote
+from samestory.quotes import AlignmentKind, Quote, align_articles
 from samestory.text import clean
 
 from .conftest import SEEDS
@@ -294,6 +296,45 @@ def test_groups_hold_each_statement_once_with_every_wording():
     assert any(len(g) == 1 and g[0].quote.text.startswith("The weather") for g in groups)
     # b's two-sentence quote is listed only through its parts
     assert not any(len(g) == 1 and g[0].article_id == "b" for g in groups)
+
+
+def test_a_pair_cache_keeps_each_pair_of_articles_aligned_once(monkeypatch):
+    group_mod = importlib.import_module("samestory.quotes.group")  # the package's `group` is the function
+    calls = []
+
+    def counted(text_a, quotes_a, text_b, quotes_b):
+        calls.append((text_a[:1], text_b[:1]))
+        return align_articles(text_a, quotes_a, text_b, quotes_b)
+
+    monkeypatch.setattr(group_mod, "align_articles", counted)
+
+    def quoted(article_id, text):
+        return [dataclasses.replace(q, version=text) for q in _quoted(article_id, text)]
+
+    a = 'A: He wrote: "We discussed the troops." Later he wrote: "This war is becoming internationalized."'
+    b = 'B: She said: "We discussed the troops. This war is becoming internationalised, beyond two countries."'
+    c = 'C: "We discussed the troops," he said. A spokesman said: "The weather was fine all week in the capital."'
+    d = 'D: "This war is becoming internationalized," the president wrote after the call.'
+    cache = quotes.PairCache(size=10)
+    three = quoted("a", a) + quoted("b", b) + quoted("c", c)
+    plain = quotes.group(three)
+    calls.clear()
+    assert quotes.group(three, cache) == plain and len(calls) == 3 and len(cache) == 3
+    calls.clear()
+    assert quotes.group(three, cache) == plain and calls == []  # nothing aligned again
+    four = three + quoted("d", d)
+    assert quotes.group(four, cache) == quotes.group(four)
+    assert len(calls) == 3 + 6  # the cached read aligned only d's three pairs; the plain one, all six
+    # Another version of an article (other content under its id) is aligned again, never answered from the cache.
+    calls.clear()
+    a2 = 'A: He wrote: "The weather was fine all week in the capital."'
+    changed = quoted("a", a2) + three[2:]
+    cached = quotes.group(changed, cache)
+    assert sorted(calls) == [("A", "B"), ("A", "C")] and len(cache) == 6 + 2
+    assert cached == quotes.group(changed)
+    small = quotes.PairCache(size=2)
+    quotes.group(four, small)
+    assert len(small) == 2  # the least recently used pairs were dropped
 
 
 def test_more_speaker_forms():

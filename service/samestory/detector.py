@@ -57,6 +57,9 @@ _INDEX_PARAMETERS = ("model", "vector.dim", "minhash.", "shingle.", "lsh.")
 SNAPSHOT_FILE = "index.snapshot"
 _DAY = 86_400.0
 _DECISION_ATTEMPTS = 3
+# Pairs of articles whose quote alignments cluster reads keep: 80 clusters of SAMESTORY_GROUP_ARTICLES
+# (50) members each, a few tens of MB at most (most pairs align nothing and keep an empty tuple).
+_ALIGNED_PAIRS = 100_000
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class Detector:
         self.embedder = embedder
         self._hasher = Hasher(settings.lexical)
         self._lock = threading.Lock()
+        self._aligned_pairs = quotes_mod.PairCache(_ALIGNED_PAIRS)
         self._lexical = self._new_lexical()
         self._vectors = self._new_vectors()
         # The time window: (ingest time, key) of every indexed article, oldest first. Articles
@@ -798,17 +802,30 @@ class Detector:
         return cluster
 
     def quote_groups(self, cluster: ClusterRecord) -> list[list[quotes_mod.Wording]]:
-        """The cluster's statements, each with every article's wording (newest members first considered)."""
+        """The cluster's statements, each with every article's wording (newest members first considered).
+
+        The alignments of each pair of members are kept between reads: a read after a member
+        joined aligns only that member with the others.
+        """
         members = cluster.members[-self.settings.group_articles :]
         stored = self.store.quotes([m.key for m in members])
         quoted = [
             quotes_mod.QuotedBy(
-                m.article_id, m.text, q.quote, tuple(quotes_mod.quote_units(m.text, q.quote)), q.vectors
+                m.article_id,
+                m.text,
+                q.quote,
+                tuple(quotes_mod.quote_units(m.text, q.quote)),
+                q.vectors,
+                version=m.content_hash,
             )
             for m in members
             for q in stored.get(m.key, [])
         ]
-        return quotes_mod.group(quoted)
+        return quotes_mod.group(quoted, self._aligned_pairs)
+
+    def clear_alignments(self) -> None:
+        """Forget the quote alignments kept for cluster reads (the next read aligns every pair again)."""
+        self._aligned_pairs.clear()
 
     def delete(self, article_id: str) -> ArticleRecord:
         with self._lock, self.store.decision_lock():

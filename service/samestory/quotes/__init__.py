@@ -12,11 +12,12 @@ from .align import (
     units_to_embed,
 )
 from .extract import Quote, Span, extract
-from .group import QuotedBy, Wording, group
+from .group import PairCache, QuotedBy, Wording, group
 
 __all__ = [
     "Alignment",
     "AlignmentKind",
+    "PairCache",
     "Quote",
     "Quoted",
     "QuotedBy",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +14,7 @@ import numpy as np
 from .align import WHOLE_BONUS, Alignment, AlignmentKind, align_articles
 from .extract import WORD, Quote, Span
 
-__all__ = ["QuotedBy", "Wording", "group"]
+__all__ = ["PairCache", "QuotedBy", "Wording", "group"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,47 @@ class QuotedBy:
     quote: Quote
     units: tuple[tuple[str, Span], ...]
     vectors: np.ndarray | None
+    # What the article's quotes and their vectors follow from (its content hash): with the id,
+    # the key under which a PairCache keeps its alignments with other articles.
+    version: str = ""
+
+
+# One article aligned with another: (index of its quote, index of the other's quote, alignment).
+PairAlignments = tuple[tuple[int, int, Alignment], ...]
+
+
+class PairCache:
+    """`align_articles` of pairs of articles, kept between calls, the least recently used dropped past `size`.
+
+    A cluster's groups align every pair of its members; kept, a repeated read aligns nothing
+    and a read after a member joined aligns only that member's pairs. Thread-safe; two
+    threads that miss the same pair at once both align it, with the same result.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._pairs: OrderedDict[Hashable, PairAlignments] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def get(self, key: Hashable, align: Callable[[], PairAlignments]) -> PairAlignments:
+        with self._lock:
+            found = self._pairs.get(key)
+            if found is not None:
+                self._pairs.move_to_end(key)
+                return found
+        found = align()
+        with self._lock:
+            self._pairs[key] = found
+            while len(self._pairs) > self.size:
+                self._pairs.popitem(last=False)
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pairs.clear()
 
 
 @dataclass(frozen=True)
@@ -36,6 +80,12 @@ class Wording:
     similarity: float
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _word_count(text: str) -> int:
+    # Cached: a cluster read weighs every paraphrased quote against each of its counterparts.
+    return len(WORD.findall(text))
+
+
 def _paraphrase_parts(a: QuotedBy, b: QuotedBy, result: Alignment) -> tuple[Alignment, bool, bool]:
     """Between a quote of several sentences and a shorter one, a paraphrase belongs to one sentence.
 
@@ -46,7 +96,7 @@ def _paraphrase_parts(a: QuotedBy, b: QuotedBy, result: Alignment) -> tuple[Alig
     whole = (result.span == (a.quote.start, a.quote.end), result.other_span == (b.quote.start, b.quote.end))
     if a.vectors is None or b.vectors is None:
         return result, *whole
-    long_is_a = len(WORD.findall(a.quote.text)) > len(WORD.findall(b.quote.text))
+    long_is_a = _word_count(a.quote.text) > _word_count(b.quote.text)
     long, short = (a, b) if long_is_a else (b, a)
     if len(long.units) < 2:
         return result, *whole
@@ -64,9 +114,9 @@ def _paraphrase_parts(a: QuotedBy, b: QuotedBy, result: Alignment) -> tuple[Alig
     return dataclasses.replace(result, span=short_span, other_span=span, similarity=similarity), True, False
 
 
-def _aligned(quotes: Sequence[QuotedBy]) -> list[tuple[int, int, Alignment]]:
+def _aligned(quotes: Sequence[QuotedBy], cache: PairCache | None) -> list[tuple[int, int, Alignment]]:
     """Every aligned pair of quotes of different articles, (i, j, alignment of i with j) with i < j,
-    each article against each other one as a whole (`align_articles`)."""
+    each article against each other one as a whole (`align_articles`, kept in `cache` when given)."""
     by_article: dict[str, list[int]] = {}
     for i, q in enumerate(quotes):
         by_article.setdefault(q.article_id, []).append(i)
@@ -75,11 +125,19 @@ def _aligned(quotes: Sequence[QuotedBy]) -> list[tuple[int, int, Alignment]]:
     sides = [
         (quotes[idx[0]].text, [(quotes[k].quote, quotes[k].units, quotes[k].vectors) for k in idx]) for idx in articles
     ]
+    names = [(quotes[idx[0]].article_id, quotes[idx[0]].version) for idx in articles]
+
+    def pair(x: int, y: int) -> PairAlignments:
+        def align() -> PairAlignments:
+            return tuple(align_articles(*sides[x], *sides[y]))
+
+        return align() if cache is None else cache.get((names[x], names[y]), align)
+
     out = []
     for x, mine in enumerate(articles):
         for y in range(x + 1, len(articles)):
             theirs = articles[y]
-            for i, j, result in align_articles(*sides[x], *sides[y]):
+            for i, j, result in pair(x, y):
                 i, j = mine[i], theirs[j]
                 if i < j:
                     out.append((i, j, result))
@@ -92,14 +150,15 @@ def _aligned(quotes: Sequence[QuotedBy]) -> list[tuple[int, int, Alignment]]:
     return out
 
 
-def group(quotes: Sequence[QuotedBy]) -> list[list[Wording]]:
+def group(quotes: Sequence[QuotedBy], cache: PairCache | None = None) -> list[list[Wording]]:
     """The statements of a cluster, each once, with every article's wording of it.
 
     Quotes that say the same thing as a whole (verbatim, variant, paraphrase)
     are one statement. A quote that holds another inside a longer quotation
     lends that part of itself to the other's statement and is not merged
     with it, so a quote covering two statements shows up in both. Biggest
-    statements (most articles) first.
+    statements (most articles) first. With a `cache`, pairs of articles met
+    before (same ids and versions) are not aligned again.
     """
     parent = list(range(len(quotes)))
 
@@ -112,7 +171,7 @@ def group(quotes: Sequence[QuotedBy]) -> list[list[Wording]]:
     lent: dict[int, list[Wording]] = {}
     covered: set[int] = set()
     found: dict[int, tuple[AlignmentKind, float]] = {}
-    for i, j, result in _aligned(quotes):
+    for i, j, result in _aligned(quotes, cache):
         a, b = quotes[i], quotes[j]
         whole_a = result.span == (a.quote.start, a.quote.end)
         whole_b = result.other_span == (b.quote.start, b.quote.end)

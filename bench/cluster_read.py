@@ -1,0 +1,108 @@
+"""What a cluster read (GetCluster) costs as a quoted story grows: its quote groups.
+
+    .venv/bin/python bench/cluster_read.py [--members 60] [--backend onnx-int8] [--max-tokens 128]
+
+A cluster is built from the three seed articles and edited copies of them
+(another headline, boilerplate, a paragraph dropped or moved: the way a wire
+story spreads), ingested with the real model, so every member carries the
+seeds' quotes. Then `Detector.quote_groups`, the work GetCluster does beyond
+reading the store, is timed: a repeated read, and a read after one more
+member joined (`--repeats` times, each after another member; medians
+throughout, since a single read may meet a garbage collection). The baseline
+in the same run is the same reads with nothing kept between calls, as a
+first read is: every pair of the newest SAMESTORY_GROUP_ARTICLES members
+aligned again on each read. Both must give the same groups.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from model_options import REPO, add_model_arguments, describe, open_model
+from samestory.config import Settings
+from samestory.detector import Detector
+from samestory.nearcopies import edited_copy
+from samestory.records import ArticleIn
+from samestory.store import SQLiteStore
+
+
+def seed_articles(members: int) -> list[ArticleIn]:
+    """The seeds, then edited copies of them in turn, `members` articles in all."""
+    seeds = sorted((REPO / "seeds").glob("*.txt"))
+    texts = [(p.stem, p.read_text(encoding="utf-8")) for p in seeds]
+    out = [ArticleIn(stem, text, title=text.split("\n", 1)[0][:120]) for stem, text in texts]
+    for n in range(members - len(out)):
+        stem, text = texts[n % len(texts)]
+        copy = edited_copy(text.split("\n", 1)[0][:120], text, seed=n)
+        out.append(ArticleIn(f"{stem}~{n}", copy.text, title=copy.title))
+    return out
+
+
+def timed(fn, repeats: int) -> tuple[float, object]:
+    """The median of `repeats` calls in ms, and the last call's result."""
+    times, result = [], None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times), result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--members", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=5)
+    add_model_arguments(parser)
+    args = parser.parse_args()
+    embedder = open_model(args)
+    articles = seed_articles(args.members + args.repeats)
+    with tempfile.TemporaryDirectory(prefix="samestory-bench-") as tmp:
+        settings = Settings.load(env={}, data_dir=Path(tmp), snapshot_seconds=0)
+        detector = Detector(settings, SQLiteStore(Path(tmp)), embedder)
+        decisions = list(detector.ingest_in_order(articles[: args.members]))
+        clusters = {d.cluster_id for d in decisions}
+        if len(clusters) != 1:
+            print(f"the {len(decisions)} articles made {len(clusters)} clusters, not one", file=sys.stderr)
+            return 1
+
+        def cluster():
+            return detector.get_cluster(decisions[0].cluster_id)
+
+        def read():
+            return detector.quote_groups(cluster())
+
+        def uncached():
+            detector.clear_alignments()
+            return read()
+
+        members = len(cluster().members)
+        grouped = min(members, settings.group_articles)
+        print(f"{describe(args)}; a cluster of {members} articles, the newest {grouped} grouped")
+        base_ms, base = timed(uncached, args.repeats)
+        again_ms, again = timed(read, args.repeats)
+        grown = []
+        for article in articles[args.members :]:
+            detector.ingest(article)
+            grown.append(timed(read, 1)[0])
+        grown_ms = statistics.median(grown)
+        grown_base_ms, _ = timed(uncached, args.repeats)
+        same = base == again
+        detector.close()
+    print(f"{'read':38} {'ms':>8} {'baseline ms':>12} {'ratio':>7}")
+    for name, ms, baseline in (
+        ("read again", again_ms, base_ms),
+        ("read after one more member joined", grown_ms, grown_base_ms),
+    ):
+        print(f"{name:38} {ms:8.1f} {baseline:12.1f} {baseline / ms:6.1f}x")
+    statements = sum(1 for g in base if len({w.article_id for w in g}) > 1)
+    print(f"{len(base)} statements, {statements} worded by several articles; same groups as the baseline: {same}")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
