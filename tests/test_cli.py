@@ -62,6 +62,10 @@ def test_client_command_line(server, tmp_path):
 
     shown = client(target, "cluster", cluster_id).stdout
     assert f"cluster {cluster_id}: 3 articles" in shown and "003_12da6fbd2a6afa8c  SAME_EVENT  2024-10-30" in shown
+    paged = client(target, "cluster", cluster_id, "--page-size", "2").stdout
+    assert "listed: the first 2" in paged and "003_12da6fbd2a6afa8c  SAME_EVENT" not in paged
+    every = client(target, "cluster", cluster_id, "--page-size", "2", "--all").stdout
+    assert "listed" not in every and "003_12da6fbd2a6afa8c  SAME_EVENT" in every
 
     check = client(target, "check", str(SEEDS / "000_37e6b592380adfa8.txt"), "--id", "probe").stdout
     assert "probe: EXACT_DUPLICATE" in check and "this article [" in check

@@ -86,6 +86,37 @@ def test_get_article_and_cluster(client, seed_texts):
     assert [m.article_id for m in cluster.articles] == [SEED_000]
 
 
+def test_a_cluster_is_read_a_page_at_a_time(client, seed_texts):
+    stems = sorted(seed_texts)
+    ids = [client.ingest(seed_article(seed_texts, stem)).article_id for stem in stems]
+    ids += [client.ingest(seed_article(seed_texts, stems[0], f"copy-{n}")).article_id for n in range(2)]
+    cluster_id = client.get_article(ids[0]).cluster_id
+    whole = client.get_cluster(cluster_id)
+    assert [m.article_id for m in whole.articles] == ids and whole.size == 5 and whole.next_page_token == ""
+    pages, token = [], ""
+    while True:
+        page = client.get_cluster(cluster_id, page_size=2, page_token=token)
+        assert page.size == 5 and page.cluster_id == whole.cluster_id
+        pages.append(page)
+        token = page.next_page_token
+        if not token:
+            break
+    assert [[m.article_id for m in p.articles] for p in pages] == [ids[:2], ids[2:4], ids[4:]]
+    assert pages[0].quote_groups == whole.quote_groups and len(whole.quote_groups) > 0
+    assert [len(p.quote_groups) for p in pages[1:]] == [0, 0]  # the statements come with the first page
+    assert [m.article_id for m in client.cluster_members(cluster_id, page_size=2)] == ids
+    assert len(client.get_cluster(cluster_id, page_size=10**9).articles) == 5  # over the most: the most
+    wrong = [
+        (cluster_id, {"page_size": -1}, "page_size"),
+        (cluster_id, {"page_token": "not-a-token"}, "page_token"),
+        ("c_another", {"page_token": pages[0].next_page_token}, "issued for cluster 'c_another'"),
+    ]
+    for asked, kwargs, says in wrong:
+        with pytest.raises(grpc.RpcError) as err:
+            client.get_cluster(asked, **kwargs)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and says in err.value.details(), kwargs
+
+
 def test_delete_removes_from_store_and_indexes(client, seed_texts):
     decision = client.ingest(seed_article(seed_texts, SEED_000))
     reply = client.delete_article(SEED_000)

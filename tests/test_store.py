@@ -74,6 +74,25 @@ def test_merge_keeps_old_ids_resolving(store):
     assert store.counts() == (5, 1)
 
 
+def test_a_cluster_is_read_a_page_at_a_time_in_key_order(store):
+    keys = [store.add(article("a", "old")).key, store.add(article("b", "young")).key]
+    keys.append(store.add(article("c", "old", new=False, merged=["young"])).key)
+    keys.append(store.add(article("d", "old", new=False)).key)
+    first = store.cluster_page("old", after=0, count=3)
+    assert first.size == 4 and first.aliases == ("young",)
+    assert [(m.key, m.article_id, m.title, m.verdict) for m in first.members] == [
+        (keys[0], "a", "t", 4),
+        (keys[1], "b", "t", 4),
+        (keys[2], "c", "t", 3),
+    ]
+    rest = store.cluster_page("old", after=first.members[-1].key, count=3)
+    assert [m.article_id for m in rest.members] == ["d"] and rest.size == 4
+    assert store.cluster_page("old", after=keys[-1], count=3).members == ()
+    store.delete("a")
+    assert store.cluster_page("old", after=0, count=10).size == 3
+    assert store.cluster_page("young", after=0, count=10) is None  # only canonical ids have a record
+
+
 def test_failed_write_leaves_nothing_behind(store):
     store.add(article("a", "c1"))
     with pytest.raises(AlreadyExists):

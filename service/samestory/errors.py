@@ -30,7 +30,7 @@ class SamestoryError(Exception):
 
 
 class InvalidArticle(SamestoryError):
-    """The article cannot be processed as sent."""
+    """The request (its article, a page token) cannot be processed as sent."""
 
 
 class LimitExceeded(SamestoryError):

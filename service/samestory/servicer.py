@@ -8,6 +8,7 @@ into status codes here and nowhere else.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import datetime as dt
 import logging
@@ -22,7 +23,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from samestory_client._proto import samestory_pb2 as pb
 from samestory_client._proto import samestory_pb2_grpc as pb_grpc
 
-from .detector import Detector, Pending
+from .detector import CLUSTER_PAGE, MAX_CLUSTER_PAGE, Detector, Pending
 from .errors import (
     AlreadyExists,
     DeadlineExceeded,
@@ -194,6 +195,28 @@ def _decoded(request):
     return request
 
 
+def _page_token(cluster_id: str, after: int) -> str:
+    """Where the next page of a cluster read starts: after the member with key `after`."""
+    return base64.urlsafe_b64encode(f"{after}:{cluster_id}".encode()).decode("ascii")
+
+
+def _page_after(token: str, cluster_id: str) -> int:
+    """The member key a page token continues after (0 for no token); INVALID_ARGUMENT for a token
+    this server did not issue for `cluster_id`."""
+    if not token:
+        return 0
+    try:
+        after, _, issued_for = base64.urlsafe_b64decode(token.encode("ascii")).decode().partition(":")
+        if issued_for == cluster_id and after.isdigit():
+            return int(after)
+    except (ValueError, UnicodeError):
+        pass
+    raise InvalidArticle(
+        f"page_token {token[:40]!r} is not a next_page_token issued for cluster {cluster_id!r}: "
+        "send it with the cluster_id of the read it came from, or leave it empty for the first page"
+    )
+
+
 def add_to_server(servicer: SamestoryServicer, server: grpc.aio.Server) -> None:
     """Register the service, as the generated code would, but with a deserialiser that never raises."""
     service = pb.DESCRIPTOR.services_by_name["Samestory"]
@@ -302,16 +325,27 @@ class SamestoryServicer(pb_grpc.SamestoryServicer):
 
     async def GetCluster(self, request: pb.GetClusterRequest, context) -> pb.Cluster:
         def run() -> pb.Cluster:
-            cluster = self._detector.get_cluster(_decoded(request).cluster_id)
-            message = pb.Cluster(cluster_id=cluster.cluster_id, aliases=list(cluster.aliases))
-            message.created_at.CopyFrom(_timestamp(cluster.created_at))
-            for member in cluster.members:
+            req = _decoded(request)
+            if req.page_size < 0:
+                raise InvalidArticle(f"page_size is {req.page_size}; give 0 for the default or a positive number")
+            count = min(req.page_size or CLUSTER_PAGE, MAX_CLUSTER_PAGE)
+            after = _page_after(req.page_token, req.cluster_id)
+            # One member more than the page holds says whether another page follows.
+            page = self._detector.get_cluster(req.cluster_id, after, count + 1)
+            members = page.members[:count]
+            message = pb.Cluster(cluster_id=page.cluster_id, aliases=list(page.aliases), size=page.size)
+            message.created_at.CopyFrom(_timestamp(page.created_at))
+            for member in members:
                 entry = message.articles.add(
                     article_id=member.article_id, title=member.title, verdict=member.verdict, source=member.source
                 )
                 if member.published:
                     entry.published_at.CopyFrom(_timestamp(member.published))
-            for statement in self._detector.quote_groups(cluster):
+            if len(page.members) > count:
+                message.next_page_token = _page_token(req.cluster_id, members[-1].key)
+            if req.page_token:
+                return message
+            for statement in self._detector.quote_groups(page.cluster_id):
                 group = message.quote_groups.add()
                 for w in statement:
                     group.wordings.add(

@@ -104,7 +104,11 @@ def _ingest(client: SamestoryClient, args) -> int:
 
 
 def _cluster(client: SamestoryClient, args) -> int:
-    cluster = client.get_cluster(args.cluster_id)
+    cluster = client.get_cluster(args.cluster_id, page_size=args.page_size)
+    if args.all and cluster.next_page_token:
+        del cluster.articles[:]
+        cluster.articles.extend(client.cluster_members(args.cluster_id, page_size=args.page_size))
+        cluster.next_page_token = ""
     _print(cluster, args.json, format_cluster(cluster))
     return 0
 
@@ -179,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     cluster = sub.add_parser("cluster", help="show a story cluster by any id it was returned under")
     cluster.add_argument("cluster_id")
+    cluster.add_argument("--all", action="store_true", help="list every member, not only the first page")
+    cluster.add_argument("--page-size", type=int, default=0, help="members a page (0: the server's default, 1000)")
     cluster.set_defaults(run=_cluster)
 
     article = sub.add_parser("article", help="show a stored article")

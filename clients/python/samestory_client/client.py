@@ -152,10 +152,25 @@ class SamestoryClient:
             requests = (pb.IngestRequest(article=a) for a in chunk)
             yield from self._stub.IngestStream(requests, timeout=timeout, metadata=self._metadata)
 
-    def get_cluster(self, cluster_id: str, *, timeout: float | None = None) -> pb.Cluster:
-        return self._stub.GetCluster(
-            pb.GetClusterRequest(cluster_id=cluster_id), timeout=self._deadline(timeout), metadata=self._metadata
-        )
+    def get_cluster(
+        self, cluster_id: str, *, page_size: int = 0, page_token: str = "", timeout: float | None = None
+    ) -> pb.Cluster:
+        """One page of a cluster's members (the server's default size for 0), its size and, on the
+        first page, its quote groups; `next_page_token` is set when more members follow."""
+        request = pb.GetClusterRequest(cluster_id=cluster_id, page_size=page_size, page_token=page_token)
+        return self._stub.GetCluster(request, timeout=self._deadline(timeout), metadata=self._metadata)
+
+    def cluster_members(
+        self, cluster_id: str, *, page_size: int = 0, timeout: float | None = None
+    ) -> Iterator[pb.ClusterMember]:
+        """Every member of a cluster, in order of ingestion, a page at a time; `timeout` applies to each page."""
+        token = ""
+        while True:
+            page = self.get_cluster(cluster_id, page_size=page_size, page_token=token, timeout=timeout)
+            yield from page.articles
+            token = page.next_page_token
+            if not token:
+                return
 
     def get_article(self, article_id: str, *, timeout: float | None = None) -> pb.StoredArticle:
         return self._stub.GetArticle(

@@ -70,7 +70,10 @@ def format_decision(decision: pb.Decision) -> str:
 
 
 def format_cluster(cluster: pb.Cluster) -> str:
-    lines = [f"cluster {cluster.cluster_id}: {len(cluster.articles)} articles"]
+    size = max(cluster.size, len(cluster.articles))
+    lines = [f"cluster {cluster.cluster_id}: {size} articles"]
+    if len(cluster.articles) < size:
+        lines.append(f"  listed: the first {len(cluster.articles)} (the rest on further pages: --all)")
     if cluster.aliases:
         lines.append(f"  also known as: {', '.join(cluster.aliases)}")
     for member in cluster.articles:

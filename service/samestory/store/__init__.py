@@ -7,9 +7,11 @@ from pathlib import Path
 from .base import (
     ArticleRecord,
     CandidateRecord,
+    ClusterPage,
     ClusterRecord,
     IndexChanges,
     IndexEntry,
+    MemberRecord,
     NewArticle,
     QuoteRecord,
     Store,
@@ -21,9 +23,11 @@ from .sqlite import SQLiteStore
 __all__ = [
     "ArticleRecord",
     "CandidateRecord",
+    "ClusterPage",
     "ClusterRecord",
     "IndexChanges",
     "IndexEntry",
+    "MemberRecord",
     "NewArticle",
     "QuoteRecord",
     "SQLiteStore",

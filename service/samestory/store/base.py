@@ -118,6 +118,29 @@ class ClusterRecord:
 
 
 @dataclass(frozen=True)
+class MemberRecord:
+    """What a cluster read lists of a member: not its text, which a story of thousands would carry."""
+
+    key: int
+    article_id: str
+    title: str
+    verdict: int
+    published: dt.datetime | None
+    source: str
+
+
+@dataclass(frozen=True)
+class ClusterPage:
+    """A canonical cluster, its member count, and one page of its members (oldest first)."""
+
+    cluster_id: str
+    aliases: tuple[str, ...]
+    created_at: dt.datetime
+    size: int
+    members: tuple[MemberRecord, ...]
+
+
+@dataclass(frozen=True)
 class IndexEntry:
     key: int
     signature: Signature
@@ -181,6 +204,10 @@ class Store(Protocol):
 
     def cluster(self, cluster_id: str, limit: int | None = None) -> ClusterRecord | None:
         """A canonical cluster with its newest `limit` members (all when None), oldest first."""
+
+    def cluster_page(self, cluster_id: str, after: int, count: int) -> ClusterPage | None:
+        """A canonical cluster with its member count and up to `count` of its members whose keys
+        follow `after` (0: from the first), oldest first: what a cluster read lists."""
 
     def index_entries(self, since: float | None = None) -> Iterator[IndexEntry]:
         """The signature and vector of every article ingested at `since` or later (None: all)."""

@@ -24,9 +24,11 @@ from ..quotes import Quote
 from .base import (
     ArticleRecord,
     CandidateRecord,
+    ClusterPage,
     ClusterRecord,
     IndexChanges,
     IndexEntry,
+    MemberRecord,
     NewArticle,
     QuoteRecord,
     Stored,
@@ -313,22 +315,41 @@ class SQLStore:
             row = self._x("SELECT id FROM clusters WHERE id=?", (cluster_id,)).fetchone()
         return row[0] if row else None
 
+    def _cluster_head(self, cluster_id: str) -> tuple[dt.datetime, tuple[str, ...]] | None:
+        """Under the lock: a canonical cluster's creation time and aliases (None: not canonical)."""
+        head = self._x("SELECT created_at FROM clusters WHERE id=? AND merged_into IS NULL", (cluster_id,)).fetchone()
+        if head is None:
+            return None
+        aliases = self._x("SELECT alias FROM cluster_aliases WHERE target=? ORDER BY alias", (cluster_id,))
+        return _dt(head[0]), tuple(r[0] for r in aliases)
+
     def cluster(self, cluster_id: str, limit: int | None = None) -> ClusterRecord | None:
         with self._lock:
-            head = self._x(
-                "SELECT created_at FROM clusters WHERE id=? AND merged_into IS NULL", (cluster_id,)
-            ).fetchone()
+            head = self._cluster_head(cluster_id)
             if head is None:
                 return None
-            aliases = [
-                r[0] for r in self._x("SELECT alias FROM cluster_aliases WHERE target=? ORDER BY alias", (cluster_id,))
-            ]
             rows = self._x(
                 f"{_ARTICLE_SELECT} WHERE a.cluster_id=? ORDER BY a.key DESC LIMIT ?",
                 (cluster_id, _NO_LIMIT if limit is None else limit),
             ).fetchall()
         members = tuple(_record(row) for row in reversed(rows))
-        return ClusterRecord(cluster_id, tuple(aliases), _dt(head[0]), members)
+        created_at, aliases = head
+        return ClusterRecord(cluster_id, aliases, created_at, members)
+
+    def cluster_page(self, cluster_id: str, after: int, count: int) -> ClusterPage | None:
+        with self._lock:
+            head = self._cluster_head(cluster_id)
+            if head is None:
+                return None
+            (size,) = self._x("SELECT COUNT(*) FROM articles WHERE cluster_id=?", (cluster_id,)).fetchone()
+            rows = self._x(
+                "SELECT key, id, title, verdict, published, source FROM articles "
+                "WHERE cluster_id=? AND key > ? ORDER BY key LIMIT ?",
+                (cluster_id, after, count),
+            ).fetchall()
+        members = tuple(MemberRecord(r[0], r[1], r[2], r[3], _dt(r[4]), r[5]) for r in rows)
+        created_at, aliases = head
+        return ClusterPage(cluster_id, aliases, created_at, int(size), members)
 
     def index_entries(self, since: float | None = None) -> Iterator[IndexEntry]:
         return _entries(self._x, self._lock, *_since(since))

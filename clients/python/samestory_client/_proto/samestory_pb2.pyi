@@ -185,10 +185,14 @@ class Error(_message.Message):
     def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class GetClusterRequest(_message.Message):
-    __slots__ = ("cluster_id",)
+    __slots__ = ("cluster_id", "page_size", "page_token")
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     cluster_id: str
-    def __init__(self, cluster_id: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, cluster_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ClusterMember(_message.Message):
     __slots__ = ("article_id", "title", "verdict", "published_at", "source")
@@ -205,18 +209,22 @@ class ClusterMember(_message.Message):
     def __init__(self, article_id: _Optional[str] = ..., title: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ...) -> None: ...
 
 class Cluster(_message.Message):
-    __slots__ = ("cluster_id", "aliases", "articles", "created_at", "quote_groups")
+    __slots__ = ("cluster_id", "aliases", "articles", "created_at", "quote_groups", "size", "next_page_token")
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
     ARTICLES_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     QUOTE_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     cluster_id: str
     aliases: _containers.RepeatedScalarFieldContainer[str]
     articles: _containers.RepeatedCompositeFieldContainer[ClusterMember]
     created_at: _timestamp_pb2.Timestamp
     quote_groups: _containers.RepeatedCompositeFieldContainer[QuoteGroup]
-    def __init__(self, cluster_id: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., articles: _Optional[_Iterable[_Union[ClusterMember, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quote_groups: _Optional[_Iterable[_Union[QuoteGroup, _Mapping]]] = ...) -> None: ...
+    size: int
+    next_page_token: str
+    def __init__(self, cluster_id: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., articles: _Optional[_Iterable[_Union[ClusterMember, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quote_groups: _Optional[_Iterable[_Union[QuoteGroup, _Mapping]]] = ..., size: _Optional[int] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class QuoteGroup(_message.Message):
     __slots__ = ("wordings",)

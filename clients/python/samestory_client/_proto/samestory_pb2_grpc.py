@@ -103,6 +103,7 @@ class SamestoryServicer:
     def GetCluster(self, request, context):
         """A story cluster by any id it was ever returned under (merged clusters
         resolve to the surviving one). NOT_FOUND for an id never issued.
+        Members come a page at a time (page_size, next_page_token).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
