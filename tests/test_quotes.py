@@ -308,33 +308,37 @@ def test_a_pair_cache_keeps_each_pair_of_articles_aligned_once(monkeypatch):
 
     monkeypatch.setattr(group_mod, "align_articles", counted)
 
-    def quoted(article_id, text):
-        return [dataclasses.replace(q, version=text) for q in _quoted(article_id, text)]
+    def quoted(key, text):
+        return [dataclasses.replace(q, key=key) for q in _quoted(text[0], text)]
 
     a = 'A: He wrote: "We discussed the troops." Later he wrote: "This war is becoming internationalized."'
     b = 'B: She said: "We discussed the troops. This war is becoming internationalised, beyond two countries."'
     c = 'C: "We discussed the troops," he said. A spokesman said: "The weather was fine all week in the capital."'
     d = 'D: "This war is becoming internationalized," the president wrote after the call.'
     cache = quotes.PairCache(size=10)
-    three = quoted("a", a) + quoted("b", b) + quoted("c", c)
+    three = quoted(1, a) + quoted(2, b) + quoted(3, c)
     plain = quotes.group(three)
     calls.clear()
     assert quotes.group(three, cache) == plain and len(calls) == 3 and len(cache) == 3
     calls.clear()
     assert quotes.group(three, cache) == plain and calls == []  # nothing aligned again
-    four = three + quoted("d", d)
+    four = three + quoted(4, d)
     assert quotes.group(four, cache) == quotes.group(four)
     assert len(calls) == 3 + 6  # the cached read aligned only d's three pairs; the plain one, all six
-    # Another version of an article (other content under its id) is aligned again, never answered from the cache.
+    # An article stored again with other content (deleted, then ingested under its id) has a new key.
     calls.clear()
     a2 = 'A: He wrote: "The weather was fine all week in the capital."'
-    changed = quoted("a", a2) + three[2:]
+    changed = quoted(5, a2) + three[2:]
     cached = quotes.group(changed, cache)
     assert sorted(calls) == [("A", "B"), ("A", "C")] and len(cache) == 6 + 2
     assert cached == quotes.group(changed)
     small = quotes.PairCache(size=2)
     quotes.group(four, small)
     assert len(small) == 2  # the least recently used pairs were dropped
+    calls.clear()
+    keyless = _quoted("A", a) + _quoted("B", b)  # articles not stored: nothing to key them by
+    assert quotes.group(keyless, cache) == quotes.group(keyless, cache) == quotes.group(three[:3], cache)
+    assert len(calls) == 2 and len(cache) == 8
 
 
 def test_more_speaker_forms():

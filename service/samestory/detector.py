@@ -58,7 +58,7 @@ SNAPSHOT_FILE = "index.snapshot"
 _DAY = 86_400.0
 _DECISION_ATTEMPTS = 3
 # Pairs of articles whose quote alignments cluster reads keep: 80 clusters of SAMESTORY_GROUP_ARTICLES
-# (50) members each, a few tens of MB at most (most pairs align nothing and keep an empty tuple).
+# (50) members each. The keys take 14 MB; most pairs align nothing and keep an empty tuple.
 _ALIGNED_PAIRS = 100_000
 # Members a cluster read lists by default, and at most: a story of 40,000 members read whole took
 # 3.9 s here and made a 5.9 MB reply, over gRPC's default limit of 4 MB (bench/cluster_read.py).
@@ -825,7 +825,7 @@ class Detector:
                 q.quote,
                 tuple(quotes_mod.quote_units(m.text, q.quote)),
                 q.vectors,
-                version=m.content_hash,
+                key=m.key,
             )
             for m in members
             for q in stored.get(m.key, [])
