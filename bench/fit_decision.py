@@ -35,6 +35,7 @@ from samestory.config import Settings
 from samestory.decide import ClusterEvidence
 from samestory.detector import Detector
 from samestory.evaluate import CachingEmbedder, Labelled, read_dataset, run_detector
+from samestory.evaluate import orders as evaluation_orders
 from samestory.server import load_embedder
 from samestory.store import open_store
 
@@ -97,15 +98,8 @@ def log_likelihood(w: np.ndarray, x: np.ndarray, offset: np.ndarray, y: np.ndarr
 
 
 def orders(rows: list[Labelled], shuffles: int) -> list[list[Labelled]]:
-    """File order alone, or N seeded shuffles."""
-    if shuffles == 0:
-        return [rows]
-    out = []
-    for n in range(shuffles):
-        shuffled = list(rows)
-        random.Random(n).shuffle(shuffled)
-        out.append(shuffled)
-    return out
+    """File order alone, or N seeded shuffles: the streams `samestory eval --shuffles N` runs."""
+    return [ordered for _, ordered in evaluation_orders(rows, shuffles)]
 
 
 def fit_streams(streams: list[list[Labelled]], settings: Settings, embedder) -> tuple[np.ndarray, ...]:

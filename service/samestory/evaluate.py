@@ -32,7 +32,16 @@ from .records import ArticleIn
 from .semantic import Embedder, Prefixes
 from .text import clean, tokens
 
-__all__ = ["Labelled", "NearDuplicateRecall", "Quality", "evaluate", "near_duplicate_recall", "quality", "read_dataset"]
+__all__ = [
+    "Labelled",
+    "NearDuplicateRecall",
+    "Quality",
+    "evaluate",
+    "near_duplicate_recall",
+    "orders",
+    "quality",
+    "read_dataset",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -313,19 +322,24 @@ def near_duplicate_recall(
     return NearDuplicateRecall(len(rows), near, exact, tuple(misses))
 
 
+def orders(rows: Sequence[Labelled], shuffles: int = 0, seed: int = 0) -> list[tuple[str, list[Labelled]]]:
+    """The streams an evaluation runs, named: file order alone, or `shuffles` seeded shuffles."""
+    if shuffles == 0:
+        return [("file order", list(rows))]
+    out = []
+    for n in range(shuffles):
+        shuffled = list(rows)
+        random.Random(seed + n).shuffle(shuffled)
+        out.append((f"shuffle {seed + n}", shuffled))
+    return out
+
+
 def evaluate(
     rows: Sequence[Labelled], settings: Settings, embedder: Embedder, shuffles: int = 0, seed: int = 0
 ) -> list[tuple[str, list[Run]]]:
     """Per order (file order, then each shuffle): the detector's run and the baselines'."""
-    orders: list[tuple[str, list[Labelled]]] = []
-    if shuffles == 0:
-        orders.append(("file order", list(rows)))
-    for n in range(shuffles):
-        shuffled = list(rows)
-        random.Random(seed + n).shuffle(shuffled)
-        orders.append((f"shuffle {seed + n}", shuffled))
     results = []
-    for label, ordered in orders:
+    for label, ordered in orders(rows, shuffles, seed):
         detector_run, vectors = run_detector(ordered, settings, embedder, "samestory")
         runs = [
             detector_run,
