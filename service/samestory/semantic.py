@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
@@ -216,17 +216,8 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        own, pooled = _own_and_pooled(texts, prefixes)
-        prefix_rows = [row for rows in pooled.values() for row in rows]
-        # Every text's token count in one tokenizer call: the batch plan's lengths, and each prefix's.
-        with self._tokenizer_lock:
-            encoded = self._model.tokenizer(
-                [texts[i] for i in own] + [texts[row] for row in prefix_rows],
-                truncation=True,
-                max_length=self.max_tokens,
-            )
-        lengths = [len(ids) for ids in encoded["input_ids"]]
-        counts = dict(zip(prefix_rows, lengths[len(own) :], strict=True))
+        own, pooled, ids, counts = _tokenized(texts, prefixes, self._token_ids)
+        lengths = [len(row) for row in ids]
 
         def run(batch: list[int]) -> None:
             rows = [own[k] for k in batch]
@@ -238,13 +229,18 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         # A batch costs its size times its longest text in tokens (every text is padded to that),
         # plus a fixed cost per call: the texts are cut where that sum is smallest, each batch within
         # `batch_tokens` padded tokens.
-        batches = plan_batches(lengths[: len(own)], self.batch_tokens, _CALL_COST_TOKENS)
+        batches = plan_batches(lengths, self.batch_tokens, _CALL_COST_TOKENS)
         if self._pool is None or len(batches) == 1:
             for batch in batches:
                 run(batch)
         else:
             list(self._pool.map(run, batches))
         return out
+
+    def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's token ids, [CLS] and [SEP] included, cut at `max_tokens`."""
+        with self._tokenizer_lock:
+            return self._model.tokenizer(list(texts), truncation=True, max_length=self.max_tokens)["input_ids"]
 
     def _forward(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         """One model call: each text's sentence vector and its token states (padding dropped)."""
@@ -302,6 +298,19 @@ def _own_and_pooled(texts: Sequence[str], prefixes: Prefixes) -> tuple[list[int]
             raise ValueError(f"text {row} is not a prefix of text {of_row}")
         pooled.setdefault(of_row, []).append(row)
     return [i for i in range(len(texts)) if i not in prefix_of], pooled
+
+
+def _tokenized(
+    texts: Sequence[str], prefixes: Prefixes, token_ids: Callable[[Sequence[str]], list[list[int]]]
+) -> tuple[list[int], dict[int, list[int]], list[list[int]], dict[int, int]]:
+    """What both backends' `encode` starts from, in one tokenizer call: the rows with a pass of their
+    own, the rows pooled from each one's pass, the own rows' token ids, and each pooled row's token
+    count (all that is needed of a prefix)."""
+    own, pooled = _own_and_pooled(texts, prefixes)
+    prefix_rows = [row for rows in pooled.values() for row in rows]
+    ids = token_ids([texts[i] for i in own] + [texts[row] for row in prefix_rows])
+    counts = {row: len(ids[len(own) + n]) for n, row in enumerate(prefix_rows)}
+    return own, pooled, ids[: len(own)], counts
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -441,10 +450,7 @@ class OnnxEmbedder(LocalEmbedder):
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        own, pooled = _own_and_pooled(texts, prefixes)
-        prefix_rows = [row for rows in pooled.values() for row in rows]
-        ids = self._token_ids([texts[i] for i in own] + [texts[row] for row in prefix_rows])
-        counts = {row: len(ids[len(own) + n]) for n, row in enumerate(prefix_rows)}
+        own, pooled, ids, counts = _tokenized(texts, prefixes, self._token_ids)
         for k, row in enumerate(own):
             (tokens,) = self._states([ids[k]])
             out[row] = _unit(tokens.mean(axis=0))
