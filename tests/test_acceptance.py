@@ -7,8 +7,10 @@ import re
 
 import grpc
 import pytest
+from samestory import quotes
 from samestory.config import Settings
 from samestory.server import BackgroundServer
+from samestory.text import clean
 from samestory_client import SamestoryClient, make_article, pb
 from samestory_client.formatting import span_text
 
@@ -254,3 +256,28 @@ def test_get_cluster_returns_each_statement_once_with_every_wording(client, seed
     assert _norm(war[SEED_003]).startswith("the conclusion is clear") and "discussed" not in war[SEED_003]
     discussed = wordings("We discussed")
     assert set(discussed) == {SEED_000, SEED_003} and "conclusion" not in discussed[SEED_003]
+
+
+def test_quote_units_are_embedded_only_when_an_alignment_needs_them(server, embedder, seed_texts, monkeypatch):
+    embedded: list[str] = []
+    encode = embedder.encode
+
+    def counted(texts, *args, **kwargs):
+        embedded.extend(texts)
+        return encode(texts, *args, **kwargs)
+
+    monkeypatch.setattr(embedder, "encode", counted)
+    with SamestoryClient(server.target) as client:
+        decisions = [client.ingest(seed_article(seed_texts, stem)) for stem in SEEDS]
+    assert any(a.kind == pb.PARAPHRASE for d in decisions for a in d.aligned_quotes)
+    units = {
+        unit
+        for stem in SEEDS
+        for q in quotes.extract(seed_texts[stem], clean(seed_texts[stem]).paragraphs)
+        for unit, _ in quotes.quote_units(seed_texts[stem], q)
+        if quotes.can_paraphrase(unit)
+    }
+    made = [t for t in embedded if t in units]
+    # Each article's document and lead at ingest; a unit only once a quote of another article may say the same.
+    assert len(embedded) == 2 * len(SEEDS) + len(made)
+    assert 0 < len(made) < len(units) / 2, (len(made), len(units))

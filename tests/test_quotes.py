@@ -119,6 +119,65 @@ def test_paraphrase_needs_similar_vectors_and_shared_words():
     assert quotes.align(text_a, a, ua, va, text_b, b, ub, vb * 0.5) is None
 
 
+def test_a_paraphrase_needs_shared_words_however_close_the_vectors():
+    text_a = '"Our team will win the cup this year," the coach said.'
+    text_b = '"Victory is certain for us next season," the player said.'
+    (a,) = extract(text_a)
+    (b,) = extract(text_b)
+    ua, ub = quotes.quote_units(text_a, a), quotes.quote_units(text_b, b)
+    same = np.ones((1, 4), dtype=np.float32) / 2  # cosine 1.0
+    assert quotes.align(text_a, a, ua, same, text_b, b, ub, same) is None
+
+
+def test_quote_units_are_embedded_only_when_a_pair_may_be_a_paraphrase(embedder):
+    text_a = (
+        '"There is only one conclusion: this war is internationalised and goes beyond Ukraine," he wrote.\n'
+        'A spokesman added: "The weather in the capital was fine all week, with no rain at all."'
+    )
+    text_b = (
+        '"The conclusion is clear: this war is becoming internationalized, extending beyond two countries," '
+        'he wrote.\nThe minister said: "Our budget for roads and schools grows by a tenth next year."'
+    )
+    made = []
+
+    def encode(texts):
+        made.extend(texts)
+        return embedder.encode(texts)
+
+    def lazy(text):
+        return [
+            (q, quotes.quote_units(text, q), quotes.unit_vectors(quotes.quote_units(text, q), 384))
+            for q in extract(text)
+        ]
+
+    def eager(text):
+        out = []
+        for q in extract(text):
+            units = quotes.quote_units(text, q)
+            out.append((q, units, embedder.encode([u for u, _ in units])))
+        return out
+
+    embed = quotes.UnitVectors(encode, size=100)
+    mine, theirs = lazy(text_a), lazy(text_b)
+    found = align_articles(text_a, mine, text_b, theirs, embed)
+    assert [(i, j, r.kind) for i, j, r in found] == [(0, 0, AlignmentKind.PARAPHRASE)]
+    # Only units of the two war quotes were embedded (the wholes and the clauses that share enough words
+    # with the other's): the weather and the budget meet no possible paraphrase.
+    war = {u for u, _ in mine[0][1]} | {u for u, _ in theirs[0][1]}
+    assert set(made) <= war and mine[0][1][0][0] in made and theirs[0][1][0][0] in made
+    assert embed.made == len(made) == len(set(made))
+    assert not mine[1][2].any() and not theirs[1][2].any()
+    # The same alignment as with every unit embedded up front, to the fourth decimal.
+    assert found == align_articles(text_a, eager(text_a), text_b, eager(text_b))
+    # Made once: filled in place, and kept by text for fresh copies of the quotes.
+    assert align_articles(text_a, mine, text_b, theirs, embed) == found
+    assert align_articles(text_a, lazy(text_a), text_b, lazy(text_b), embed) == found
+    assert len(made) == embed.made == len(embed)
+    small = quotes.UnitVectors(encode, size=1)
+    align_articles(text_a, lazy(text_a), text_b, lazy(text_b), small)
+    assert len(small) == 1 and small.made == embed.made  # the least recently used texts dropped
+
+
 def test_a_wording_keeps_its_best_counterpart_in_the_other_article():
     # One article quotes two interviews of one day; the other quotes the first. The second interview's
     # words come close to the first's ("I meant exactly that" / "No, I meant"), but the other article's
@@ -302,9 +361,9 @@ def test_a_pair_cache_keeps_each_pair_of_articles_aligned_once(monkeypatch):
     group_mod = importlib.import_module("samestory.quotes.group")  # the package's `group` is the function
     calls = []
 
-    def counted(text_a, quotes_a, text_b, quotes_b):
+    def counted(text_a, quotes_a, text_b, quotes_b, embed=None):
         calls.append((text_a[:1], text_b[:1]))
-        return align_articles(text_a, quotes_a, text_b, quotes_b)
+        return align_articles(text_a, quotes_a, text_b, quotes_b, embed)
 
     monkeypatch.setattr(group_mod, "align_articles", counted)
 

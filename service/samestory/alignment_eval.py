@@ -8,11 +8,11 @@ thing; `unsure` pairs are left out of the count. Every other pair of the two
 articles' quotes is a negative: the set labels each article pair completely,
 so a false alignment counts.
 
-The scorer runs what the service runs: extraction, quote units, the model's
-vectors of the units, and `align` on every quote of one article against
-every quote of the other. A labelled span maps to the extracted quote that
-overlaps it most (at least half of the two together); a labelled pair whose
-span matches no quote is a miss.
+The scorer runs what the service runs: extraction, quote units, and `align`
+on every quote of one article against every quote of the other, which has
+the model embed the units a possible paraphrase needs. A labelled span maps
+to the extracted quote that overlaps it most (at least half of the two
+together); a labelled pair whose span matches no quote is a miss.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigurationError
-from .quotes import Quote, align_articles, by_quote, extract, quote_units, units_to_embed
+from .quotes import Embed, Quote, UnitVectors, align_articles, extract, quote_units, unit_vectors
 from .quotes_eval import ratio, span_overlap
 from .semantic import Embedder
 from .text import clean
@@ -120,14 +120,10 @@ class _Quoted:
     vectors: np.ndarray
 
 
-def _quotes(text: str, embedder: Embedder) -> list[_Quoted]:
+def _quotes(text: str, dim: int) -> list[_Quoted]:
     found = extract(text, clean(text).paragraphs)
     units = [quote_units(text, q) for q in found]
-    flat, embedded = units_to_embed(units)  # as the service does
-    vectors = np.zeros((len(flat), embedder.dim), np.float32)
-    if embedded:
-        vectors[embedded] = embedder.encode([flat[i] for i in embedded])
-    return [_Quoted(*quoted) for quoted in zip(found, units, by_quote(vectors, units), strict=True)]
+    return [_Quoted(q, u, unit_vectors(u, dim)) for q, u in zip(found, units, strict=True)]  # made as needed
 
 
 def _which(quotes: Sequence[_Quoted], span: Span) -> int | None:
@@ -138,18 +134,19 @@ def _which(quotes: Sequence[_Quoted], span: Span) -> int | None:
 
 def score_alignments(pairs: Sequence[LabelledPair], embedder: Embedder) -> AlignmentScores:
     scores = AlignmentScores()
+    embed = UnitVectors(embedder.encode, size=100_000)
     for pair in pairs:
         before = scores.right, scores.predicted, scores.labelled
-        _score_pair(pair, embedder, scores)
+        _score_pair(pair, embed, embedder.dim, scores)
         after = scores.right, scores.predicted, scores.labelled
         for name, old, new in zip(("right", "predicted", "labelled"), before, after, strict=True):
             scores.by_corpus[pair.corpus, name] += new - old
     return scores
 
 
-def _score_pair(pair: LabelledPair, embedder: Embedder, scores: AlignmentScores) -> None:
+def _score_pair(pair: LabelledPair, embed: Embed, dim: int, scores: AlignmentScores) -> None:
     scores.article_pairs += 1
-    qa, qb = _quotes(pair.text_a, embedder), _quotes(pair.text_b, embedder)
+    qa, qb = _quotes(pair.text_a, dim), _quotes(pair.text_b, dim)
     scores.quote_pairs += len(qa) * len(qb)
     gold, unsure = set(), set()
     for labelled, bucket in ((pair.aligned, gold), (pair.unsure, unsure)):
@@ -169,6 +166,7 @@ def _score_pair(pair: LabelledPair, embedder: Embedder, scores: AlignmentScores)
             [(a.quote, a.units, a.vectors) for a in qa],
             pair.text_b,
             [(b.quote, b.units, b.vectors) for b in qb],
+            embed=embed,
         )
     }
     for i, a in enumerate(qa):

@@ -60,6 +60,9 @@ _DECISION_ATTEMPTS = 3
 # Pairs of articles whose quote alignments cluster reads keep: 80 clusters of SAMESTORY_GROUP_ARTICLES
 # (50) members each. The keys take 14 MB; most pairs align nothing and keep an empty tuple.
 _ALIGNED_PAIRS = 100_000
+# Quote units whose vectors are kept by text: a paraphrase's units meet each new member of its
+# cluster. 10,000 vectors of 384 floats take 15 MB.
+_UNIT_VECTORS = 10_000
 # Members a cluster read lists by default, and at most: a story of 40,000 members read whole took
 # 3.9 s here and made a 5.9 MB reply, over gRPC's default limit of 4 MB (bench/cluster_read.py).
 CLUSTER_PAGE = 1000
@@ -129,6 +132,8 @@ class Detector:
         self._hasher = Hasher(settings.lexical)
         self._lock = threading.Lock()
         self._aligned_pairs = quotes_mod.PairCache(_ALIGNED_PAIRS)
+        # Quote units are embedded when an alignment first needs them (see quotes.align), not at ingest.
+        self._unit_vectors = quotes_mod.UnitVectors(embedder.encode, _UNIT_VECTORS)
         self._lexical = self._new_lexical()
         self._vectors = self._new_vectors()
         # The time window: (ingest time, key) of every indexed article, oldest first. Articles
@@ -526,19 +531,17 @@ class Detector:
         found = quotes_mod.extract(article.text, clean.paragraphs)
         units = [quotes_mod.quote_units(article.text, q) for q in found]
         doc = text_mod.document_text(article.title, clean)
-        # Units too short to be judged as paraphrases get no vector (zeros stand for them).
-        unit_texts, to_embed = quotes_mod.units_to_embed(units)
-        embedded = [2 + i for i in to_embed]
-        texts = [doc, text_mod.lead_text(article.title, clean), *(unit_texts[i] for i in to_embed)]
         watch.lap("text")
-        # One call: the embedder batches texts by length, so the short ones are not padded to the article's.
-        found_vectors = self.embedder.encode(texts, prefixes=[(1, 0)])  # the lead begins the document
-        vectors = np.zeros((2 + len(unit_texts), found_vectors.shape[1]), dtype=np.float32)
-        vectors[[0, 1, *embedded]] = found_vectors
+        # The quote units' vectors are made when an alignment needs them: most units never meet a possible
+        # paraphrase (on ECB+, 26 of 517 units of 300 articles did).
+        texts = [doc, text_mod.lead_text(article.title, clean)]
+        vectors = self.embedder.encode(texts, prefixes=[(1, 0)])  # the lead begins the document
         watch.lap("embed")
         signature = self._hasher.signature(words)
         watch.lap("minhash")
-        records = [QuoteRecord(q, v) for q, v in zip(found, quotes_mod.by_quote(vectors[2:], units), strict=True)]
+        records = [
+            QuoteRecord(q, quotes_mod.unit_vectors(u, self.embedder.dim)) for q, u in zip(found, units, strict=True)
+        ]
         return _Prepared(
             article=article,
             published=published,
@@ -625,7 +628,9 @@ class Detector:
             ]
             found.extend(
                 dataclasses.replace(result, other_article=member.article_id)
-                for _, _, result in quotes_mod.align_articles(prep.article.text, mine, member.text, theirs)
+                for _, _, result in quotes_mod.align_articles(
+                    prep.article.text, mine, member.text, theirs, embed=self._unit_vectors
+                )
             )
         return tuple(found)
 
@@ -830,7 +835,7 @@ class Detector:
             for m in members
             for q in stored.get(m.key, [])
         ]
-        return quotes_mod.group(quoted, self._aligned_pairs)
+        return quotes_mod.group(quoted, self._aligned_pairs, embed=self._unit_vectors)
 
     def clear_alignments(self) -> None:
         """Forget the quote alignments kept for cluster reads (the next read aligns every pair again)."""

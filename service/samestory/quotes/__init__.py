@@ -3,13 +3,14 @@
 from .align import (
     Alignment,
     AlignmentKind,
+    Embed,
     Quoted,
+    UnitVectors,
     align,
     align_articles,
-    by_quote,
     can_paraphrase,
     quote_units,
-    units_to_embed,
+    unit_vectors,
 )
 from .extract import Quote, Span, extract
 from .group import PairCache, QuotedBy, Wording, group
@@ -17,18 +18,19 @@ from .group import PairCache, QuotedBy, Wording, group
 __all__ = [
     "Alignment",
     "AlignmentKind",
+    "Embed",
     "PairCache",
     "Quote",
     "Quoted",
     "QuotedBy",
     "Span",
+    "UnitVectors",
     "Wording",
     "align",
     "align_articles",
-    "by_quote",
     "can_paraphrase",
     "extract",
     "group",
     "quote_units",
-    "units_to_embed",
+    "unit_vectors",
 ]

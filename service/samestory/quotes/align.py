@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import unicodedata
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from enum import Enum
@@ -18,13 +20,15 @@ __all__ = [
     "WHOLE_BONUS",
     "Alignment",
     "AlignmentKind",
+    "Embed",
     "Quoted",
+    "UnitVectors",
     "align",
     "align_articles",
-    "by_quote",
     "can_paraphrase",
+    "fill_vectors",
     "quote_units",
-    "units_to_embed",
+    "unit_vectors",
 ]
 
 
@@ -162,6 +166,10 @@ def _content(text: str) -> frozenset[str]:
     return frozenset({_variant(w.casefold()) for w in WORD.findall(text)} - _STOPWORDS)
 
 
+# Vectors for quote units, in order: the model, usually through a `UnitVectors`.
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+
 def align(
     text_a: str,
     a: Quote,
@@ -172,23 +180,28 @@ def align(
     units_b: Sequence[tuple[str, Span]],
     vectors_b: np.ndarray | None,
     paraphrase_threshold: float = 0.55,
+    embed: Embed | None = None,
 ) -> Alignment | None:
     """Whether quote `a` of one article states what quote `b` of another does.
 
     Lexical first (verbatim, spelling variants, one quote inside a longer
-    one); then, with unit embeddings, paraphrase or another translation: a
-    pair of units (whole quotes, sentences, clauses) whose cosine is above
-    the threshold and that share content words. Small sentence models give
+    one); then, with unit vectors, paraphrase or another translation: a pair
+    of units (whole quotes, sentences, clauses) that share content words and
+    whose cosine is above the threshold. Small sentence models give
     translations of one statement cosines near 0.65, so the shared words
-    carry part of the evidence: the weaker the cosine, the more must be shared.
+    carry part of the evidence.
+
+    A unit's vector is made when a pair first needs it: the rows of
+    `vectors_a` and `vectors_b` that are zeros and belong to units that share
+    enough words with a unit of the other quote are filled by `embed` (in
+    place, so they are made once). Most quotes never meet a possible
+    paraphrase, and their units are never embedded.
     """
     conflict = _speakers_conflict(a, b)
-    embedded = vectors_a is not None and vectors_b is not None and len(vectors_a) and len(vectors_b)
-    sims = vectors_a @ vectors_b.T if embedded else None
     words_a, words_b = _content(a.text), _content(b.text)
-    # No content word in common: no lexical match (it needs 80% of the words), and a paraphrase needs
-    # shared words below cosine 0.9. Most pairs of a cluster's quotes end here, before difflib.
-    if words_a and words_b and not words_a & words_b and (conflict or sims is None or float(sims.max()) < 0.9):
+    # No content word in common: no lexical match (it needs 80% of the words) and no paraphrase (it needs
+    # three). Most pairs of a cluster's quotes end here, before difflib.
+    if words_a and words_b and not words_a & words_b:
         return None
     lexical = _lexical(text_a, a, text_b, b)
     if lexical is not None:
@@ -196,28 +209,84 @@ def align(
         if not conflict or kind in (AlignmentKind.VERBATIM, AlignmentKind.VARIANT):
             return Alignment(a, b, span_a, span_b, round(float(score), 4), kind)
         return None
-    if conflict or sims is None:
+    if conflict or vectors_a is None or vectors_b is None:
         return None
+    pairs = [
+        (i, j)
+        for i, (unit_a, _) in enumerate(units_a)
+        for j, (unit_b, _) in enumerate(units_b)
+        if _may_paraphrase(unit_a, unit_b)
+    ]
+    if not pairs:
+        return None
+    if embed is not None:
+        fill_vectors(vectors_a, units_a, {i for i, _ in pairs}, embed)
+        fill_vectors(vectors_b, units_b, {j for _, j in pairs}, embed)
     best: tuple[float, int, int] | None = None
-    for i, j in zip(*np.nonzero(sims >= paraphrase_threshold), strict=True):
-        cosine = float(sims[i, j])
+    for i, j in pairs:
+        cosine = float(vectors_a[i] @ vectors_b[j])
         # Whole quotes (unit 0) win over a clause that scores about as well.
         rank = cosine + WHOLE_BONUS * ((i == 0) + (j == 0))
-        if _paraphrase(cosine, units_a[i][0], units_b[j][0]) and (best is None or rank > best[0]):
-            best = (rank, int(i), int(j))
+        if cosine >= paraphrase_threshold and (best is None or rank > best[0]):
+            best = (rank, i, j)
     if best is None:
         return None
     _, i, j = best
-    cosine = float(sims[i, j])
+    cosine = float(vectors_a[i] @ vectors_b[j])
     return Alignment(a, b, units_a[i][1], units_b[j][1], round(cosine, 4), AlignmentKind.PARAPHRASE)
 
 
-# One article's quote as `align_articles` takes it: the quote, its units and their vectors (or None).
+def unit_vectors(units: Sequence[tuple[str, Span]], dim: int) -> np.ndarray:
+    """A quote's unit vectors before any is made: zeros, one row per unit (`align` fills them)."""
+    return np.zeros((len(units), dim), dtype=np.float32)
+
+
+def fill_vectors(vectors: np.ndarray, units: Sequence[tuple[str, Span]], rows: set[int], embed: Embed) -> None:
+    """Make the vectors of `rows` that are still zeros (a made vector has norm 1)."""
+    missing = sorted(r for r in rows if not vectors[r].any() and can_paraphrase(units[r][0]))
+    if missing:
+        vectors[missing] = embed([units[r][0] for r in missing])
+
+
+class UnitVectors:
+    """Quote units' vectors by text: made by `encode` when first asked for, kept up to `size` texts (the
+    least recently used dropped). A quote that many articles repeat is embedded once. Thread-safe; two
+    threads that miss the same text at once both embed it, with the same result."""
+
+    def __init__(self, encode: Embed, size: int) -> None:
+        self.size = size
+        self._encode = encode
+        self._kept: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.made = 0  # texts embedded, for tests and benches
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            found = {t: self._kept[t] for t in texts if t in self._kept}
+            for text in found:
+                self._kept.move_to_end(text)
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            made = self._encode(missing)
+            with self._lock:
+                self.made += len(missing)
+                for text, vector in zip(missing, made, strict=True):
+                    found[text] = self._kept[text] = vector
+                while len(self._kept) > self.size:
+                    self._kept.popitem(last=False)
+        return np.stack([found[t] for t in texts])
+
+
+# One article's quote as `align_articles` takes it: the quote, its units and their vectors (zeros where
+# not made yet, see `align`; None: no paraphrases).
 Quoted = tuple[Quote, Sequence[tuple[str, Span]], np.ndarray | None]
 
 
 def align_articles(
-    text_a: str, quotes_a: Sequence[Quoted], text_b: str, quotes_b: Sequence[Quoted]
+    text_a: str, quotes_a: Sequence[Quoted], text_b: str, quotes_b: Sequence[Quoted], embed: Embed | None = None
 ) -> list[tuple[int, int, Alignment]]:
     """Every quote of one article against every quote of another: (index in a, index in b, alignment).
 
@@ -233,7 +302,7 @@ def align_articles(
     found = {}
     for i, (quote_a, units_a, vectors_a) in enumerate(quotes_a):
         for j, (quote_b, units_b, vectors_b) in enumerate(quotes_b):
-            result = align(text_a, quote_a, units_a, vectors_a, text_b, quote_b, units_b, vectors_b)
+            result = align(text_a, quote_a, units_a, vectors_a, text_b, quote_b, units_b, vectors_b, embed=embed)
             if result is not None:
                 found[i, j] = result
     return [(i, j, result) for (i, j), result in found.items() if not _outdone(i, j, result, found)]
@@ -267,33 +336,16 @@ PARAPHRASE_MIN_WORDS = 4
 
 
 def can_paraphrase(unit: str) -> bool:
-    """Whether a quote unit is long enough to be judged as a paraphrase; a shorter one needs no vector
-    (a zero vector stands for it: its cosine with anything is 0)."""
+    """Whether a quote unit is long enough to be judged as a paraphrase; a shorter one never gets a vector
+    (its row stays zeros: its cosine with anything is 0)."""
     return len(_content(unit)) >= PARAPHRASE_MIN_WORDS
 
 
-def units_to_embed(units: Sequence[Sequence[tuple[str, Span]]]) -> tuple[list[str], list[int]]:
-    """An article's quote units (`quote_units` of each quote) in order, and the indices of those that
-    get a vector: the ones long enough to be paraphrases (`can_paraphrase`)."""
-    texts = [unit for quote in units for unit, _ in quote]
-    return texts, [i for i, unit in enumerate(texts) if can_paraphrase(unit)]
-
-
-def by_quote(vectors: np.ndarray, units: Sequence[Sequence[tuple[str, Span]]]) -> list[np.ndarray]:
-    """The rows of `vectors`, one per unit in `units_to_embed`'s order, cut into each quote's."""
-    out, row = [], 0
-    for quote in units:
-        out.append(vectors[row : row + len(quote)])
-        row += len(quote)
-    return out
-
-
-def _paraphrase(cosine: float, text_a: str, text_b: str) -> bool:
+def _may_paraphrase(text_a: str, text_b: str) -> bool:
+    """Whether two units share enough words to be one statement reworded; their cosine decides."""
     words_a, words_b = _content(text_a), _content(text_b)
     if min(len(words_a), len(words_b)) < PARAPHRASE_MIN_WORDS:
         return False
-    if cosine >= 0.9:
-        return True
     # Translations of one statement keep its names and its key words; the same speaker's talking point
     # on another occasion, or another speaker on the same topic, shares a word or two.
     shared = len(words_a & words_b)

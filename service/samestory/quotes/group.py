@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .align import WHOLE_BONUS, Alignment, AlignmentKind, align_articles
+from .align import WHOLE_BONUS, Alignment, AlignmentKind, Embed, align_articles, fill_vectors
 from .extract import WORD, Quote, Span
 
 __all__ = ["PairCache", "QuotedBy", "Wording", "group"]
@@ -25,7 +25,7 @@ class QuotedBy:
     text: str
     quote: Quote
     units: tuple[tuple[str, Span], ...]
-    vectors: np.ndarray | None
+    vectors: np.ndarray | None  # one row per unit, zeros where not made yet (`align` makes what it needs)
     # The article's store key. Keys are never reused and a stored article never changes, so a
     # PairCache keeps the alignments of two keyed articles under their keys (None: not kept).
     key: int | None = None
@@ -87,7 +87,7 @@ def _word_count(text: str) -> int:
     return len(WORD.findall(text))
 
 
-def _paraphrase_parts(a: QuotedBy, b: QuotedBy, result: Alignment) -> tuple[Alignment, bool, bool]:
+def _paraphrase_parts(a: QuotedBy, b: QuotedBy, result: Alignment, embed: Embed | None) -> tuple[Alignment, bool, bool]:
     """Between a quote of several sentences and a shorter one, a paraphrase belongs to one sentence.
 
     Two sentences quoted together may paraphrase a one-sentence quote of
@@ -101,6 +101,9 @@ def _paraphrase_parts(a: QuotedBy, b: QuotedBy, result: Alignment) -> tuple[Alig
     long, short = (a, b) if long_is_a else (b, a)
     if len(long.units) < 2:
         return result, *whole
+    if embed is not None:
+        fill_vectors(long.vectors, long.units, set(range(len(long.units))), embed)
+        fill_vectors(short.vectors, short.units, {0}, embed)
     sims = long.vectors @ short.vectors[0]
     best = int(np.argmax(sims[1:])) + 1
     long_whole, short_whole = (whole[0], whole[1]) if long_is_a else (whole[1], whole[0])
@@ -115,7 +118,9 @@ def _paraphrase_parts(a: QuotedBy, b: QuotedBy, result: Alignment) -> tuple[Alig
     return dataclasses.replace(result, span=short_span, other_span=span, similarity=similarity), True, False
 
 
-def _aligned(quotes: Sequence[QuotedBy], cache: PairCache | None) -> list[tuple[int, int, Alignment]]:
+def _aligned(
+    quotes: Sequence[QuotedBy], cache: PairCache | None, embed: Embed | None
+) -> list[tuple[int, int, Alignment]]:
     """Every aligned pair of quotes of different articles, (i, j, alignment of i with j) with i < j,
     each article against each other one as a whole (`align_articles`, kept in `cache` when given)."""
     by_article: dict[str, list[int]] = {}
@@ -130,7 +135,7 @@ def _aligned(quotes: Sequence[QuotedBy], cache: PairCache | None) -> list[tuple[
 
     def pair(x: int, y: int) -> PairAlignments:
         def align() -> PairAlignments:
-            return tuple(align_articles(*sides[x], *sides[y]))
+            return tuple(align_articles(*sides[x], *sides[y], embed=embed))
 
         if cache is None or keys[x] is None or keys[y] is None:
             return align()
@@ -153,7 +158,9 @@ def _aligned(quotes: Sequence[QuotedBy], cache: PairCache | None) -> list[tuple[
     return out
 
 
-def group(quotes: Sequence[QuotedBy], cache: PairCache | None = None) -> list[list[Wording]]:
+def group(
+    quotes: Sequence[QuotedBy], cache: PairCache | None = None, embed: Embed | None = None
+) -> list[list[Wording]]:
     """The statements of a cluster, each once, with every article's wording of it.
 
     Quotes that say the same thing as a whole (verbatim, variant, paraphrase)
@@ -161,7 +168,8 @@ def group(quotes: Sequence[QuotedBy], cache: PairCache | None = None) -> list[li
     lends that part of itself to the other's statement and is not merged
     with it, so a quote covering two statements shows up in both. Biggest
     statements (most articles) first. With a `cache`, pairs of articles met
-    before (by their store keys) are not aligned again.
+    before (by their store keys) are not aligned again. `embed` makes the
+    unit vectors a possible paraphrase needs (see `align`).
     """
     parent = list(range(len(quotes)))
 
@@ -174,12 +182,12 @@ def group(quotes: Sequence[QuotedBy], cache: PairCache | None = None) -> list[li
     lent: dict[int, list[Wording]] = {}
     covered: set[int] = set()
     found: dict[int, tuple[AlignmentKind, float]] = {}
-    for i, j, result in _aligned(quotes, cache):
+    for i, j, result in _aligned(quotes, cache, embed):
         a, b = quotes[i], quotes[j]
         whole_a = result.span == (a.quote.start, a.quote.end)
         whole_b = result.other_span == (b.quote.start, b.quote.end)
         if result.kind is AlignmentKind.PARAPHRASE:
-            result, whole_a, whole_b = _paraphrase_parts(a, b, result)
+            result, whole_a, whole_b = _paraphrase_parts(a, b, result, embed)
         if whole_a and whole_b:
             parent[find(i)] = find(j)
             found.setdefault(i, (result.kind, result.similarity))
