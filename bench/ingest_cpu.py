@@ -8,7 +8,9 @@ SQLite), without gRPC, and measures the process's CPU time in each stage. One
 article at a time, so every CPU second of the process belongs to the stage
 that is running. The baseline, in the same run, is the model's calls: on two
 cores the service can at best ingest 2 / (model CPU per article) articles a
-second, and the rest of the table is what stands between it and that.
+second, and the rest of the table is what stands between it and that. Last,
+how many quote units the model embedded (they are embedded when an alignment
+needs them), against the units long enough to be paraphrases.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from pathlib import Path
 
 from ingest_throughput import load
 from model_options import articles_parser, describe, open_model, server_settings
+from samestory import quotes
 from samestory.records import ArticleIn
 from samestory.server import build_detector
+from samestory.text import clean
 
 # (label, the object's attribute path from the detector, the method): nested stages are reported
 # inside the stage that calls them.
@@ -69,6 +73,7 @@ def main() -> int:
             for article in articles[1:]:
                 detector.ingest(article)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            made = detector.unit_vectors.made
         finally:
             detector.close()  # and its batcher
 
@@ -82,6 +87,15 @@ def main() -> int:
     print(f"  {'the rest (replay check, indexes, locks)':44s} {rest * 1000 / n:7.2f} ms")
     print(f"baseline: the model's calls alone, on {args.threads} cores     {args.threads * n / model:7.1f} articles/s")
     print(f"outside the model                                 {1 - model / cpu:7.2f} of the CPU")
+    # Quote units are embedded when an alignment needs them; before, every unit long enough to be a
+    # paraphrase was embedded at ingest.
+    units = sum(
+        quotes.can_paraphrase(unit)
+        for a in articles
+        for q in quotes.extract(a.text, clean(a.text).paragraphs)
+        for unit, _ in quotes.quote_units(a.text, q)
+    )
+    print(f"quote units embedded: {made} of the {units} long enough to be paraphrases (warm-up included)")
     return 0
 
 
