@@ -260,13 +260,17 @@ def test_get_cluster_returns_each_statement_once_with_every_wording(client, seed
 
 def test_quote_units_are_embedded_only_when_an_alignment_needs_them(server, embedder, seed_texts, monkeypatch):
     embedded: list[str] = []
-    encode = embedder.encode
 
-    def counted(texts, *args, **kwargs):
-        embedded.extend(texts)
-        return encode(texts, *args, **kwargs)
+    def counted(method):
+        def call(texts, *args, **kwargs):
+            embedded.extend(texts)
+            return method(texts, *args, **kwargs)
 
-    monkeypatch.setattr(embedder, "encode", counted)
+        return call
+
+    # Documents queue for a turn among the model's calls; quote units, made under the writer lock, run now.
+    for name in ("encode", "encode_now"):
+        monkeypatch.setattr(embedder, name, counted(getattr(embedder, name)))
     with SamestoryClient(server.target) as client:
         decisions = [client.ingest(seed_article(seed_texts, stem)) for stem in SEEDS]
     assert any(a.kind == pb.PARAPHRASE for d in decisions for a in d.aligned_quotes)

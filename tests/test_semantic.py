@@ -233,6 +233,60 @@ def test_the_batcher_runs_as_many_model_calls_at_once_as_the_embedder_can(parall
     assert not any(worker.is_alive() for worker in batching._workers)
 
 
+@pytest.mark.parametrize("backend", ["embedder", "two_calls"])
+def test_a_call_made_now_runs_beside_every_running_call_on_one_thread(request, backend, seed_texts):
+    embedder = request.getfixturevalue(backend)
+    units = ["this war is becoming internationalized", "we discussed the involvement of North Korean forces"]
+    expected = embedder.encode(units)
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(embedder.parallel_calls):  # every turn taken, as by batches of documents
+            embedder._calls.acquire()
+        try:
+            got = pool.submit(embedder.encode_now, units).result(timeout=60)
+            waiting = pool.submit(embedder.encode, units)
+            with pytest.raises(TimeoutError):
+                waiting.result(timeout=0.5)  # a call in turn waits
+        finally:
+            for _ in range(embedder.parallel_calls):
+                embedder._calls.release()
+        np.testing.assert_allclose(waiting.result(timeout=60), expected, atol=2e-5)
+    np.testing.assert_allclose(got, expected, atol=2e-5)
+
+
+class _Busy:
+    """A model whose queued calls wait for `free`; a call made now does not."""
+
+    identity, dim, parallel_calls = "busy", 4, 1
+
+    def __init__(self) -> None:
+        self.free = threading.Event()
+
+    def encode(self, texts, prefixes=()):
+        self.free.wait(60)
+        return np.ones((len(texts), 4), dtype=np.float32)
+
+    def encode_now(self, texts):
+        return np.full((len(texts), 4), 2, dtype=np.float32)
+
+
+def test_the_batchers_call_made_now_passes_its_queue():
+    busy = _Busy()
+    batching = BatchingEmbedder(busy, wait=0)
+    with ThreadPoolExecutor(2) as pool:
+        queued = pool.submit(batching.encode, ["document"])
+        assert batching.encode_now(["unit", "unit"]).tolist() == [[2.0] * 4] * 2  # the worker is busy
+        assert not queued.done()
+        busy.free.set()
+        assert queued.result(timeout=60).shape == (1, 4)
+    batching.close()
+    # An embedder without a call made now runs the texts directly, still past the queue.
+    failing = BatchingEmbedder(_Failing(), wait=0)
+    with pytest.raises(RuntimeError, match="the model broke"):
+        failing.encode_now(["a"])
+    assert failing.encode(["b"]).shape == (1, 4)
+    failing.close()
+
+
 class _Failing:
     identity, dim = "failing", 4
 

@@ -133,7 +133,10 @@ class Detector:
         self._lock = threading.Lock()
         self._aligned_pairs = quotes_mod.PairCache(_ALIGNED_PAIRS)
         # Quote units are embedded when an alignment first needs them (see quotes.align), not at ingest.
-        self.unit_vectors = quotes_mod.UnitVectors(embedder.encode, _UNIT_VECTORS)
+        # That is under the writer lock: an embedder that can (the server's batcher) runs them at once,
+        # not queued behind a batch of documents.
+        now = getattr(embedder, "encode_now", embedder.encode)
+        self.unit_vectors = quotes_mod.UnitVectors(now, _UNIT_VECTORS)
         self._lexical = self._new_lexical()
         self._vectors = self._new_vectors()
         # The time window: (ingest time, key) of every indexed article, oldest first. Articles

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import glob
 import hashlib
@@ -213,6 +214,18 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         LOG.info("loaded model %s from %s (dim %d)", self.identity, self.model_dir, self.dim)
 
     def encode(self, texts: Sequence[str], prefixes: Prefixes = ()) -> np.ndarray:
+        return self._encode(texts, prefixes, now=False)
+
+    def encode_now(self, texts: Sequence[str]) -> np.ndarray:
+        """`encode`, started at once on the calling thread and one core, beside the calls running.
+
+        For the few short texts a decision waits for under the writer lock (quote units): taking
+        a turn among the calls would wait behind a batch of documents (up to 0.7 s here, measured
+        in a stream on torch-fp32), while a short text takes a few milliseconds.
+        """
+        return self._encode(texts, (), now=True)
+
+    def _encode(self, texts: Sequence[str], prefixes: Prefixes, now: bool) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
@@ -221,7 +234,7 @@ class SentenceTransformerEmbedder(LocalEmbedder):
 
         def run(batch: list[int]) -> None:
             rows = [own[k] for k in batch]
-            for r, (vector, tokens) in zip(rows, self._forward([texts[r] for r in rows]), strict=True):
+            for r, (vector, tokens) in zip(rows, self._forward([texts[r] for r in rows], now), strict=True):
                 out[r] = vector
                 for p in pooled.get(r, ()):
                     out[p] = _pooled_prefix(tokens, counts[p])
@@ -230,7 +243,7 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         # plus a fixed cost per call: the texts are cut where that sum is smallest, each batch within
         # `batch_tokens` padded tokens.
         batches = plan_batches(lengths, self.batch_tokens, _CALL_COST_TOKENS)
-        if self._pool is None or len(batches) == 1:
+        if now or self._pool is None or len(batches) == 1:
             for batch in batches:
                 run(batch)
         else:
@@ -242,16 +255,17 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         with self._tokenizer_lock:
             return self._model.tokenizer(list(texts), truncation=True, max_length=self.max_tokens)["input_ids"]
 
-    def _forward(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """One model call: each text's sentence vector and its token states (padding dropped)."""
+    def _forward(self, texts: list[str], now: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+        """One model call: each text's sentence vector and its token states (padding dropped). `now`:
+        without waiting for a turn among the `parallel_calls`, on one thread (`encode_now`)."""
         with self._tokenizer_lock:
             features = self._model.preprocess(texts)
         autocast = self._torch.autocast("cpu", dtype=self._torch.bfloat16, enabled=self.backend == "torch-bf16")
-        with self._calls, self._torch.inference_mode(), autocast:
+        with contextlib.nullcontext() if now else self._calls, self._torch.inference_mode(), autocast:
             with self._running_lock:
                 self._running += 1
                 # A call that starts alone takes every thread; one that starts beside another, its share.
-                threads = self._call_threads if self._running > 1 else self.threads
+                threads = 1 if now else self._call_threads if self._running > 1 else self.threads
             try:
                 # Torch's thread count is the calling thread's own.
                 if self._torch.get_num_threads() != threads:
@@ -658,6 +672,12 @@ class BatchingEmbedder:
         request = _Request(list(texts), list(prefixes), Future())
         self._queue.put(request)
         return request.future.result()
+
+    def encode_now(self, texts: Sequence[str]) -> np.ndarray:
+        """The texts' vectors at once, on the calling thread, past the queue and beside the running
+        batches: for the few short texts a decision waits for under the writer lock (quote units)."""
+        now = getattr(self.embedder, "encode_now", None)
+        return now(texts) if now is not None else self.embedder.encode(texts)
 
     def close(self) -> None:
         for _ in self._workers:
