@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -15,6 +13,7 @@ from enum import Enum
 import numpy as np
 
 from .extract import WORD, Quote, Span, trim
+from .kept import Kept
 
 __all__ = [
     "WHOLE_BONUS",
@@ -248,35 +247,25 @@ def fill_vectors(vectors: np.ndarray, units: Sequence[tuple[str, Span]], rows: s
         vectors[missing] = embed([units[r][0] for r in missing])
 
 
-class UnitVectors:
+class UnitVectors(Kept[str, np.ndarray]):
     """Quote units' vectors by text: made by `encode` when first asked for, kept up to `size` texts (the
     least recently used dropped). A quote that many articles repeat is embedded once. Thread-safe; two
     threads that miss the same text at once both embed it, with the same result."""
 
     def __init__(self, encode: Embed, size: int) -> None:
-        self.size = size
+        super().__init__(size)
         self._encode = encode
-        self._kept: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
         self.made = 0  # texts embedded, for tests and benches
 
-    def __len__(self) -> int:
-        return len(self._kept)
-
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            found = {t: self._kept[t] for t in texts if t in self._kept}
-            for text in found:
-                self._kept.move_to_end(text)
+        found = self.found(texts)
         missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
-            made = self._encode(missing)
+            made = dict(zip(missing, self._encode(missing), strict=True))
+            self.keep(made)
             with self._lock:
-                self.made += len(missing)
-                for text, vector in zip(missing, made, strict=True):
-                    found[text] = self._kept[text] = vector
-                while len(self._kept) > self.size:
-                    self._kept.popitem(last=False)
+                self.made += len(made)
+            found.update(made)
         return np.stack([found[t] for t in texts])
 
 

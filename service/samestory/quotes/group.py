@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .align import WHOLE_BONUS, Alignment, AlignmentKind, Embed, align_articles, fill_vectors
 from .extract import WORD, Quote, Span
+from .kept import Kept
 
 __all__ = ["PairCache", "QuotedBy", "Wording", "group"]
 
@@ -35,7 +34,7 @@ class QuotedBy:
 PairAlignments = tuple[tuple[int, int, Alignment], ...]
 
 
-class PairCache:
+class PairCache(Kept[int, PairAlignments]):
     """`align_articles` of pairs of stored articles, kept between calls, the least recently used dropped
     past `size`.
 
@@ -44,30 +43,13 @@ class PairCache:
     threads that miss the same pair at once both align it, with the same result.
     """
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._pairs: OrderedDict[Hashable, PairAlignments] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._pairs)
-
-    def get(self, key: Hashable, align: Callable[[], PairAlignments]) -> PairAlignments:
-        with self._lock:
-            found = self._pairs.get(key)
-            if found is not None:
-                self._pairs.move_to_end(key)
-                return found
-        found = align()
-        with self._lock:
-            self._pairs[key] = found
-            while len(self._pairs) > self.size:
-                self._pairs.popitem(last=False)
-        return found
-
-    def clear(self) -> None:
-        with self._lock:
-            self._pairs.clear()
+    def get(self, key: int, align: Callable[[], PairAlignments]) -> PairAlignments:
+        found = self.found([key])
+        if key in found:
+            return found[key]
+        aligned = align()
+        self.keep({key: aligned})
+        return aligned
 
 
 @dataclass(frozen=True)
