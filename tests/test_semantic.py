@@ -147,7 +147,7 @@ class _InFlight:
 def test_torch_runs_as_many_model_calls_at_once_as_it_is_told(request, backend, at_once, seed_texts):
     embedder = request.getfixturevalue(backend)
     texts = [p for t in seed_texts.values() for p in t.split("\n") if len(p.split()) > 5][:8]
-    forward = embedder._model.forward
+    forward = embedder._run
     in_flight, threads = _InFlight(), []
 
     def watched(features):
@@ -156,14 +156,14 @@ def test_torch_runs_as_many_model_calls_at_once_as_it_is_told(request, backend, 
             return forward(features)
 
     expected = embedder.encode(texts)
-    embedder._model.forward = watched
+    embedder._run = watched
     try:
         alone = embedder.encode(texts[:1])
         assert threads == [2]  # a call that starts alone takes both threads
         with ThreadPoolExecutor(4) as pool:  # four callers at once, two texts each
             got = list(pool.map(embedder.encode, [texts[n : n + 2] for n in range(0, 8, 2)]))
     finally:
-        del embedder._model.forward
+        embedder._run = forward
     assert in_flight.most == at_once
     assert min(threads) == 2 // at_once  # beside another, a call takes its share
     np.testing.assert_allclose(np.vstack(got), expected, atol=2e-5)
@@ -319,6 +319,58 @@ def test_bf16_vectors_agree_with_fp32_and_never_share_its_index(tmp_path, embedd
     assert cosines.min() > 0.9999
     assert bf16.identity != embedder.identity and "torch-bf16" in bf16.identity
     _refuses_the_data_of(embedder, bf16, tmp_path, texts[0])
+
+
+@pytest.mark.parametrize("backend", ["embedder", "bf16"])
+def test_torch_runs_the_transformer_as_one_traced_graph_with_the_modules_numbers(request, backend, seed_texts):
+    embedder = request.getfixturevalue(backend)
+    calls = []
+    # The transformer's layers, attention, linear maps and norms: modules run one by one from Python.
+    hooks = [
+        module.register_forward_pre_hook(lambda module, args: calls.append(module))
+        for module in embedder._model[0].model.modules()
+    ]
+    # Paragraphs of every length in one batch, so most rows are padded; a lead pooled from its document.
+    texts = sorted({p for t in seed_texts.values() for p in t.split("\n") if p.strip()}, key=len)[::7]
+    texts.append(texts[-1][: len(texts[-1]) // 3])
+    prefixes = [(len(texts) - 1, len(texts) - 2)]
+    try:
+        traced = embedder.encode(texts, prefixes)
+        assert embedder.traced and not calls  # no module ran in Python
+        run, run_autocast = embedder._run, embedder._run_autocast
+        embedder._run, embedder._run_autocast = embedder._model.forward, embedder._autocast
+        try:
+            modules = embedder.encode(texts, prefixes)
+        finally:
+            embedder._run, embedder._run_autocast = run, run_autocast
+        assert calls  # the hook sees the modules when they run
+    finally:
+        for hook in hooks:
+            hook.remove()
+    np.testing.assert_array_equal(traced, modules)
+
+
+def test_a_transformer_that_cannot_be_traced_the_same_runs_module_by_module(embedder, monkeypatch, caplog):
+    from samestory.semantic import _TracedTransformer
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("cannot trace this")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.jit, "trace", broken)
+        assert _TracedTransformer.trace(embedder._model, embedder._autocast) is None
+    assert "cannot be traced (cannot trace this)" in caplog.text
+    freeze = torch.jit.freeze
+
+    def off_by_a_little(module):
+        graph = freeze(module)
+        return lambda *tensors: graph(*tensors) + 1e-4
+
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.jit, "freeze", off_by_a_little)
+        assert _TracedTransformer.trace(embedder._model, embedder._autocast) is None
+    assert "token_embeddings differ from the modules'" in caplog.text
+    assert _TracedTransformer.trace(embedder._model, embedder._autocast) is not None
 
 
 def test_int8_vectors_agree_with_fp32_and_never_share_its_index(tmp_path, embedder, int8, seed_texts):
