@@ -170,34 +170,27 @@ _GRAPH_PROBES = ("A short text.", "A longer text, so that the shorter one of the
 
 
 class _TracedTransformer:
-    """The model's transformer as one TorchScript graph, which runs without Python between its operators.
+    """The model's modules as one TorchScript graph, which runs without Python between its operators.
 
-    Run module by module, the transformer takes Python's lock for each of its few hundred
-    operators; while a request thread runs Python (text cleaning, the decision, the store),
-    each of them waits for it. Measured here on one thread, a forward pass took 5.6 times as
-    long beside a thread running Python, and the traced graph 1.3 times, about what a second
-    process on the other core costs it. The graph computes what the modules compute (the same
-    floats on every input shape checked), and `trace` returns None, so the modules run as
-    before, where a model cannot be traced or its graph gives other numbers on the probes.
+    Run module by module, the model takes Python's lock for each of its few hundred operators;
+    while a request thread runs Python (text cleaning, the decision, the store), each of them
+    waits for it. The graph computes what the modules compute (the same floats on every input
+    shape checked) from the token ids to the token states and the pooled, normalised vector,
+    and `trace` returns None, so the modules run as before, where a model cannot be traced or
+    its graph gives other numbers on the probes. `bench/model_contention.py` times both.
     """
 
-    def __init__(self, graph, names: tuple[str, ...], output: str, after) -> None:
-        self._graph, self._names, self._output, self._after = graph, names, output, after
+    def __init__(self, graph, names: tuple[str, ...]) -> None:
+        self._graph, self._names = graph, names
 
     @classmethod
     def trace(cls, model, autocast) -> _TracedTransformer | None:
         import torch
-        from sentence_transformers.sentence_transformer.modules import Transformer
 
-        first = model[0]
-        config = getattr(first, "modality_config", {}).get("text", {})
-        if not isinstance(first, Transformer) or config.get("method") != "forward":
-            return None
         features = model.preprocess(list(_GRAPH_PROBES))
         names = tuple(name for name in _GRAPH_INPUTS if name in features)
         if set(features) - set(names) - {"modality"} or names[:2] != _GRAPH_INPUTS[:2]:
-            return None
-        output = config.get("method_output_name")
+            return None  # inputs other than a BERT-style tokenizer's
 
         class Forward(torch.nn.Module):
             def __init__(self, inner) -> None:
@@ -205,30 +198,34 @@ class _TracedTransformer:
                 self.inner = inner
 
             def forward(self, *tensors):
-                return self.inner(**dict(zip(names, tensors, strict=True)), return_dict=True)[output]
+                out = self.inner.forward(dict(zip(names, tensors, strict=True)))
+                return out["token_embeddings"], out["sentence_embedding"]
 
         inputs = tuple(features[name] for name in names)
         try:
             with warnings.catch_warnings(), torch.no_grad(), autocast():
                 warnings.simplefilter("ignore")  # the tracer's notes on Python values it records as constants
-                graph = torch.jit.freeze(torch.jit.trace(Forward(first.model).eval(), inputs, check_trace=False))
-            traced = cls(graph, names, first.module_output_name, torch.nn.Sequential(*list(model)[1:]))
+                modules = torch.nn.Sequential(*model)  # the modules alone, without the model's own attributes
+                graph = torch.jit.freeze(torch.jit.trace(Forward(modules).eval(), inputs, check_trace=False))
+            traced = cls(graph, names)
             with torch.inference_mode(), autocast():
                 expected = model.forward(dict(features))
             with torch.inference_mode():
                 got = traced(dict(features))
         except Exception as exc:  # noqa: BLE001 - any failure means the modules run as they are
-            LOG.warning("the model's transformer cannot be traced (%s); it runs module by module", exc)
+            LOG.warning("the model cannot be traced (%s); it runs module by module", exc)
             return None
         for key in ("token_embeddings", "sentence_embedding"):
             if not torch.equal(expected[key].float(), got[key].float()):
-                LOG.warning("the traced transformer's %s differ from the modules'; it runs module by module", key)
+                LOG.warning("the traced model's %s differ from the modules'; it runs module by module", key)
                 return None
         return traced
 
-    def __call__(self, features: dict):
-        features[self._output] = self._graph(*(features[name] for name in self._names))
-        return self._after(features)
+    def __call__(self, features: dict) -> dict:
+        features["token_embeddings"], features["sentence_embedding"] = self._graph(
+            *(features[name] for name in self._names)
+        )
+        return features
 
 
 class SentenceTransformerEmbedder(LocalEmbedder):
@@ -347,11 +344,13 @@ class SentenceTransformerEmbedder(LocalEmbedder):
             finally:
                 with self._running_lock:
                     self._running -= 1
-        vectors = outputs["sentence_embedding"].float()
-        vectors = vectors / vectors.norm(dim=1, keepdim=True)
-        states = outputs["token_embeddings"].float()
-        masks = outputs["attention_mask"].bool()
-        return [(vectors[n].numpy(), states[n][masks[n]].numpy()) for n in range(len(texts))]
+        # In numpy: each torch operator called from Python lets go of Python's lock and waits to take it
+        # back, behind a request thread that runs Python (bench/model_contention.py).
+        vectors = outputs["sentence_embedding"].float().numpy()
+        vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        states = outputs["token_embeddings"].float().numpy()
+        masks = outputs["attention_mask"].numpy().astype(bool)
+        return [(vectors[n], states[n][masks[n]]) for n in range(len(texts))]
 
     def _autocast(self):
         return self._torch.autocast("cpu", dtype=self._torch.bfloat16, enabled=self.backend == "torch-bf16")
