@@ -245,7 +245,9 @@ class SentenceTransformerEmbedder(LocalEmbedder):
     operator. Texts are sorted by length and cut into batches of at most
     `batch_tokens` padded tokens: short texts go many to a batch and are never
     padded to the length of a long one; the batches of one `encode` run side
-    by side.
+    by side. The model runs as one traced graph where it can be traced with the
+    same numbers (`traced`), so the service's Python work does not stall it
+    between operators.
     """
 
     def __init__(
