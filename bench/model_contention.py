@@ -83,17 +83,8 @@ def main() -> int:
         print("this model could not be traced; nothing to compare")
         return 1
     docs = load_documents(args.dataset, args.batch)
-    graph, graph_autocast = embedder._run, embedder._run_autocast
-
-    def modules() -> None:
-        embedder._run, embedder._run_autocast = embedder._model.forward, embedder._autocast
-
-    def traced() -> None:
-        embedder._run, embedder._run_autocast = graph, graph_autocast
-
-    modules()
-    expected = embedder.encode_now(docs)  # encode_now: one thread, as a call beside another runs
-    traced()
+    with embedder.modules_only():
+        expected = embedder.encode_now(docs)  # encode_now: one thread, as a call beside another runs
     same = bool((embedder.encode_now(docs) == expected).all())
     python = sys.version.split()[0]
     print(f"{args.backend}, {len(docs)} documents of {args.dataset.name} a pass, one thread, python {python}")
@@ -106,9 +97,8 @@ def main() -> int:
         ("a process running Python", python_process),
     ):
         with beside():
-            modules()
-            by_modules = median_ms(lambda: embedder.encode_now(docs), args.passes)
-            traced()
+            with embedder.modules_only():
+                by_modules = median_ms(lambda: embedder.encode_now(docs), args.passes)
             by_graph = median_ms(lambda: embedder.encode_now(docs), args.passes)
         alone = alone or by_modules  # the baseline: the modules alone
         print(f"{name:<30} {by_modules:11.1f} {by_graph:9.1f} {by_modules / alone:14.2f} {by_graph / alone:12.2f}")

@@ -334,17 +334,22 @@ def test_torch_runs_the_transformer_as_one_traced_graph_with_the_modules_numbers
     texts = sorted({p for t in seed_texts.values() for p in t.split("\n") if p.strip()}, key=len)[::7]
     texts.append(texts[-1][: len(texts[-1]) // 3])
     prefixes = [(len(texts) - 1, len(texts) - 2)]
+    preprocess, tokenized = embedder._model.preprocess, []
+
+    def watched(texts, *args, **kwargs):
+        tokenized.append(texts)
+        return preprocess(texts, *args, **kwargs)
+
+    embedder._model.preprocess = watched
     try:
         traced = embedder.encode(texts, prefixes)
         assert embedder.traced and not calls  # no module ran in Python
-        run, run_autocast = embedder._run, embedder._run_autocast
-        embedder._run, embedder._run_autocast = embedder._model.forward, embedder._autocast
-        try:
+        assert not tokenized  # the graph's inputs are padded from the ids that planned the batches
+        with embedder.modules_only():
             modules = embedder.encode(texts, prefixes)
-        finally:
-            embedder._run, embedder._run_autocast = run, run_autocast
-        assert calls  # the hook sees the modules when they run
+        assert calls and tokenized  # the hook sees the modules when they run, on preprocess's inputs
     finally:
+        del embedder._model.preprocess
         for hook in hooks:
             hook.remove()
     np.testing.assert_array_equal(traced, modules)

@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
@@ -181,7 +181,7 @@ class _TracedTransformer:
     """
 
     def __init__(self, graph, names: tuple[str, ...]) -> None:
-        self._graph, self._names = graph, names
+        self._graph, self.names = graph, names
 
     @classmethod
     def trace(cls, model, autocast) -> _TracedTransformer | None:
@@ -223,7 +223,7 @@ class _TracedTransformer:
 
     def __call__(self, features: dict) -> dict:
         features["token_embeddings"], features["sentence_embedding"] = self._graph(
-            *(features[name] for name in self._names)
+            *(features[name] for name in self.names)
         )
         return features
 
@@ -281,6 +281,9 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         self.identity = self._identity(backend)
         # The fast tokenizer is not safe to call from two threads at once; the model's forward is.
         self._tokenizer_lock = threading.Lock()
+        # The traced graph's inputs are padded from the token ids `encode` makes to plan its batches,
+        # where they equal sentence-transformers' `preprocess`: a text is tokenized once, not twice.
+        self._graph_inputs = traced.names if traced and self._same_inputs(traced.names) else None
         self._calls = threading.Semaphore(self.parallel_calls)
         self._running, self._running_lock = 0, threading.Lock()
         self._pool = ThreadPoolExecutor(self.parallel_calls) if self.parallel_calls > 1 else None
@@ -307,7 +310,8 @@ class SentenceTransformerEmbedder(LocalEmbedder):
 
         def run(batch: list[int]) -> None:
             rows = [own[k] for k in batch]
-            for r, (vector, tokens) in zip(rows, self._forward([texts[r] for r in rows], now), strict=True):
+            passes = self._forward([texts[r] for r in rows], now, [ids[k] for k in batch])
+            for r, (vector, tokens) in zip(rows, passes, strict=True):
                 out[r] = vector
                 for p in pooled.get(r, ()):
                     out[p] = _pooled_prefix(tokens, counts[p])
@@ -328,11 +332,45 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         with self._tokenizer_lock:
             return self._model.tokenizer(list(texts), truncation=True, max_length=self.max_tokens)["input_ids"]
 
-    def _forward(self, texts: list[str], now: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
-        """One model call: each text's sentence vector and its token states (padding dropped). `now`:
-        without waiting for a turn among the `parallel_calls`, on one thread (`encode_now`)."""
+    @contextlib.contextmanager
+    def modules_only(self) -> Iterator[None]:
+        """Run the modules one by one from `preprocess`'s inputs, as for a model that cannot be traced:
+        the baseline of `bench/model_contention.py` and of the tests. Not while other calls run."""
+        saved = self._run, self._run_autocast, self._graph_inputs
+        self._run, self._run_autocast, self._graph_inputs = self._model.forward, self._autocast, None
+        try:
+            yield
+        finally:
+            self._run, self._run_autocast, self._graph_inputs = saved
+
+    def _same_inputs(self, names: tuple[str, ...]) -> bool:
+        """Whether inputs padded from `_token_ids` are `preprocess`'s, on texts shorter and longer than a read."""
+        texts = [*_GRAPH_PROBES, " ".join(["word"] * 2 * self.max_tokens)]
         with self._tokenizer_lock:
-            features = self._model.preprocess(texts)
+            expected = self._model.preprocess(texts)
+        got = self._padded(self._token_ids(texts), names)
+        return all(self._torch.equal(expected[name], got[name]) for name in names)
+
+    def _padded(self, ids: Sequence[Sequence[int]], names: tuple[str, ...]) -> dict:
+        """The model's inputs for token ids: padded ids, the attention mask, and one segment."""
+        rows = np.full((len(ids), max(len(row) for row in ids)), self._model.tokenizer.pad_token_id, dtype=np.int64)
+        mask = np.zeros(rows.shape, dtype=np.int64)
+        for n, row in enumerate(ids):
+            rows[n, : len(row)], mask[n, : len(row)] = row, 1
+        inputs = {"input_ids": rows, "attention_mask": mask, "token_type_ids": np.zeros_like(rows)}
+        return {name: self._torch.from_numpy(inputs[name]) for name in names}
+
+    def _forward(
+        self, texts: list[str], now: bool = False, ids: Sequence[Sequence[int]] | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """One model call: each text's sentence vector and its token states (padding dropped). `now`:
+        without waiting for a turn among the `parallel_calls`, on one thread (`encode_now`). `ids`:
+        the texts' token ids, where `encode` has them."""
+        if self._graph_inputs and ids is not None:
+            features = self._padded(ids, self._graph_inputs)
+        else:
+            with self._tokenizer_lock:
+                features = self._model.preprocess(texts)
         with contextlib.nullcontext() if now else self._calls, self._torch.inference_mode(), self._run_autocast():
             with self._running_lock:
                 self._running += 1
