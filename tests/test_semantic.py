@@ -378,6 +378,21 @@ def test_a_transformer_that_cannot_be_traced_the_same_runs_module_by_module(embe
     assert _TracedTransformer.trace(embedder._model, embedder._autocast) is not None
 
 
+def test_graph_inputs_come_from_preprocess_where_padded_ids_would_differ(embedder, monkeypatch):
+    names = embedder._graph_inputs
+    assert names and embedder._same_inputs(names)
+    with monkeypatch.context() as patch:  # ids cut one token short of the read: not preprocess's
+        patch.setattr(embedder, "max_tokens", embedder.max_tokens - 1)
+        assert not embedder._same_inputs(names)
+
+    def unpaddable(ids, names):
+        raise TypeError("no padding token")  # as np.full raises for a tokenizer whose pad_token_id is None
+
+    with monkeypatch.context() as patch:
+        patch.setattr(embedder, "_padded", unpaddable)
+        assert not embedder._same_inputs(names)
+
+
 def test_int8_vectors_agree_with_fp32_and_never_share_its_index(tmp_path, embedder, int8, seed_texts):
     texts = list(seed_texts.values())
     lead = texts[0][:300]
