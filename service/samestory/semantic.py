@@ -356,13 +356,9 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         return all(self._torch.equal(expected[name], got[name]) for name in names)
 
     def _padded(self, ids: Sequence[Sequence[int]], names: tuple[str, ...]) -> dict:
-        """The model's inputs for token ids: padded ids, the attention mask, and one segment."""
-        rows = np.full((len(ids), max(len(row) for row in ids)), self._model.tokenizer.pad_token_id, dtype=np.int64)
-        mask = np.zeros(rows.shape, dtype=np.int64)
-        for n, row in enumerate(ids):
-            rows[n, : len(row)], mask[n, : len(row)] = row, 1
-        inputs = {"input_ids": rows, "attention_mask": mask, "token_type_ids": np.zeros_like(rows)}
-        return {name: self._torch.from_numpy(inputs[name]) for name in names}
+        """The model's inputs for token ids, as tensors under `preprocess`'s names."""
+        padded = dict(zip(_GRAPH_INPUTS, _padded_batch(ids, self._model.tokenizer.pad_token_id), strict=True))
+        return {name: self._torch.from_numpy(padded[name]) for name in names}
 
     def _forward(
         self, texts: list[str], now: bool = False, ids: Sequence[Sequence[int]] | None = None
@@ -444,6 +440,17 @@ def _tokenized(
     ids = token_ids([texts[i] for i in own] + [texts[row] for row in prefix_rows])
     counts = {row: len(ids[len(own) + n]) for n, row in enumerate(prefix_rows)}
     return own, pooled, ids[: len(own)], counts
+
+
+def _padded_batch(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A batch of token ids as a BERT-style model takes it: the ids padded with `pad_id`, the attention
+    mask (1 on each text's own tokens), and the segment ids (all one segment)."""
+    lengths = [len(row) for row in ids]
+    padded = np.full((len(ids), max(lengths)), pad_id, dtype=np.int64)
+    for n, row in enumerate(ids):
+        padded[n, : len(row)] = row
+    mask = (np.arange(padded.shape[1])[None, :] < np.array(lengths)[:, None]).astype(np.int64)
+    return padded, mask, np.zeros_like(padded)
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -563,14 +570,9 @@ class OnnxEmbedder(LocalEmbedder):
 
     def _states(self, ids: Sequence[Sequence[int]]) -> list[np.ndarray]:
         """One model call on a padded batch: each text's token states, padding dropped."""
-        lengths = [len(row) for row in ids]
-        feed_ids = np.full((len(ids), max(lengths)), self._pad_id, dtype=np.int64)
-        for n, row in enumerate(ids):
-            feed_ids[n, : len(row)] = row
-        mask = (np.arange(feed_ids.shape[1])[None, :] < np.array(lengths)[:, None]).astype(np.int64)
-        feed = {"ids": feed_ids, "mask": mask, "types": np.zeros_like(feed_ids)}
+        feed = dict(zip(("ids", "mask", "types"), _padded_batch(ids, self._pad_id), strict=True))
         hidden = self._session.run(None, feed)[0]
-        return [states[:length] for states, length in zip(hidden, lengths, strict=True)]
+        return [states[: len(row)] for states, row in zip(hidden, ids, strict=True)]
 
     def encode(self, texts: Sequence[str], prefixes: Prefixes = ()) -> np.ndarray:
         """Safe to call from several threads at once: `parallel_calls` of them run side by side.
