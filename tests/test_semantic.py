@@ -163,7 +163,7 @@ def test_torch_runs_as_many_model_calls_at_once_as_it_is_told(request, backend, 
         with ThreadPoolExecutor(4) as pool:  # four callers at once, two texts each
             got = list(pool.map(embedder.encode, [texts[n : n + 2] for n in range(0, 8, 2)]))
     finally:
-        embedder._run = forward
+        del embedder._run
     assert in_flight.most == at_once
     assert min(threads) == 2 // at_once  # beside another, a call takes its share
     np.testing.assert_allclose(np.vstack(got), expected, atol=2e-5)
@@ -379,8 +379,8 @@ def test_a_transformer_that_cannot_be_traced_the_same_runs_module_by_module(embe
 
 
 def test_graph_inputs_come_from_preprocess_where_padded_ids_would_differ(embedder, monkeypatch):
-    names = embedder._graph_inputs
-    assert names and embedder._same_inputs(names)
+    names = embedder._graph.names
+    assert embedder._pads_ids and embedder._same_inputs(names)
     with monkeypatch.context() as patch:  # ids cut one token short of the read: not preprocess's
         patch.setattr(embedder, "max_tokens", embedder.max_tokens - 1)
         assert not embedder._same_inputs(names)

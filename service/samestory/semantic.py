@@ -269,12 +269,8 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         self._model = _load_sentence_transformer(self.model_dir)
         self._model.eval()  # encode() would set it; _forward calls the modules directly
         self._model.max_seq_length = max_tokens
-        traced = _TracedTransformer.trace(self._model, self._autocast)
-        self.traced = traced is not None
-        # One forward pass over the tokenized features. The traced graph carries bf16's casts in
-        # itself; the modules take them from autocast.
-        self._run = traced or self._model.forward
-        self._run_autocast = contextlib.nullcontext if traced else self._autocast
+        # None: the modules run one by one (`_run`).
+        self._graph = _TracedTransformer.trace(self._model, self._autocast)
         self.threads = max(1, threads)
         self.batch_tokens = max(batch_tokens, max_tokens)
         self.dim = int(self._model.get_embedding_dimension())
@@ -283,7 +279,7 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         self._tokenizer_lock = threading.Lock()
         # The traced graph's inputs are padded from the token ids `encode` makes to plan its batches,
         # where they equal sentence-transformers' `preprocess`: a text is tokenized once, not twice.
-        self._graph_inputs = traced.names if traced and self._same_inputs(traced.names) else None
+        self._pads_ids = self._graph is not None and self._same_inputs(self._graph.names)
         self._calls = threading.Semaphore(self.parallel_calls)
         self._running, self._running_lock = 0, threading.Lock()
         self._pool = ThreadPoolExecutor(self.parallel_calls) if self.parallel_calls > 1 else None
@@ -336,12 +332,24 @@ class SentenceTransformerEmbedder(LocalEmbedder):
     def modules_only(self) -> Iterator[None]:
         """Run the modules one by one from `preprocess`'s inputs, as for a model that cannot be traced:
         the baseline of `bench/model_contention.py` and of the tests. Not while other calls run."""
-        saved = self._run, self._run_autocast, self._graph_inputs
-        self._run, self._run_autocast, self._graph_inputs = self._model.forward, self._autocast, None
+        graph, self._graph = self._graph, None
         try:
             yield
         finally:
-            self._run, self._run_autocast, self._graph_inputs = saved
+            self._graph = graph
+
+    @property
+    def traced(self) -> bool:
+        """Whether the model runs as one traced graph."""
+        return self._graph is not None
+
+    def _run(self, features: dict) -> dict:
+        """One forward pass over the tokenized features. The traced graph carries bf16's casts in
+        itself; the modules take them from autocast."""
+        if self._graph is not None:
+            return self._graph(features)
+        with self._autocast():
+            return self._model.forward(features)
 
     def _same_inputs(self, names: tuple[str, ...]) -> bool:
         """Whether inputs padded from `_token_ids` are `preprocess`'s, on texts shorter and longer than a read."""
@@ -366,12 +374,12 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         """One model call: each text's sentence vector and its token states (padding dropped). `now`:
         without waiting for a turn among the `parallel_calls`, on one thread (`encode_now`). `ids`:
         the texts' token ids, where `encode` has them."""
-        if self._graph_inputs and ids is not None:
-            features = self._padded(ids, self._graph_inputs)
+        if self._graph is not None and self._pads_ids and ids is not None:
+            features = self._padded(ids, self._graph.names)
         else:
             with self._tokenizer_lock:
                 features = self._model.preprocess(texts)
-        with contextlib.nullcontext() if now else self._calls, self._torch.inference_mode(), self._run_autocast():
+        with contextlib.nullcontext() if now else self._calls, self._torch.inference_mode():
             with self._running_lock:
                 self._running += 1
                 # A call that starts alone takes every thread; one that starts beside another, its share.
