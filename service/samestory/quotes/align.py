@@ -221,17 +221,16 @@ def align(
     if embed is not None:
         fill_vectors(vectors_a, units_a, {i for i, _ in pairs}, embed)
         fill_vectors(vectors_b, units_b, {j for _, j in pairs}, embed)
-    best: tuple[float, int, int] | None = None
+    best: tuple[float, float, int, int] | None = None
     for i, j in pairs:
         cosine = float(vectors_a[i] @ vectors_b[j])
         # Whole quotes (unit 0) win over a clause that scores about as well.
         rank = cosine + WHOLE_BONUS * ((i == 0) + (j == 0))
         if cosine >= paraphrase_threshold and (best is None or rank > best[0]):
-            best = (rank, i, j)
+            best = (rank, cosine, i, j)
     if best is None:
         return None
-    _, i, j = best
-    cosine = float(vectors_a[i] @ vectors_b[j])
+    _, cosine, i, j = best
     return Alignment(a, b, units_a[i][1], units_b[j][1], round(cosine, 4), AlignmentKind.PARAPHRASE)
 
 
