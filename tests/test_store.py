@@ -148,6 +148,39 @@ def test_cluster_profiles_and_entity_frequencies_follow_adds_merges_and_deletes(
     assert store.entity_frequencies(["kyiv", "b"]) == (2, {"kyiv": 2, "b": 0})
 
 
+def test_sqlite_keeps_the_frequencies_it_read_and_follows_only_committed_changes(tmp_path):
+    store = SQLiteStore(tmp_path)
+    terms = ["kyiv", "a", "b", "zz"]
+    store.add(article("a", "c1"))
+    assert store.entity_frequencies(terms) == (1, {"kyiv": 1, "a": 1})
+    store.add(article("b", "c1", new=False))
+
+    reads, failing, execute = [], [], store._x
+
+    def watched(sql, args=()):
+        reads.append(sql)
+        if "INSERT INTO changes" in sql and failing:
+            raise OSError("disk gone")
+        return execute(sql, args)
+
+    store._x = watched
+    assert store.entity_frequencies(terms) == (2, {"kyiv": 2, "a": 1, "b": 1})
+    assert not [sql for sql in reads if "entity_df" in sql]  # all kept, the add applied to them
+    failing.append(True)
+    with pytest.raises(OSError):
+        store.add(article("c", "c1", new=False))  # counted, then rolled back
+    failing.clear()
+    reads.clear()
+    assert store.entity_frequencies(terms) == (2, {"kyiv": 2, "a": 1, "b": 1})
+    assert [sql for sql in reads if "entity_df" in sql]  # forgotten after the failure: read again
+    store.delete("a")
+    assert store.entity_frequencies(terms) == (1, {"kyiv": 1, "a": 0, "b": 1})
+    store.close()
+    reopened = SQLiteStore(tmp_path)
+    assert reopened.entity_frequencies(terms) == (1, {"kyiv": 1, "a": 0, "b": 1})
+    reopened.close()
+
+
 def test_the_change_log_and_index_reads_agree(store):
     keys = [store.add(article(name, "c" + name)).key for name in "abcd"]
     store.delete("b")

@@ -12,8 +12,8 @@ from enum import Enum
 
 import numpy as np
 
+from ..kept import Kept
 from .extract import WORD, Quote, Span, trim
-from .kept import Kept
 
 __all__ = [
     "WHOLE_BONUS",

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..kept import Kept
 from .align import WHOLE_BONUS, Alignment, AlignmentKind, Embed, align_articles, fill_vectors
 from .extract import WORD, Quote, Span
-from .kept import Kept
 
 __all__ = ["PairCache", "QuotedBy", "Wording", "group"]
 

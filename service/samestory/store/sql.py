@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NotFound, StaleDecision
+from ..kept import Kept
 from ..lexical import Signature
 from ..profile import Profile
 from ..quotes import Quote
@@ -100,6 +101,13 @@ class SQLStore:
     """Every Store method but the connection's: see SQLiteStore and PostgresStore."""
 
     _lock: threading.Lock
+    # Document frequencies of names and figures as read, kept between calls (term -> n, None where the
+    # term has no row), where this process is the store's only writer: a decision reads those of every
+    # term of its candidate clusters, a few hundred, most of them the same from one article to the next.
+    # Every change to them is made by `_count_entities` inside a `_write`, which applies it to what is kept
+    # once the transaction has committed, and forgets everything kept if the transaction fails.
+    _kept_frequencies: Kept[str, int | None] | None = None
+    _uncounted: list[tuple[dict[str, int], int]]
 
     def _x(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """Execute on the main connection (the caller holds the lock)."""
@@ -116,6 +124,23 @@ class SQLStore:
         """A second connection in one read-only transaction: a consistent view of the data."""
         raise NotImplementedError
 
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """The lock and a write transaction; the kept document frequencies follow it once it has committed."""
+        with self._lock:
+            self._uncounted = []
+            try:
+                with self._transaction():
+                    yield
+            except BaseException:
+                if self._kept_frequencies is not None:  # a commit that failed may have landed or not
+                    self._kept_frequencies.clear()
+                raise
+            if self._kept_frequencies is not None:
+                for counts, sign in self._uncounted:
+                    kept = self._kept_frequencies.found(counts)
+                    self._kept_frequencies.keep({term: (n or 0) + sign for term, n in kept.items()})
+
     # ------------------------------------------------------------- parameters
 
     def parameters(self) -> dict[str, str]:
@@ -126,7 +151,7 @@ class SQLStore:
         return dict(rows)
 
     def set_parameters(self, params: dict[str, str]) -> None:
-        with self._lock, self._transaction():
+        with self._write():
             self._xmany(
                 "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 sorted(params.items()),
@@ -136,7 +161,7 @@ class SQLStore:
 
     def add(self, article: NewArticle) -> Stored:
         now = dt.datetime.now(dt.UTC).timestamp() if article.ingested_at is None else article.ingested_at
-        with self._lock, self._transaction():
+        with self._write():
             if article.decided_at_change is not None:
                 (current,) = self._x(_LAST_CHANGE).fetchone()
                 if current != article.decided_at_change:
@@ -202,6 +227,7 @@ class SQLStore:
             "INSERT INTO entity_df VALUES (?, ?) ON CONFLICT (term) DO UPDATE SET n = entity_df.n + excluded.n",
             [(term, sign) for term in counts],
         )
+        self._uncounted.append((counts, sign))
         self._x(
             "INSERT INTO meta VALUES ('entity_documents', ?) "
             "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + ? AS TEXT)",
@@ -239,7 +265,7 @@ class SQLStore:
         )
 
     def delete(self, article_id: str) -> ArticleRecord:
-        with self._lock, self._transaction():
+        with self._write():
             row = self._x(f"{_ARTICLE_SELECT} WHERE a.id=?", (article_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no article with id {article_id!r}")
@@ -298,14 +324,20 @@ class SQLStore:
 
     def entity_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
         terms = list(dict.fromkeys(terms))
-        found: dict[str, int] = {}
+        kept = self._kept_frequencies
         with self._lock:
             row = self._x("SELECT value FROM meta WHERE key='entity_documents'").fetchone()
-            for start in range(0, len(terms), 900):
-                chunk = terms[start : start + 900]
+            found = {} if kept is None else kept.found(terms)
+            read: dict[str, int | None] = dict.fromkeys(t for t in terms if t not in found)
+            missing = list(read)
+            for start in range(0, len(missing), 900):
+                chunk = missing[start : start + 900]
                 marks = ",".join("?" * len(chunk))
-                found.update(self._x(f"SELECT term, n FROM entity_df WHERE term IN ({marks})", chunk))
-        return (int(row[0]) if row else 0), found
+                read.update(self._x(f"SELECT term, n FROM entity_df WHERE term IN ({marks})", chunk))
+            if kept is not None:
+                kept.keep(read)
+        found.update(read)
+        return (int(row[0]) if row else 0), {term: n for term, n in found.items() if n is not None}
 
     def resolve_cluster(self, cluster_id: str) -> str | None:
         with self._lock:
