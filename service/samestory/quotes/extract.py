@@ -22,6 +22,8 @@ Span = tuple[int, int]
 
 _PAIRS = {"“": "”", "«": "»", "„": "“", '"': '"'}
 _CLOSERS_FOR = {"“": '”"', "«": "»", "„": '“”"', '"': '"”“'}
+_OPENERS = re.compile("[" + "".join(_PAIRS) + "]")
+_MARKS = re.compile("[" + "".join(set(_PAIRS).union(*_CLOSERS_FOR.values())) + "]")
 WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _CUES = (
     r"said|says|say|saying|told|tells|wrote|writes|written|added|adds|stated|states|declared|explained|"
@@ -215,8 +217,8 @@ def _closing_mark(text: str, i: int, end: int) -> int:
     by a mark that follows a space and precedes a word ("shouted "Allah hu Akbar!" as he"), closes first."""
     closers = _CLOSERS_FOR[text[i]]
     depth = 0
-    j = i + 1
-    while j < end:
+    for found in _MARKS.finditer(text, i + 1, end):  # any other character leaves everything as it is
+        j = found.start()
         ch = text[j]
         opens = ch in _PAIRS and text[j - 1].isspace() and j + 1 < end and text[j + 1].isalnum()
         # A mark after a word and before a space closes whatever it looks like: "Apparently not,“ he said.
@@ -227,7 +229,6 @@ def _closing_mark(text: str, i: int, end: int) -> int:
             if depth == 0:
                 return j
             depth -= 1
-        j += 1
     return end
 
 
@@ -243,9 +244,10 @@ def _raw_quotes(text: str, paragraphs: Sequence[Paragraph]) -> list[_Raw]:
         continues = running is not None and text[para.start] in _PAIRS
         if not continues:
             running = None
-        while i < para.end:
+        while (found_mark := _OPENERS.search(text, i, para.end)) is not None:
+            i = found_mark.start()
             mark = text[i]
-            if mark not in _PAIRS or (mark == '"' and i > para.start and text[i - 1].isalnum()) or i in in_tags:
+            if (mark == '"' and i > para.start and text[i - 1].isalnum()) or i in in_tags:
                 i += 1
                 continue
             j = _closing_mark(text, i, para.end)
