@@ -144,7 +144,8 @@ class CleanText:
 
 def normalise(text: str) -> str:
     """NFKC, straight quotes and hyphens, single spaces."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTE_MAP)
+    if not text.isascii():  # NFKC leaves ASCII as it is, and the map has no ASCII character
+        text = unicodedata.normalize("NFKC", text).translate(_QUOTE_MAP)
     return _SPACE.sub(" ", text).strip()
 
 
@@ -311,7 +312,8 @@ def entity_counts(text: str) -> dict[str, int]:
     """
     found: dict[str, int] = {}
     for match in _CAPITALISED.finditer(text):
-        word = re.sub(r"'s$", "", match.group().replace("’", "'")).casefold()
+        word = match.group().replace("’", "'")
+        word = (word[:-2] if word.endswith("'s") else word).casefold()
         if len(word) >= 2 and word not in _NOT_NAMES:
             found[word] = found.get(word, 0) + 1
     for match in _NUMBER.finditer(text):
