@@ -55,7 +55,8 @@ _NO_LIMIT = 2**62
 
 def _json(value: dict) -> str:
     """A stored JSON column (keys sorted). orjson, not json: reading and writing these columns (entity
-    counts, cluster profiles, quotes) was a tenth of an article's CPU outside the model."""
+    counts, cluster profiles, quotes) took about 1 ms of the 12 ms of CPU an article spent outside the
+    model on ECB+ (onnx-int8, one article at a time)."""
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
