@@ -1,16 +1,19 @@
 """Ingest throughput over gRPC against the raw model throughput of the same texts, in one run.
 
-    .venv/bin/python bench/ingest_throughput.py [--dataset FILE.jsonl] [--articles N]
+    .venv/bin/python bench/ingest_throughput.py [--dataset FILE.jsonl] [--articles N] [--rounds R]
 
 Starts a real server on a loopback port with a fresh data directory, streams
 N real articles through the real client (IngestStream), and compares with
 `encode` of the same documents by the same model in the same process: the
 ratio is the figure (how much of the time the service spends outside the
 model). It also prints the process's CPU seconds per article in the all-at-once
-baseline and in the stream, whose ratio the hypervisor's steal (up to 40 % of
-the CPU here at times) does not move: with both cores busy in both, the
-throughput ratio follows it. The default dataset is the project's own small labelled set; the
-ECB+ and PolNeAR files in ../shared/eval give real volume.
+baseline and in the stream: the hypervisor's steal is not counted in them,
+though a loaded host still slows each CPU second (the same `encode` took 76 to
+102 ms of CPU per article here on 2026-11-22). With --rounds R the pair
+(baseline, stream) runs R times, alternating which half runs first, each stream
+into a fresh server, and the medians are the figures. The default dataset is the
+project's own small labelled set; the ECB+ and PolNeAR files in ../shared/eval
+give real volume.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -50,30 +54,17 @@ def load(path: Path, count: int) -> list[dict]:
     return out
 
 
-def main() -> int:
-    args = articles_parser(__doc__.splitlines()[0]).parse_args()
-
-    rows = load(args.dataset, args.articles)
-    embedder = open_model(args)
-    docs = [document_text(row["title"], clean(row["text"])) for row in rows]
-    embedder.raw_encode(docs[:8], batch_size=8)  # warm up
-    # Two baselines: sentence-transformers sorts what it is given by length, so one call over
-    # every document pads least; a stream cannot see ahead, so batches of 8 in arrival order
-    # are what a streaming service could at best do with the documents alone. A backend that
-    # runs several calls at once (onnx-int8) runs that many batches side by side in both.
+def _all_at_once(embedder, docs: list[str]) -> tuple[float, float]:
+    """The raw model on every document at once (sentence-transformers sorts them by length, so one call
+    over all of them pads least): articles a second, and CPU seconds an article."""
     started, cpu = time.perf_counter(), time.process_time()
     embedder.raw_encode(docs, batch_size=8)
-    raw = len(docs) / (time.perf_counter() - started)
-    raw_cpu = (time.process_time() - cpu) / len(docs)
-    arrival = arrival_order_baseline(embedder, docs)
-    # The third: the service's own model calls on the documents alone (torch: planned batches;
-    # onnx-int8: one document a call, as many calls at once as it runs), all documents known.
-    calls = embedder.parallel_calls
-    started = time.perf_counter()
-    with ThreadPoolExecutor(calls) as pool:
-        list(pool.map(embedder.encode, [docs[k::calls] for k in range(calls)]))
-    own = len(docs) / (time.perf_counter() - started)
+    return len(docs) / (time.perf_counter() - started), (time.process_time() - cpu) / len(docs)
 
+
+def _stream(args, embedder, rows: list[dict]) -> tuple[float, float, int]:
+    """The articles through IngestStream into a fresh server and data directory: articles a second,
+    CPU seconds an article (the client's share included), and errors."""
     with tempfile.TemporaryDirectory() as tmp:
         with (
             BackgroundServer(server_settings(args, Path(tmp)), embedder) as server,
@@ -82,21 +73,63 @@ def main() -> int:
             articles = [make_article(r["id"], r["text"], title=r["title"]) for r in rows]
             started, cpu = time.perf_counter(), time.process_time()
             errors = sum(1 for r in client.ingest_many(articles, timeout=3600) if r.HasField("error"))
-            service = len(rows) / (time.perf_counter() - started)
-            service_cpu = (time.process_time() - cpu) / len(rows)  # the client's share included
+            return len(rows) / (time.perf_counter() - started), (time.process_time() - cpu) / len(rows), errors
+
+
+def main() -> int:
+    parser = articles_parser(__doc__.splitlines()[0])
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="pairs of (all-at-once baseline, stream), alternating which runs first; the median ratio is the figure",
+    )
+    args = parser.parse_args()
+
+    rows = load(args.dataset, args.articles)
+    embedder = open_model(args)
+    docs = [document_text(row["title"], clean(row["text"])) for row in rows]
+    embedder.raw_encode(docs[:8], batch_size=8)  # warm up
+    # Three baselines. All at once: see _all_at_once. A stream cannot see ahead, so batches of 8 in
+    # arrival order are what a streaming service could at best do with the documents alone. A backend
+    # that runs several calls at once (onnx-int8) runs that many batches side by side in both. Last, the
+    # service's own model calls on the documents alone (torch: planned batches; onnx-int8: one document
+    # a call, as many calls at once as it runs), all documents known.
+    arrival = arrival_order_baseline(embedder, docs)
+    calls = embedder.parallel_calls
+    started = time.perf_counter()
+    with ThreadPoolExecutor(calls) as pool:
+        list(pool.map(embedder.encode, [docs[k::calls] for k in range(calls)]))
+    own = len(docs) / (time.perf_counter() - started)
 
     print(f"dataset {args.dataset.name}, {len(rows)} articles, {describe(args)}, python {sys.version.split()[0]}")
-    print(f"baseline: encode all documents at once, batch 8     {raw:8.1f} articles/s")
     print(f"baseline: encode in arrival order, batches of 8     {arrival:8.1f} articles/s")
     print(f"baseline: the service's own model calls             {own:8.1f} articles/s")
-    print(f"samestory: IngestStream over gRPC, one client       {service:8.1f} articles/s  ({errors} errors)")
-    print(f"ratio service / raw model (all at once)             {service / raw:8.2f}")
+    # The hypervisor here takes up to 40 % of the CPU at times, and the two halves of a pair can meet
+    # different shares: rounds alternate which half runs first, and CPU seconds, where steal is not
+    # counted, compare what the service spends with what the model does.
+    ratios, cpu_ratios, services = [], [], []
+    for n in range(args.rounds):
+        if n % 2:
+            service, service_cpu, errors = _stream(args, embedder, rows)
+            raw, raw_cpu = _all_at_once(embedder, docs)
+        else:
+            raw, raw_cpu = _all_at_once(embedder, docs)
+            service, service_cpu, errors = _stream(args, embedder, rows)
+        ratios.append(service / raw)
+        cpu_ratios.append(raw_cpu / service_cpu)
+        services.append(service)
+        print(
+            f"round {n + 1}: encode all documents at once, batch 8 {raw:.1f} articles/s ({raw_cpu * 1000:.1f} ms of "
+            f"CPU each); IngestStream over gRPC, one client, {service:.1f} articles/s ({service_cpu * 1000:.1f} ms, "
+            f"{errors} errors): ratio {ratios[-1]:.2f}, by CPU {cpu_ratios[-1]:.2f}"
+        )
+    service = statistics.median(services)
+    print(f"samestory: IngestStream over gRPC, one client       {service:8.1f} articles/s (median of {args.rounds})")
+    print(f"ratio service / raw model (all at once)             {statistics.median(ratios):8.2f} (median)")
+    print(f"ratio of CPU per article, raw (all at once) / service {statistics.median(cpu_ratios):6.2f} (median)")
     print(f"ratio service / raw model (arrival order)           {service / arrival:8.2f}")
     print(f"ratio service / its own model calls                 {service / own:8.2f}")
-    # The hypervisor here takes up to 40 % of the CPU at times, and a run's two halves can meet different
-    # shares: CPU seconds, which it does not count, compare what the service spends with what the model does.
-    print(f"CPU per article: encode all at once {raw_cpu * 1000:.1f} ms, the service {service_cpu * 1000:.1f} ms")
-    print(f"ratio of CPU per article, raw model (all at once) / service {raw_cpu / service_cpu:8.2f}")
     return 0
 
 
