@@ -308,6 +308,46 @@ def test_a_failed_model_call_reaches_its_callers_and_the_batcher_goes_on():
     batching.close()
 
 
+class _Closable:
+    identity, dim = "closable", 4
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def encode(self, texts, prefixes=()):
+        assert not self.closed, "encode after close"
+        return np.ones((len(texts), 4), dtype=np.float32)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_the_batcher_closes_the_model_only_when_it_owns_it():
+    lent, owned = _Closable(), _Closable()
+    for model, owns in ((lent, False), (owned, True)):
+        batching = BatchingEmbedder(model, wait=0, owns=owns)
+        assert batching.encode(["a"]).shape == (1, 4)
+        batching.close()
+    assert (lent.closed, owned.closed) == (0, 1)
+
+
+def _model_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("samestory-model")]
+
+
+def test_a_detector_that_loaded_its_model_lets_go_of_the_models_threads(tmp_path):
+    from samestory.server import build_detector
+
+    before = _model_threads()
+    detector = build_detector(Settings.load(env={}, data_dir=tmp_path / "data", model_calls=2))
+    # Texts of two lengths make two planned batches, which run side by side on the model's threads.
+    texts = ["short"] * 8 + [" ".join(["long"] * 200)] * 8
+    assert detector.embedder.encode(texts).shape == (16, 384)
+    assert len(_model_threads()) > len(before)
+    detector.close()
+    assert _model_threads() == before
+
+
 @pytest.fixture(scope="module")
 def bf16() -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(threads=2, backend="torch-bf16")

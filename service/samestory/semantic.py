@@ -145,6 +145,9 @@ class LocalEmbedder:
         """The backend's plain encode of `texts` in batches of `batch_size`: the benches' baseline."""
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Let go of the threads the model's calls run on; `encode` is not called afterwards."""
+
 
 def _module_dir(path: Path, kind: str) -> Path:
     """The folder of the model's first module of `kind` (Transformer, Pooling) by its modules.json."""
@@ -282,7 +285,11 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         self._pads_ids = self._graph is not None and self._same_inputs(self._graph.names)
         self._calls = threading.Semaphore(self.parallel_calls)
         self._running, self._running_lock = 0, threading.Lock()
-        self._pool = ThreadPoolExecutor(self.parallel_calls) if self.parallel_calls > 1 else None
+        self._pool = (
+            ThreadPoolExecutor(self.parallel_calls, thread_name_prefix="samestory-model")
+            if self.parallel_calls > 1
+            else None
+        )
         LOG.info("loaded model %s from %s (dim %d)", self.identity, self.model_dir, self.dim)
 
     def encode(self, texts: Sequence[str], prefixes: Prefixes = ()) -> np.ndarray:
@@ -322,6 +329,10 @@ class SentenceTransformerEmbedder(LocalEmbedder):
         else:
             list(self._pool.map(run, batches))
         return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Each text's token ids, [CLS] and [SEP] included, cut at `max_tokens`."""
@@ -776,10 +787,12 @@ class BatchingEmbedder:
     `max_texts` are queued; while the model runs, new calls queue up and go
     together in the next batch. Each caller gets its own rows back. An embedder
     that runs several calls at once (`parallel_calls`) gets as many workers.
+    With `owns`, `close` closes the embedder too (it was loaded for this one).
     """
 
-    def __init__(self, embedder: Embedder, wait: float = 0.002, max_texts: int = 256) -> None:
+    def __init__(self, embedder: Embedder, wait: float = 0.002, max_texts: int = 256, owns: bool = False) -> None:
         self.embedder = embedder
+        self._owns = owns
         self.identity, self.dim = embedder.identity, embedder.dim
         self.wait = wait
         self.max_texts = max_texts
@@ -813,6 +826,9 @@ class BatchingEmbedder:
             self._queue.put(None)  # each worker takes one and stops
         for worker in self._workers:
             worker.join()
+        close = getattr(self.embedder, "close", None)
+        if self._owns and close is not None:
+            close()
 
     def _collect(self, first: _Request) -> tuple[list[_Request], bool]:
         batch, count = [first], len(first.texts)

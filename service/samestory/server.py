@@ -42,9 +42,10 @@ def load_embedder(settings: Settings) -> LocalEmbedder:
 
 def build_detector(settings: Settings, embedder: Embedder | None = None) -> Detector:
     """The detector over the configured store, loading the model unless one is given."""
+    owns = embedder is None
     if embedder is None:
         embedder = load_embedder(settings)
-    batching = BatchingEmbedder(embedder, wait=settings.batch_wait_ms / 1000)
+    batching = BatchingEmbedder(embedder, wait=settings.batch_wait_ms / 1000, owns=owns)
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # the index snapshot lives here, whatever the store
     store = open_store(settings.data_dir, settings.store)
     try:
