@@ -5,7 +5,10 @@
 Starts a real server on 127.0.0.1 with a fresh data directory (the real
 model), then, for each client count, runs that many asyncio clients, each
 alternating Ingest of a new article and Check of a known one, until the time
-is up (bounded: at most --max-calls calls per run). Prints throughput,
+is up (bounded: at most --max-calls calls per run). The clients run in a
+process of their own, as callers of a service do, so their Python does not
+take the server's lock or its CPU time (--in-process puts them in the
+server's process, as before 2026-11-22). Prints throughput,
 p50/p99 latency per kind and errors by status. Two baselines, measured in the
 same run: one client's throughput, and the raw model throughput of the same
 backend on the dataset's documents (batches of 8 in arrival order, as many
@@ -18,12 +21,14 @@ import argparse
 import asyncio
 import itertools
 import json
+import multiprocessing
 import os
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -57,11 +62,11 @@ async def run(target: str, clients: int, seconds: float, max_calls: int, source)
     latencies: dict[str, list[float]] = {"Ingest": [], "Check": []}
     errors: Counter = Counter()
     known: list[pb.Article] = []
-    calls = 0
+    calls = taken = 0
     deadline = time.monotonic() + seconds
 
     async def client(number: int) -> None:
-        nonlocal calls
+        nonlocal calls, taken
         async with grpc.aio.insecure_channel(target) as channel:
             stub = pb_grpc.SamestoryStub(channel)
             turn = number
@@ -70,6 +75,7 @@ async def run(target: str, clients: int, seconds: float, max_calls: int, source)
                 turn += 1
                 kind = "Check" if known and turn % 2 else "Ingest"
                 article = known[turn % len(known)] if kind == "Check" else next(source)
+                taken += kind == "Ingest"
                 started = time.perf_counter()
                 try:
                     if kind == "Ingest":
@@ -85,7 +91,29 @@ async def run(target: str, clients: int, seconds: float, max_calls: int, source)
     await asyncio.gather(*(client(n) for n in range(clients)))
     elapsed = time.monotonic() - started
     done = sum(len(v) for v in latencies.values())
-    return {"clients": clients, "calls_per_s": done / elapsed, "latencies": latencies, "errors": errors}
+    return {"clients": clients, "calls_per_s": done / elapsed, "latencies": latencies, "errors": errors, "taken": taken}
+
+
+def run_apart(target: str, clients: int, seconds: float, max_calls: int, dataset: Path, skip: int) -> dict:
+    """`run` in a process of its own, on the dataset's articles after the first `skip`."""
+    source = itertools.islice(articles(dataset), skip, None)
+    return asyncio.run(run(target, clients, seconds, max_calls, source))
+
+
+def run_all(args: argparse.Namespace, target: str) -> list[dict]:
+    """A run for each client count, one after another, each on new articles."""
+    if args.in_process:
+        source = articles(args.dataset)
+        return [asyncio.run(run(target, n, args.seconds, args.max_calls, source)) for n in args.clients]
+    results: list[dict] = []
+    # One client process for every run, started before the first.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as apart:
+        apart.submit(int).result()
+        for n in args.clients:
+            skip = sum(r["taken"] for r in results)
+            job = apart.submit(run_apart, target, n, args.seconds, args.max_calls, args.dataset, skip)
+            results.append(job.result())
+    return results
 
 
 def pct(values: list[float], q: float) -> float:
@@ -102,6 +130,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--max-calls", type=int, default=5000)
     parser.add_argument("--dataset", type=Path, default=REPO / "tests/data/labelled_small.jsonl")
+    parser.add_argument("--in-process", action="store_true", help="run the clients in the server's process")
     add_model_arguments(parser)
     args = parser.parse_args()
 
@@ -110,13 +139,13 @@ def main() -> int:
     embedder.raw_encode(docs[:8], batch_size=8)  # warm up
     raw = arrival_order_baseline(embedder, docs)
 
-    source = articles(args.dataset)
     with tempfile.TemporaryDirectory() as tmp:
         with BackgroundServer(server_settings(args, Path(tmp)), embedder) as server:
-            results = [asyncio.run(run(server.target, n, args.seconds, args.max_calls, source)) for n in args.clients]
+            results = run_all(args, server.target)
     base = results[0]["calls_per_s"]
     print(
-        f"dataset {args.dataset.name}, {args.seconds:.0f} s per run, loopback, {describe(args)}, "
+        f"dataset {args.dataset.name}, {args.seconds:.0f} s per run, loopback, clients "
+        f"{'in the server' if args.in_process else 'apart'}, {describe(args)}, "
         f"python {sys.version.split()[0]}"
     )
     print(f"baseline: raw model, batches of 8 in arrival order, {len(docs)} documents: {raw:.1f}/s")
