@@ -1,13 +1,16 @@
 """Ingest throughput over gRPC against the raw model throughput of the same texts, in one run.
 
     .venv/bin/python bench/ingest_throughput.py [--dataset FILE.jsonl] [--articles N] [--rounds R]
+        [--in-process]
 
 Starts a real server on a loopback port with a fresh data directory, streams
-N real articles through the real client (IngestStream), and compares with
+N real articles through the real client (IngestStream) from a process of its
+own, as a service's callers are (--in-process runs the client in the server's
+process, as before 2026-11-22), and compares with
 `encode` of the same documents by the same model in the same process: the
 ratio is the figure (how much of the time the service spends outside the
-model). It also prints the process's CPU seconds per article in the all-at-once
-baseline and in the stream: the hypervisor's steal is not counted in them,
+model). It also prints the server process's CPU seconds per article in the
+all-at-once baseline and in the stream: the hypervisor's steal is not counted in them,
 though a loaded host still slows each CPU second (the same `encode` took 76 to
 102 ms of CPU per article here on 2026-11-22). With --rounds R the pair
 (baseline, stream) runs R times, alternating which half runs first, each stream
@@ -18,6 +21,7 @@ give real volume.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -25,7 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -33,6 +37,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from model_options import (  # noqa: E402
     arrival_order_baseline,
     articles_parser,
+    client_process,
     describe,
     open_model,
     server_settings,
@@ -62,18 +67,29 @@ def _all_at_once(embedder, docs: list[str]) -> tuple[float, float]:
     return len(docs) / (time.perf_counter() - started), (time.process_time() - cpu) / len(docs)
 
 
-def _stream(args, embedder, rows: list[dict]) -> tuple[float, float, int]:
+def ingest_all(target: str, rows: list[dict]) -> tuple[float, int, float]:
+    """The client's half: every row through IngestStream; seconds taken, errors, and its process's CPU seconds."""
+    with SamestoryClient(target) as client:
+        articles = [make_article(r["id"], r["text"], title=r["title"]) for r in rows]
+        started, cpu = time.perf_counter(), time.process_time()
+        errors = sum(1 for r in client.ingest_many(articles, timeout=3600) if r.HasField("error"))
+        return time.perf_counter() - started, errors, time.process_time() - cpu
+
+
+def _stream(args, embedder, rows: list[dict], apart: Executor | None) -> tuple[float, float, int, str]:
     """The articles through IngestStream into a fresh server and data directory: articles a second,
-    CPU seconds an article (the client's share included), and errors."""
+    CPU seconds an article of this process (with the client in it, the client's share too), errors,
+    and what the client's own process spent, when it has one."""
     with tempfile.TemporaryDirectory() as tmp:
-        with (
-            BackgroundServer(server_settings(args, Path(tmp)), embedder) as server,
-            SamestoryClient(server.target) as client,
-        ):
-            articles = [make_article(r["id"], r["text"], title=r["title"]) for r in rows]
-            started, cpu = time.perf_counter(), time.process_time()
-            errors = sum(1 for r in client.ingest_many(articles, timeout=3600) if r.HasField("error"))
-            return len(rows) / (time.perf_counter() - started), (time.process_time() - cpu) / len(rows), errors
+        with BackgroundServer(server_settings(args, Path(tmp)), embedder) as server:
+            cpu = time.process_time()
+            if apart is None:
+                seconds, errors, _ = ingest_all(server.target, rows)
+                client = ""
+            else:
+                seconds, errors, client_cpu = apart.submit(ingest_all, server.target, rows).result()
+                client = f", the client's process {client_cpu / len(rows) * 1000:.1f} ms"
+            return len(rows) / seconds, (time.process_time() - cpu) / len(rows), errors, client
 
 
 def main() -> int:
@@ -84,8 +100,13 @@ def main() -> int:
         default=1,
         help="pairs of (all-at-once baseline, stream), alternating which runs first; the median ratio is the figure",
     )
+    parser.add_argument("--in-process", action="store_true", help="run the client in the server's process")
     args = parser.parse_args()
+    with contextlib.nullcontext() if args.in_process else client_process() as apart:
+        return measure(args, apart)
 
+
+def measure(args, apart: Executor | None) -> int:
     rows = load(args.dataset, args.articles)
     embedder = open_model(args)
     docs = [document_text(row["title"], clean(row["text"])) for row in rows]
@@ -102,7 +123,10 @@ def main() -> int:
         list(pool.map(embedder.encode, [docs[k::calls] for k in range(calls)]))
     own = len(docs) / (time.perf_counter() - started)
 
-    print(f"dataset {args.dataset.name}, {len(rows)} articles, {describe(args)}, python {sys.version.split()[0]}")
+    print(
+        f"dataset {args.dataset.name}, {len(rows)} articles, {describe(args)}, client "
+        f"{'in the server' if apart is None else 'apart'}, python {sys.version.split()[0]}"
+    )
     print(f"baseline: encode in arrival order, batches of 8     {arrival:8.1f} articles/s")
     print(f"baseline: the service's own model calls             {own:8.1f} articles/s")
     # The hypervisor here takes up to 40 % of the CPU at times, and the two halves of a pair can meet
@@ -111,18 +135,19 @@ def main() -> int:
     ratios, cpu_ratios, services = [], [], []
     for n in range(args.rounds):
         if n % 2:
-            service, service_cpu, errors = _stream(args, embedder, rows)
+            service, service_cpu, errors, client = _stream(args, embedder, rows, apart)
             raw, raw_cpu = _all_at_once(embedder, docs)
         else:
             raw, raw_cpu = _all_at_once(embedder, docs)
-            service, service_cpu, errors = _stream(args, embedder, rows)
+            service, service_cpu, errors, client = _stream(args, embedder, rows, apart)
         ratios.append(service / raw)
         cpu_ratios.append(raw_cpu / service_cpu)
         services.append(service)
         print(
             f"round {n + 1}: encode all documents at once, batch 8 {raw:.1f} articles/s ({raw_cpu * 1000:.1f} ms of "
-            f"CPU each); IngestStream over gRPC, one client, {service:.1f} articles/s ({service_cpu * 1000:.1f} ms, "
-            f"{errors} errors): ratio {ratios[-1]:.2f}, by CPU {cpu_ratios[-1]:.2f}"
+            f"CPU each); IngestStream over gRPC, one client, {service:.1f} articles/s "
+            f"({service_cpu * 1000:.1f} ms{client}, {errors} errors): ratio {ratios[-1]:.2f}, "
+            f"by CPU {cpu_ratios[-1]:.2f}"
         )
     service = statistics.median(services)
     print(f"samestory: IngestStream over gRPC, one client       {service:8.1f} articles/s (median of {args.rounds})")

@@ -21,14 +21,12 @@ import argparse
 import asyncio
 import itertools
 import json
-import multiprocessing
 import os
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -37,6 +35,7 @@ import grpc  # noqa: E402
 from model_options import (  # noqa: E402
     add_model_arguments,
     arrival_order_baseline,
+    client_process,
     describe,
     load_documents,
     open_model,
@@ -106,9 +105,7 @@ def run_all(args: argparse.Namespace, target: str) -> list[dict]:
         source = articles(args.dataset)
         return [asyncio.run(run(target, n, args.seconds, args.max_calls, source)) for n in args.clients]
     results: list[dict] = []
-    # One client process for every run, started before the first.
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as apart:
-        apart.submit(int).result()
+    with client_process() as apart:  # one for every run
         for n in args.clients:
             skip = sum(r["taken"] for r in results)
             job = apart.submit(run_apart, target, n, args.seconds, args.max_calls, args.dataset, skip)

@@ -1,17 +1,19 @@
 """What the benches that run the service share: the model's options, its server settings, and the
 raw model baseline that a stream could at best reach.
 
-    from model_options import articles_parser, arrival_order_baseline, open_model, server_settings
+    from model_options import articles_parser, arrival_order_baseline, client_process, open_model, server_settings
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import os
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -43,6 +45,15 @@ def articles_parser(description: str) -> argparse.ArgumentParser:
 
 def open_model(args: argparse.Namespace) -> LocalEmbedder:
     return open_embedder(threads=args.threads, backend=args.backend, max_tokens=args.max_tokens, calls=args.calls)
+
+
+@contextlib.contextmanager
+def client_process() -> Iterator[ProcessPoolExecutor]:
+    """A process for a bench's clients, started and with its imports done before the first run. A service's
+    callers run apart from it, so their Python takes neither the server's interpreter lock nor its CPU."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(int).result()
+        yield pool
 
 
 def server_settings(args: argparse.Namespace, data_dir: Path) -> Settings:
