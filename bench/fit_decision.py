@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import random
 import sys
 import tempfile
@@ -114,18 +113,11 @@ def with_weights(settings: Settings, weights: np.ndarray) -> Settings:
     return dataclasses.replace(settings, thresholds=dataclasses.replace(settings.thresholds, **fitted))
 
 
-def topics(path: Path) -> dict[str, str]:
-    """Each article id's topic: the group a fold keeps whole."""
-    with path.open(encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh if line.strip()]
-    if any("topic" not in row for row in rows):
-        raise SystemExit(f"{path}: --folds needs a `topic` field on every line")
-    return {str(row["id"]): str(row["topic"]) for row in rows}
-
-
 def held_out(args: argparse.Namespace, rows: list[Labelled], settings: Settings, embedder) -> None:
     """Fit on K-1 folds of topics, stream the K-th with those weights and with the current ones."""
-    topic_of = topics(args.dataset)
+    if any(r.topic is None for r in rows):
+        raise SystemExit(f"{args.dataset}: --folds needs a `topic` field on every line")
+    topic_of = {r.article.article_id: str(r.topic) for r in rows}
     names = sorted(set(topic_of.values()))
     if args.folds > len(names):
         raise SystemExit(f"{args.dataset}: {len(names)} topics cannot fill {args.folds} folds")

@@ -33,6 +33,12 @@ def test_read_dataset_needs_labels(tmp_path):
         read_dataset(bad)
 
 
+def test_read_dataset_keeps_a_topic_where_the_file_gives_one(tmp_path):
+    path = tmp_path / "topics.jsonl"
+    path.write_text('{"id": "1", "text": "x", "label": "a", "topic": 7}\n{"id": "2", "text": "y", "label": "b"}\n')
+    assert [r.topic for r in read_dataset(path)] == ["7", None]
+
+
 @pytest.mark.slow
 def test_eval_command_reports_the_detector_and_the_baselines():
     result = subprocess.run(

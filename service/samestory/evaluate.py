@@ -50,6 +50,7 @@ LOG = logging.getLogger(__name__)
 class Labelled:
     article: ArticleIn
     label: str
+    topic: str | None = None  # a group of events (ECB+: two events of one kind), where the file gives one
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ def read_dataset(path: Path) -> list[Labelled]:
                 if published.tzinfo is None:
                     published = published.replace(tzinfo=dt.UTC)
             article = ArticleIn(str(data["id"]), data["text"], title=data.get("title") or "", published=published)
-            rows.append(Labelled(article, str(data["label"])))
+            topic = data.get("topic")
+            rows.append(Labelled(article, str(data["label"]), None if topic is None else str(topic)))
     return rows
 
 
