@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import re
 
@@ -238,6 +239,25 @@ def test_bad_input_gets_a_clear_status_and_the_server_stays_healthy(start_server
         assert "id" in err.value.details()
         _healthy(client)
         assert client.stats().articles == 0  # nothing half-written
+
+
+def test_a_cluster_read_after_ingest_finds_the_pairs_the_ingests_aligned(server, client, seed_texts, monkeypatch):
+    group_mod = importlib.import_module("samestory.quotes.group")  # the package's `group` is the function
+    calls = []
+    real = group_mod.align_articles
+
+    def counted(*args, **kwargs):
+        calls.append(args[0][:40])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(group_mod, "align_articles", counted)
+    for stem in SEEDS:
+        cluster_id = client.ingest(seed_article(seed_texts, stem)).cluster_id
+    read = client.get_cluster(cluster_id).quote_groups
+    assert calls == []  # each later seed was aligned with the earlier ones as it was ingested
+    server.detector.clear_alignments()
+    assert client.get_cluster(cluster_id).quote_groups == read  # the same statements, aligned afresh
+    assert len(calls) == 3
 
 
 def test_get_cluster_returns_each_statement_once_with_every_wording(client, seed_texts):

@@ -614,7 +614,11 @@ class Detector:
             for cluster_id, profile in profiles.items()
         }
 
-    def _align(self, prep: _Prepared, cluster_id: str) -> tuple[quotes_mod.Alignment, ...]:
+    def _align(
+        self, prep: _Prepared, cluster_id: str, by_member: dict[int, quotes_mod.PairAlignments] | None = None
+    ) -> tuple[quotes_mod.Alignment, ...]:
+        """The article's quotes aligned with those of the cluster's newest members; `by_member` also gets
+        what each member's pair gave, by the member's store key, as `align_articles` found it."""
         if not prep.quotes:
             return ()
         cluster = self.store.cluster(cluster_id, limit=self.settings.align_articles)
@@ -629,15 +633,22 @@ class Detector:
                 (other.quote, quotes_mod.quote_units(member.text, other.quote), other.vectors)
                 for other in stored_quotes.get(member.key, [])
             ]
-            found.extend(
-                dataclasses.replace(result, other_article=member.article_id)
-                for _, _, result in quotes_mod.align_articles(
-                    prep.article.text, mine, member.text, theirs, embed=self.unit_vectors
-                )
+            pair = tuple(
+                quotes_mod.align_articles(prep.article.text, mine, member.text, theirs, embed=self.unit_vectors)
             )
+            if by_member is not None and theirs:
+                by_member[member.key] = pair
+            found.extend(dataclasses.replace(result, other_article=member.article_id) for _, _, result in pair)
         return tuple(found)
 
-    def _decision(self, prep: _Prepared, outcome: Outcome, cluster_id: str, stored: bool) -> Decision:
+    def _decision(
+        self,
+        prep: _Prepared,
+        outcome: Outcome,
+        cluster_id: str,
+        stored: bool,
+        by_member: dict[int, quotes_mod.PairAlignments] | None = None,
+    ) -> Decision:
         matches = tuple(
             Match(
                 article_id=s.candidate.article_id,
@@ -663,7 +674,7 @@ class Detector:
             new_cluster=outcome.cluster_id is None,
             matches=matches,
             quotes=tuple(q.quote for q in prep.quotes),
-            alignments=self._align(prep, cluster_id) if outcome.cluster_id else (),
+            alignments=self._align(prep, cluster_id, by_member) if outcome.cluster_id else (),
             stored=stored,
             reason=outcome.reason,
             published=prep.published,
@@ -747,7 +758,8 @@ class Detector:
             outcome = decide(_probe(prep), *self._candidates(prep), self.settings.thresholds)
             cluster_id = outcome.cluster_id or f"c_{uuid.uuid4().hex[:24]}"
             ingested_at = self._clock()
-            decision = self._decision(prep, outcome, cluster_id, stored=True)
+            by_member: dict[int, quotes_mod.PairAlignments] = {}
+            decision = self._decision(prep, outcome, cluster_id, stored=True, by_member=by_member)
             if deadline is not None and time.monotonic() > deadline:
                 raise DeadlineExceeded(f"the call's deadline passed before {article.article_id!r} was stored")
             stored = self.store.add(
@@ -775,6 +787,10 @@ class Detector:
                 )
             )
             key, self._applied = stored.key, stored.change  # the store checked that no change came between
+            # Cluster reads align pairs of members: they find this article's pairs with the members it was
+            # just aligned with already made (its key is newer than theirs).
+            for member, pair in by_member.items():
+                self._aligned_pairs.keep_from_newer(member, key, pair)
             self._lexical.add(key, prep.signature)
             if self._lexical.persistent:
                 self._lexical.set_seq(self._applied)

@@ -13,12 +13,13 @@ from .align import (
     unit_vectors,
 )
 from .extract import Quote, Span, extract
-from .group import PairCache, QuotedBy, Wording, group
+from .group import PairAlignments, PairCache, QuotedBy, Wording, group
 
 __all__ = [
     "Alignment",
     "AlignmentKind",
     "Embed",
+    "PairAlignments",
     "PairCache",
     "Quote",
     "Quoted",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import unicodedata
@@ -49,6 +50,12 @@ class Alignment:
     similarity: float
     kind: AlignmentKind
     other_article: str = ""
+
+    def mirrored(self) -> Alignment:
+        """The same alignment from the other article's side (`other_article` unknown there: empty)."""
+        return dataclasses.replace(
+            self, quote=self.other, other=self.quote, span=self.other_span, other_span=self.span, other_article=""
+        )
 
 
 @dataclass(frozen=True)
