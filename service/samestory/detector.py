@@ -40,7 +40,7 @@ from .errors import (
     StaleDecision,
 )
 from .lexical import Hasher, LexicalIndex, RedisLexicalIndex, Signature
-from .profile import entity_cosine, lead_cosine, year_conflict, year_mismatch, years
+from .profile import cluster_evidence
 from .records import ArticleIn, Decision, Match
 from .semantic import Embedder, VectorIndex
 from .snapshot import Snapshot, SnapshotError, read_snapshot, write_snapshot
@@ -598,21 +598,9 @@ class Detector:
         profiles = self.store.profiles(sorted(ranks))
         terms = set(prep.entity_counts).union(*(p.entities for p in profiles.values()))
         documents, frequencies = self.store.entity_frequencies(sorted(terms))
-        mine = years(prep.entity_counts)
-        theirs = {cluster_id: years(profile.entities) for cluster_id, profile in profiles.items()}
-        return {
-            cluster_id: ClusterEvidence(
-                cluster_id=cluster_id,
-                rank=ranks[cluster_id],
-                size=profile.size,
-                entity_similarity=round(entity_cosine(prep.entity_counts, profile, documents, frequencies), 6),
-                lead_similarity=round(lead_cosine(prep.lead_vector, profile), 6),
-                days_apart=profile.days_from(prep.published),
-                year_conflict=year_conflict(mine, theirs[cluster_id]),
-                year_mismatch=year_mismatch(prep.published, mine, theirs[cluster_id], profile),
-            )
-            for cluster_id, profile in profiles.items()
-        }
+        return cluster_evidence(
+            prep.entity_counts, prep.lead_vector, prep.published, profiles, ranks, documents, frequencies
+        )
 
     def _align(
         self, prep: _Prepared, cluster_id: str, by_member: dict[int, quotes_mod.PairAlignments] | None = None

@@ -16,7 +16,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Profile", "entity_cosine", "idf", "lead_cosine", "term_weights", "year_conflict", "year_mismatch", "years"]
+from .decide import ClusterEvidence
+
+__all__ = [
+    "Profile",
+    "cluster_evidence",
+    "entity_cosine",
+    "idf",
+    "lead_cosine",
+    "term_weights",
+    "year_conflict",
+    "year_mismatch",
+    "years",
+]
 
 
 def term_weights(counts: Mapping[str, int]) -> dict[str, float]:
@@ -123,3 +135,32 @@ def entity_cosine(counts: Mapping[str, int], profile: Profile, documents: int, f
     if not norm_a or not norm_b:
         return 0.0
     return sum(v * centroid.get(t, 0.0) for t, v in weights.items()) / norm_a / norm_b
+
+
+def cluster_evidence(
+    entity_counts: Mapping[str, int],
+    lead: np.ndarray,
+    published: dt.datetime | None,
+    profiles: Mapping[str, Profile],
+    ranks: Mapping[str, int],
+    documents: int,
+    frequencies: Mapping[str, int],
+) -> dict[str, ClusterEvidence]:
+    """How an article (its names and figures, lead vector and publication time) compares with each
+    cluster as a whole: `profiles` and `ranks` by cluster id, `documents` stored articles of which
+    `frequencies` mention each term."""
+    mine = years(entity_counts)
+    out = {}
+    for cluster_id, profile in profiles.items():
+        theirs = years(profile.entities)
+        out[cluster_id] = ClusterEvidence(
+            cluster_id=cluster_id,
+            rank=ranks[cluster_id],
+            size=profile.size,
+            entity_similarity=round(entity_cosine(entity_counts, profile, documents, frequencies), 6),
+            lead_similarity=round(lead_cosine(lead, profile), 6),
+            days_apart=profile.days_from(published),
+            year_conflict=year_conflict(mine, theirs),
+            year_mismatch=year_mismatch(published, mine, theirs, profile),
+        )
+    return out
