@@ -1,0 +1,178 @@
+"""The same-event decision replayed over labelled streams in memory, to search its settings.
+
+`samestory eval` streams articles through the whole service: the model, SQLite,
+FAISS and the LSH, a few minutes for five shuffles of ECB+. Searching the
+decision's weights that way allows a handful of tries. Here each article is
+prepared once by the real detector (text, MinHash, names and figures, the
+model's vectors), and a stream is then replayed with what the store and the
+indexes would answer kept in memory: exact top-k by inner product (FAISS's flat
+index), the LSH's bands, the exact-text key, the cluster profiles with the
+rounding the store gives them, and the names' document counts. The decision
+itself is the service's own: `cluster_evidence` and `decide`. A replay gives
+the clusters the detector gives (checked in `tests/test_replay.py`), in about a
+second for 651 articles.
+
+Only the decision is replayed: not the time window's eviction (the benches'
+streams are shorter than any window), deletes, or several replicas.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from datasketch import MinHashLSH
+
+from .decide import Candidate, Outcome, Probe, Thresholds, decide
+from .detector import Detector
+from .evaluate import Labelled, Quality, quality
+from .lexical import LexicalParams
+from .profile import Profile, cluster_evidence
+
+__all__ = ["Prepared", "prepare", "replay", "replay_clusters"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One labelled article as the detector prepares it, with its LSH band keys."""
+
+    article_id: str
+    label: str
+    probe: Probe
+    vector: np.ndarray
+    lead: np.ndarray
+    entity_counts: dict[str, int]
+    bands: tuple[bytes, ...]
+
+
+def prepare(detector: Detector, rows: Iterable[Labelled]) -> list[Prepared]:
+    """The detector's preparation of each article (its model, text and MinHash); nothing is stored."""
+    params = detector.settings.lexical
+    bands, rows_per_band = _lsh_shape(params)
+    out = []
+    for row in rows:
+        pending = detector.prepare(row.article)
+        if pending.prepared is None:
+            raise ValueError(f"{row.article.article_id!r} is already stored in the detector")
+        prep = pending.prepared
+        values = prep.signature.hashvalues
+        out.append(
+            Prepared(
+                article_id=row.article.article_id,
+                label=row.label,
+                probe=Probe(prep.exact_key, prep.signature, frozenset(prep.entity_counts), prep.published),
+                vector=np.asarray(prep.vector, dtype=np.float32),
+                lead=np.asarray(prep.lead_vector, dtype=np.float32),
+                entity_counts=dict(prep.entity_counts),
+                bands=tuple(
+                    values[b * rows_per_band : (b + 1) * rows_per_band].tobytes()
+                    for b in range(bands)
+                    if prep.signature.shingles
+                ),
+            )
+        )
+    return out
+
+
+def _lsh_shape(params: LexicalParams) -> tuple[int, int]:
+    lsh = MinHashLSH(threshold=params.lsh_threshold, num_perm=params.num_perm)
+    return lsh.b, lsh.r
+
+
+def replay(stream: Sequence[Prepared], thresholds: Thresholds, semantic_candidates: int) -> Quality:
+    """Decide each article of `stream` in turn as the detector would, and score the clusters it makes."""
+    clusters = replay_clusters(stream, thresholds, semantic_candidates)
+    return quality(clusters, {a.article_id: a.label for a in stream})
+
+
+def replay_clusters(stream: Sequence[Prepared], thresholds: Thresholds, semantic_candidates: int) -> dict[str, str]:
+    """Each article's cluster (merged ones followed to where they went) after the stream."""
+    return _Replay(len(stream), thresholds, semantic_candidates).run(stream)
+
+
+class _Replay:
+    def __init__(self, size: int, thresholds: Thresholds, k: int) -> None:
+        self.th, self.k = thresholds, k
+        self.vectors: np.ndarray | None = None
+        self.stored: list[Prepared] = []
+        self.cluster_of: list[str] = []  # by store position; merged ids are followed through `alias`
+        self.alias: dict[str, str] = {}
+        self.buckets: list[dict[bytes, set[int]]] = []
+        self.exact: dict[str, set[int]] = {}
+        self.profiles: dict[str, Profile] = {}
+        self.ranks: dict[str, int] = {}
+        self.frequencies: Counter[str] = Counter()
+        self.size = size
+
+    def run(self, stream: Sequence[Prepared]) -> dict[str, str]:
+        self.vectors = np.zeros((self.size, len(stream[0].vector) if stream else 0), dtype=np.float32)
+        for article in stream:
+            self._store(article, self._decide(article))
+        return {a.article_id: self._canonical(c) for a, c in zip(self.stored, self.cluster_of, strict=True)}
+
+    def _canonical(self, cluster_id: str) -> str:
+        while cluster_id in self.alias:
+            cluster_id = self.alias[cluster_id]
+        return cluster_id
+
+    def _decide(self, article: Prepared) -> Outcome:
+        n = len(self.stored)
+        scores = self.vectors[:n] @ article.vector
+        top = np.argsort(-scores, kind="stable")[: self.k]
+        keys = {int(i) for i in top if scores[i] >= self.th.semantic_floor}
+        for band, key in zip(self.buckets, article.bands, strict=False):
+            keys |= band.get(key, set())
+        keys |= self.exact.get(article.probe.exact_key, set())
+        candidates = []
+        for key in keys:
+            other = self.stored[key]
+            cluster_id = self._canonical(self.cluster_of[key])
+            candidates.append(
+                Candidate(
+                    key=key,
+                    article_id=other.article_id,
+                    cluster_id=cluster_id,
+                    cluster_rank=self.ranks[cluster_id],
+                    exact_key=other.probe.exact_key,
+                    signature=other.probe.signature,
+                    entities=other.probe.entities,
+                    published=other.probe.published,
+                    semantic=float(scores[key]),
+                )
+            )
+        clusters = {c.cluster_id for c in candidates}
+        evidence = cluster_evidence(
+            article.entity_counts,
+            article.lead,
+            article.probe.published,
+            {c: self.profiles[c] for c in clusters},
+            self.ranks,
+            n,
+            self.frequencies,
+        )
+        return decide(article.probe, candidates, evidence, self.th)
+
+    def _store(self, article: Prepared, outcome: Outcome) -> None:
+        key = len(self.stored)
+        cluster_id = outcome.cluster_id
+        if cluster_id is None:
+            cluster_id = f"c{key}"
+            self.ranks[cluster_id] = key
+            self.profiles[cluster_id] = Profile()
+        profile = self.profiles[cluster_id]
+        for old in outcome.merged:
+            profile.absorb(self.profiles.pop(old))
+            self.alias[old] = cluster_id
+        profile.add(article.lead, article.entity_counts, article.probe.published)
+        profile.entities = {t: round(w, 6) for t, w in profile.entities.items()}  # as the store saves them
+        self.vectors[key] = article.vector
+        if len(self.buckets) < len(article.bands):
+            self.buckets.extend({} for _ in range(len(article.bands) - len(self.buckets)))
+        for band, band_key in zip(self.buckets, article.bands, strict=False):
+            band.setdefault(band_key, set()).add(key)
+        self.exact.setdefault(article.probe.exact_key, set()).add(key)
+        self.frequencies.update(article.entity_counts.keys())
+        self.stored.append(article)
+        self.cluster_of.append(cluster_id)
