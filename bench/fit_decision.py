@@ -1,7 +1,7 @@
 """Fit the same-event decision's logistic weights on a labelled stream, as articles come in.
 
     .venv/bin/python bench/fit_decision.py --dataset ../shared/eval/ecbplus_dev.jsonl [--shuffles 5]
-        [--embedding-cache FILE.npz] [--folds K]
+        [--embedding-cache FILE.npz] [--folds K | --search N]
 
 Streams the labelled articles through the real detector (file order, or N seeded
 shuffles) and records, for every article, the evidence against each candidate
@@ -17,6 +17,13 @@ kind, so a topic's hard negatives stay together) are dealt into K folds, the wei
 are fitted on the streams of the other folds' articles, and each fold's articles are
 then streamed through the detector with those weights and, as the baseline in the
 same run, with the current ones, which were fitted on every topic.
+
+With --search N it asks what the streams themselves reward: N random settings around
+the current ones (the weights, and the merge threshold) are each scored by the mean
+pairwise F1 over the streams, replayed in memory (`samestory.replay`: the detector's
+own decision over what its store and indexes would answer, about a second a stream
+instead of a minute), and the best are printed under the current settings' figures.
+In-sample: what it finds is a bound on these features, not weights to ship untested.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from samestory.decide import ClusterEvidence
 from samestory.detector import Detector
 from samestory.evaluate import CachingEmbedder, Labelled, read_dataset, run_detector
 from samestory.evaluate import orders as evaluation_orders
+from samestory.replay import prepare, replay
 from samestory.server import load_embedder
 from samestory.store import open_store
 
@@ -147,12 +155,55 @@ def held_out(args: argparse.Namespace, rows: list[Labelled], settings: Settings,
         print(f"mean over folds, {name} weights: pairwise F1 {pf:.3f}, B-cubed F1 {bf:.3f}")
 
 
+def search(args: argparse.Namespace, rows: list[Labelled], settings: Settings, embedder) -> None:
+    """Random settings around the current ones, scored on the replayed streams; the current first."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run = dataclasses.replace(settings, data_dir=Path(tmp))
+        detector = Detector(run, open_store(run.data_dir), embedder)
+        try:
+            prepared = {p.article_id: p for p in prepare(detector, rows)}
+        finally:
+            detector.close()
+    streams = [[prepared[r.article.article_id] for r in stream] for stream in orders(rows, args.shuffles)]
+    th = settings.thresholds
+
+    def scored(thresholds) -> tuple[float, float, float]:
+        runs = [replay(stream, thresholds, settings.semantic_candidates) for stream in streams]
+        pairwise = [q.pairwise[2] for q in runs]
+        return float(np.mean(pairwise)), max(pairwise) - min(pairwise), float(np.mean([q.bcubed[2] for q in runs]))
+
+    rng = random.Random(0)
+    tried = []
+    for _ in range(args.search):
+        changes = {
+            "intercept": th.intercept + rng.uniform(-2, 2),
+            "entity_weight": th.entity_weight * rng.uniform(0.6, 1.6),
+            "lead_weight": th.lead_weight * rng.uniform(0.3, 2.5),
+            "year_mismatch_weight": rng.uniform(-4, 0),
+            "merge": rng.choice([0.7, 0.8, 0.9, 0.95, 1.01]),
+        }
+        tried.append((scored(dataclasses.replace(th, **changes)), changes))
+    tried.sort(key=lambda t: -t[0][0])
+    names = ("intercept", "entity_weight", "lead_weight", "year_mismatch_weight", "merge")
+    print(f"{args.dataset.name}: {len(streams)} streams replayed, {args.search} random settings")
+    print(
+        f"{'settings':<12} {'pairwise F1':>11} {'spread':>7} {'B-cubed F1':>10}  " + " ".join(f"{n:>20}" for n in names)
+    )
+    current = scored(th)
+    for label, (pf, spread, bf), values in [("current", current, {n: getattr(th, n) for n in names})] + [
+        (f"best {n + 1}", result, changes) for n, (result, changes) in enumerate(tried[:5])
+    ]:
+        shown = " ".join(f"{values[n]:20.3f}" for n in names)
+        print(f"{label:<12} {pf:11.3f} {spread:7.3f} {bf:10.3f}  {shown}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--shuffles", type=int, default=0, help="N seeded shuffles instead of file order")
     parser.add_argument("--embedding-cache", type=Path)
     parser.add_argument("--folds", type=int, default=0, help="K folds of topics: fit on K-1, evaluate on the last")
+    parser.add_argument("--search", type=int, default=0, help="score N random settings on the replayed streams")
     args = parser.parse_args()
     if args.folds == 1 or args.folds < 0:
         parser.error("--folds needs at least 2 folds")
@@ -165,6 +216,9 @@ def main() -> int:
     try:
         if args.folds:
             held_out(args, rows, settings, embedder)
+            return 0
+        if args.search:
+            search(args, rows, settings, embedder)
             return 0
         x, offset, y, fitted = fit_streams(orders(rows, args.shuffles), settings, embedder)
     finally:
