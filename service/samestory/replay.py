@@ -89,13 +89,13 @@ def replay(stream: Sequence[Prepared], thresholds: Thresholds, semantic_candidat
 
 def replay_clusters(stream: Sequence[Prepared], thresholds: Thresholds, semantic_candidates: int) -> dict[str, str]:
     """Each article's cluster (merged ones followed to where they went) after the stream."""
-    return _Replay(len(stream), thresholds, semantic_candidates).run(stream)
+    return _Replay(thresholds, semantic_candidates).run(stream)
 
 
 class _Replay:
-    def __init__(self, size: int, thresholds: Thresholds, k: int) -> None:
+    def __init__(self, thresholds: Thresholds, k: int) -> None:
         self.th, self.k = thresholds, k
-        self.vectors: np.ndarray | None = None
+        self.vectors = np.zeros((0, 0), dtype=np.float32)  # by store position, sized by `run`
         self.stored: list[Prepared] = []
         self.cluster_of: list[str] = []  # by store position; merged ids are followed through `alias`
         self.alias: dict[str, str] = {}
@@ -104,10 +104,9 @@ class _Replay:
         self.profiles: dict[str, Profile] = {}
         self.ranks: dict[str, int] = {}
         self.frequencies: Counter[str] = Counter()
-        self.size = size
 
     def run(self, stream: Sequence[Prepared]) -> dict[str, str]:
-        self.vectors = np.zeros((self.size, len(stream[0].vector) if stream else 0), dtype=np.float32)
+        self.vectors = np.zeros((len(stream), len(stream[0].vector) if stream else 0), dtype=np.float32)
         for article in stream:
             self._store(article, self._decide(article))
         return {a.article_id: self._canonical(c) for a, c in zip(self.stored, self.cluster_of, strict=True)}
