@@ -23,7 +23,9 @@ the current ones (the weights, and the merge threshold) are each scored by the m
 pairwise F1 over the streams, replayed in memory (`samestory.replay`: the detector's
 own decision over what its store and indexes would answer, about a second a stream
 instead of a minute), and the best are printed under the current settings' figures.
-In-sample: what it finds is a bound on these features, not weights to ship untested.
+That is in-sample: a bound on these features, not weights to ship. With --folds K as
+well, each fold's setting is the one the other folds' streams score best, and the
+fold's own streams score it, with the current settings as the baseline.
 """
 
 from __future__ import annotations
@@ -121,27 +123,34 @@ def with_weights(settings: Settings, weights: np.ndarray) -> Settings:
     return dataclasses.replace(settings, thresholds=dataclasses.replace(settings.thresholds, **fitted))
 
 
-def held_out(args: argparse.Namespace, rows: list[Labelled], settings: Settings, embedder) -> None:
-    """Fit on K-1 folds of topics, stream the K-th with those weights and with the current ones."""
+def topic_folds(args: argparse.Namespace, rows: list[Labelled]) -> list[tuple[list[Labelled], list[Labelled]]]:
+    """(the other folds' rows, the fold's rows) for each of K folds of the dataset's topics."""
     if any(r.topic is None for r in rows):
         raise SystemExit(f"{args.dataset}: --folds needs a `topic` field on every line")
-    topic_of = {r.article.article_id: str(r.topic) for r in rows}
-    names = sorted(set(topic_of.values()))
+    names = sorted({str(r.topic) for r in rows})
     if args.folds > len(names):
         raise SystemExit(f"{args.dataset}: {len(names)} topics cannot fill {args.folds} folds")
     random.Random(0).shuffle(names)
     fold_of = {name: n % args.folds for n, name in enumerate(names)}
+    return [
+        ([r for r in rows if fold_of[str(r.topic)] != fold], [r for r in rows if fold_of[str(r.topic)] == fold])
+        for fold in range(args.folds)
+    ]
+
+
+def held_out(args: argparse.Namespace, rows: list[Labelled], settings: Settings, embedder) -> None:
+    """Fit on K-1 folds of topics, stream the K-th with those weights and with the current ones."""
+    folds = topic_folds(args, rows)
     current = np.array([getattr(settings.thresholds, name) for name in FEATURES])
     print(
-        f"{args.dataset.name}: {len(names)} topics in {args.folds} folds; weights fitted on the other folds' "
+        f"{args.dataset.name}: {len({str(r.topic) for r in rows})} topics in {args.folds} folds; "
+        "weights fitted on the other folds' "
         f"{'file order' if args.shuffles == 0 else f'{args.shuffles} shuffles'}, "
         "each fold streamed in the same orders"
     )
     print(f"{'fold':<5} {'articles':>8} {'weights: ' + ', '.join(FEATURES):<58} {'pairwise F1':>18} {'B-cubed F1':>18}")
     scores: dict[str, list[tuple[float, float]]] = {"held out": [], "current": []}
-    for fold in range(args.folds):
-        train = [r for r in rows if fold_of[topic_of[r.article.article_id]] != fold]
-        test = [r for r in rows if fold_of[topic_of[r.article.article_id]] == fold]
+    for fold, (train, test) in enumerate(folds):
         *_, weights = fit_streams(orders(train, args.shuffles), settings, embedder)
         for name, w in (("held out", weights), ("current", current)):
             runs = [run_detector(o, with_weights(settings, w), embedder, name)[0] for o in orders(test, args.shuffles)]
@@ -155,8 +164,29 @@ def held_out(args: argparse.Namespace, rows: list[Labelled], settings: Settings,
         print(f"mean over folds, {name} weights: pairwise F1 {pf:.3f}, B-cubed F1 {bf:.3f}")
 
 
+SEARCHED = ("intercept", "entity_weight", "lead_weight", "year_mismatch_weight", "merge")
+
+
+def random_settings(th, count: int) -> list[dict[str, float]]:
+    """`count` settings of the searched knobs around the current ones, reproducibly."""
+    rng = random.Random(0)
+    return [
+        {
+            "intercept": th.intercept + rng.uniform(-2, 2),
+            "entity_weight": th.entity_weight * rng.uniform(0.6, 1.6),
+            "lead_weight": th.lead_weight * rng.uniform(0.3, 2.5),
+            "year_mismatch_weight": rng.uniform(-4, 0),
+            "merge": rng.choice([0.7, 0.8, 0.9, 0.95, 1.01]),
+        }
+        for _ in range(count)
+    ]
+
+
 def search(args: argparse.Namespace, rows: list[Labelled], settings: Settings, embedder) -> None:
-    """Random settings around the current ones, scored on the replayed streams; the current first."""
+    """Random settings around the current ones, scored on the replayed streams; the current first.
+
+    With folds, each fold's best is the one the other folds' streams score highest, and the fold's
+    own streams then score it and the current settings."""
     with tempfile.TemporaryDirectory() as tmp:
         run = dataclasses.replace(settings, data_dir=Path(tmp))
         detector = Detector(run, open_store(run.data_dir), embedder)
@@ -164,37 +194,44 @@ def search(args: argparse.Namespace, rows: list[Labelled], settings: Settings, e
             prepared = {p.article_id: p for p in prepare(detector, rows)}
         finally:
             detector.close()
-    streams = [[prepared[r.article.article_id] for r in stream] for stream in orders(rows, args.shuffles)]
     th = settings.thresholds
+    current = {n: getattr(th, n) for n in SEARCHED}
+    tried = random_settings(th, args.search)
 
-    def scored(thresholds) -> tuple[float, float, float]:
+    def scored(subset: list[Labelled], changes: dict[str, float]) -> tuple[float, float, float]:
+        thresholds = dataclasses.replace(th, **changes)
+        streams = [[prepared[r.article.article_id] for r in stream] for stream in orders(subset, args.shuffles)]
         runs = [replay(stream, thresholds, settings.semantic_candidates) for stream in streams]
         pairwise = [q.pairwise[2] for q in runs]
         return float(np.mean(pairwise)), max(pairwise) - min(pairwise), float(np.mean([q.bcubed[2] for q in runs]))
 
-    rng = random.Random(0)
-    tried = []
-    for _ in range(args.search):
-        changes = {
-            "intercept": th.intercept + rng.uniform(-2, 2),
-            "entity_weight": th.entity_weight * rng.uniform(0.6, 1.6),
-            "lead_weight": th.lead_weight * rng.uniform(0.3, 2.5),
-            "year_mismatch_weight": rng.uniform(-4, 0),
-            "merge": rng.choice([0.7, 0.8, 0.9, 0.95, 1.01]),
-        }
-        tried.append((scored(dataclasses.replace(th, **changes)), changes))
-    tried.sort(key=lambda t: -t[0][0])
-    names = ("intercept", "entity_weight", "lead_weight", "year_mismatch_weight", "merge")
-    print(f"{args.dataset.name}: {len(streams)} streams replayed, {args.search} random settings")
+    streams = 1 if args.shuffles == 0 else args.shuffles
+    print(f"{args.dataset.name}: {streams} streams replayed, {args.search} random settings")
     print(
-        f"{'settings':<12} {'pairwise F1':>11} {'spread':>7} {'B-cubed F1':>10}  " + " ".join(f"{n:>20}" for n in names)
+        f"{'settings':<18} {'pairwise F1':>11} {'spread':>7} {'B-cubed F1':>10}  "
+        + " ".join(f"{n:>20}" for n in SEARCHED)
     )
-    current = scored(th)
-    for label, (pf, spread, bf), values in [("current", current, {n: getattr(th, n) for n in names})] + [
-        (f"best {n + 1}", result, changes) for n, (result, changes) in enumerate(tried[:5])
-    ]:
-        shown = " ".join(f"{values[n]:20.3f}" for n in names)
-        print(f"{label:<12} {pf:11.3f} {spread:7.3f} {bf:10.3f}  {shown}")
+
+    def show(label: str, result: tuple[float, float, float], values: dict[str, float]) -> None:
+        pf, spread, bf = result
+        print(f"{label:<18} {pf:11.3f} {spread:7.3f} {bf:10.3f}  " + " ".join(f"{values[n]:20.3f}" for n in SEARCHED))
+
+    if not args.folds:
+        ranked = sorted(((scored(rows, c), c) for c in tried), key=lambda t: -t[0][0])
+        show("current", scored(rows, current), current)
+        for n, (result, changes) in enumerate(ranked[:5]):
+            show(f"best {n + 1}", result, changes)
+        return
+    held: dict[str, list[tuple[float, float, float]]] = {"held out": [], "current": []}
+    for fold, (train, test) in enumerate(topic_folds(args, rows)):
+        best = max(tried, key=lambda c: scored(train, c)[0])
+        for name, changes in (("held out", best), ("current", current)):
+            result = scored(test, changes)
+            held[name].append(result)
+            show(f"fold {fold}, {name}", result, changes)
+    for name, results in held.items():
+        pf, _, bf = (float(np.mean(v)) for v in zip(*results, strict=True))
+        print(f"mean over folds, {name} settings: pairwise F1 {pf:.3f}, B-cubed F1 {bf:.3f}")
 
 
 def main() -> int:
@@ -214,11 +251,11 @@ def main() -> int:
     if args.embedding_cache:
         embedder = CachingEmbedder(embedder, args.embedding_cache)
     try:
-        if args.folds:
-            held_out(args, rows, settings, embedder)
-            return 0
         if args.search:
             search(args, rows, settings, embedder)
+            return 0
+        if args.folds:
+            held_out(args, rows, settings, embedder)
             return 0
         x, offset, y, fitted = fit_streams(orders(rows, args.shuffles), settings, embedder)
     finally:
