@@ -1,7 +1,7 @@
 """Fit the same-event decision's logistic weights on a labelled stream, as articles come in.
 
     .venv/bin/python bench/fit_decision.py --dataset ../shared/eval/ecbplus_dev.jsonl [--shuffles 5]
-        [--embedding-cache FILE.npz] [--folds K | --search N]
+        [--embedding-cache FILE.npz] [--folds K] [--search N]
 
 Streams the labelled articles through the real detector (file order, or N seeded
 shuffles) and records, for every article, the evidence against each candidate
