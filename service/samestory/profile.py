@@ -75,6 +75,10 @@ class Profile:
         if other.first_published is not None:
             self._widen(other.first_published, other.last_published)
 
+    def saved_entities(self) -> dict[str, float]:
+        """The entity sums as the store saves them, to 6 decimals: what the next reader of the profile gets."""
+        return {term: round(weight, 6) for term, weight in self.entities.items()}
+
     def _widen(self, first: dt.datetime, last: dt.datetime) -> None:
         self.first_published = first if self.first_published is None else min(self.first_published, first)
         self.last_published = last if self.last_published is None else max(self.last_published, last)

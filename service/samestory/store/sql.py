@@ -264,7 +264,7 @@ class SQLStore:
             (
                 profile.size,
                 None if profile.lead_sum is None else np.asarray(profile.lead_sum, "<f4").tobytes(),
-                _json({t: round(w, 6) for t, w in profile.entities.items()}),
+                _json(profile.saved_entities()),
                 _ts(profile.first_published),
                 _ts(profile.last_published),
                 cluster_id,
