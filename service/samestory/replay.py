@@ -23,12 +23,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import MinHashLSH
 
 from .decide import Candidate, Outcome, Probe, Thresholds, decide
 from .detector import Detector
 from .evaluate import Labelled, Quality, quality
-from .lexical import LexicalParams
 from .profile import Profile, cluster_evidence
 
 __all__ = ["Prepared", "prepare", "replay", "replay_clusters"]
@@ -49,8 +47,7 @@ class Prepared:
 
 def prepare(detector: Detector, rows: Iterable[Labelled]) -> list[Prepared]:
     """The detector's preparation of each article (its model, text and MinHash); nothing is stored."""
-    params = detector.settings.lexical
-    bands, rows_per_band = _lsh_shape(params)
+    bands, rows_per_band = int(detector.parameters["lsh.bands"]), int(detector.parameters["lsh.rows"])
     out = []
     for row in rows:
         pending = detector.prepare(row.article)
@@ -76,11 +73,6 @@ def prepare(detector: Detector, rows: Iterable[Labelled]) -> list[Prepared]:
     return out
 
 
-def _lsh_shape(params: LexicalParams) -> tuple[int, int]:
-    lsh = MinHashLSH(threshold=params.lsh_threshold, num_perm=params.num_perm)
-    return lsh.b, lsh.r
-
-
 def replay(stream: Sequence[Prepared], thresholds: Thresholds, semantic_candidates: int) -> Quality:
     """Decide each article of `stream` in turn as the detector would, and score the clusters it makes."""
     clusters = replay_clusters(stream, thresholds, semantic_candidates)
@@ -99,7 +91,7 @@ class _Replay:
         self.stored: list[Prepared] = []
         self.cluster_of: list[str] = []  # by store position; merged ids are followed through `alias`
         self.alias: dict[str, str] = {}
-        self.buckets: list[dict[bytes, set[int]]] = []
+        self.buckets: list[dict[bytes, set[int]]] = []  # one per LSH band, sized by `run`
         self.exact: dict[str, set[int]] = {}
         self.profiles: dict[str, Profile] = {}
         self.ranks: dict[str, int] = {}
@@ -107,6 +99,7 @@ class _Replay:
 
     def run(self, stream: Sequence[Prepared]) -> dict[str, str]:
         self.vectors = np.zeros((len(stream), len(stream[0].vector) if stream else 0), dtype=np.float32)
+        self.buckets = [{} for _ in range(max((len(a.bands) for a in stream), default=0))]
         for article in stream:
             self._store(article, self._decide(article))
         return {a.article_id: self._canonical(c) for a, c in zip(self.stored, self.cluster_of, strict=True)}
@@ -165,10 +158,8 @@ class _Replay:
             profile.absorb(self.profiles.pop(old))
             self.alias[old] = cluster_id
         profile.add(article.lead, article.entity_counts, article.probe.published)
-        profile.entities = {t: round(w, 6) for t, w in profile.entities.items()}  # as the store saves them
+        profile.entities = profile.saved_entities()  # as the store's next read gives them
         self.vectors[key] = article.vector
-        if len(self.buckets) < len(article.bands):
-            self.buckets.extend({} for _ in range(len(article.bands) - len(self.buckets)))
         for band, band_key in zip(self.buckets, article.bands, strict=False):
             band.setdefault(band_key, set()).add(key)
         self.exact.setdefault(article.probe.exact_key, set()).add(key)
