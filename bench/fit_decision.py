@@ -44,7 +44,7 @@ from samestory.decide import ClusterEvidence
 from samestory.detector import Detector
 from samestory.evaluate import CachingEmbedder, Labelled, read_dataset, run_detector
 from samestory.evaluate import orders as evaluation_orders
-from samestory.replay import prepare, replay
+from samestory.replay import Prepared, prepare, replay
 from samestory.server import load_embedder
 from samestory.store import open_store
 
@@ -198,9 +198,11 @@ def search(args: argparse.Namespace, rows: list[Labelled], settings: Settings, e
     current = {n: getattr(th, n) for n in SEARCHED}
     tried = random_settings(th, args.search)
 
-    def scored(subset: list[Labelled], changes: dict[str, float]) -> tuple[float, float, float]:
+    def streams_of(subset: list[Labelled]) -> list[list[Prepared]]:
+        return [[prepared[r.article.article_id] for r in stream] for stream in orders(subset, args.shuffles)]
+
+    def scored(streams: list[list[Prepared]], changes: dict[str, float]) -> tuple[float, float, float]:
         thresholds = dataclasses.replace(th, **changes)
-        streams = [[prepared[r.article.article_id] for r in stream] for stream in orders(subset, args.shuffles)]
         runs = [replay(stream, thresholds, settings.semantic_candidates) for stream in streams]
         pairwise = [q.pairwise[2] for q in runs]
         return float(np.mean(pairwise)), max(pairwise) - min(pairwise), float(np.mean([q.bcubed[2] for q in runs]))
@@ -217,16 +219,18 @@ def search(args: argparse.Namespace, rows: list[Labelled], settings: Settings, e
         print(f"{label:<18} {pf:11.3f} {spread:7.3f} {bf:10.3f}  " + " ".join(f"{values[n]:20.3f}" for n in SEARCHED))
 
     if not args.folds:
-        ranked = sorted(((scored(rows, c), c) for c in tried), key=lambda t: -t[0][0])
-        show("current", scored(rows, current), current)
+        everything = streams_of(rows)
+        ranked = sorted(((scored(everything, c), c) for c in tried), key=lambda t: -t[0][0])
+        show("current", scored(everything, current), current)
         for n, (result, changes) in enumerate(ranked[:5]):
             show(f"best {n + 1}", result, changes)
         return
     held: dict[str, list[tuple[float, float, float]]] = {"held out": [], "current": []}
     for fold, (train, test) in enumerate(topic_folds(args, rows)):
-        best = max(tried, key=lambda c: scored(train, c)[0])
+        train_streams, test_streams = streams_of(train), streams_of(test)
+        best = max(tried, key=lambda c: scored(train_streams, c)[0])
         for name, changes in (("held out", best), ("current", current)):
-            result = scored(test, changes)
+            result = scored(test_streams, changes)
             held[name].append(result)
             show(f"fold {fold}, {name}", result, changes)
     for name, results in held.items():
