@@ -3,7 +3,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from samestory.evaluate import quality, read_dataset
+from samestory.evaluate import PairCounts, pair_counts, quality, read_dataset
 
 from .conftest import DATA
 
@@ -22,6 +22,27 @@ def test_merged_and_split_clusterings():
     assert merged.bcubed[0] == pytest.approx(0.5) and merged.bcubed[1] == 1.0
     split = quality({k: k for k in gold}, gold)
     assert split.pairwise[1] == 0.0 and split.bcubed == (1.0, 0.5, pytest.approx(2 / 3))
+
+
+def test_pair_counts_split_the_pairwise_figures_by_topic():
+    # Events x and y are one topic, z another. Cluster 1 joins x's two articles (right), one of y
+    # (two wrong pairs within the topic) and one of z (three wrong pairs across topics); y's and z's
+    # second articles stand apart (a missed pair each).
+    gold = {"a": "x", "b": "x", "c": "y", "d": "y", "e": "z", "f": "z"}
+    topic = {"a": "t1", "b": "t1", "c": "t1", "d": "t1", "e": "t2", "f": "t2"}
+    predicted = {"a": "1", "b": "1", "c": "1", "f": "1", "d": "2", "e": "3"}
+    counts = pair_counts(predicted, gold, topic)
+    assert counts == {
+        "t1": PairCounts(right=1, wrong=2, missed=1),
+        "t2": PairCounts(right=0, wrong=0, missed=1),
+        None: PairCounts(right=0, wrong=3, missed=0),
+    }
+    total = PairCounts()
+    for c in counts.values():
+        total.add(c)
+    q = quality(predicted, gold)
+    assert q.pairwise[0] == pytest.approx(total.right / (total.right + total.wrong)) == pytest.approx(1 / 6)
+    assert q.pairwise[1] == pytest.approx(total.right / (total.right + total.missed)) == pytest.approx(1 / 3)
 
 
 def test_read_dataset_needs_labels(tmp_path):

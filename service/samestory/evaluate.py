@@ -35,10 +35,12 @@ from .text import clean, tokens
 __all__ = [
     "Labelled",
     "NearDuplicateRecall",
+    "PairCounts",
     "Quality",
     "evaluate",
     "near_duplicate_recall",
     "orders",
+    "pair_counts",
     "quality",
     "read_dataset",
 ]
@@ -127,6 +129,55 @@ def quality(predicted: dict[str, str], gold: dict[str, str]) -> Quality:
     bp = sum(n * n / pred_sizes[c] for (c, _), n in cells.items()) / len(ids)
     br = sum(n * n / gold_sizes[g] for (_, g), n in cells.items()) / len(ids)
     return Quality((p, r, _f1(p, r)), (bp, br, _f1(bp, br)), len(pred_sizes), len(gold_sizes))
+
+
+@dataclass
+class PairCounts:
+    """Pairs of articles by what a clustering did with them: put together and of one event (right),
+    put together but of two events (wrong), or of one event but apart (missed)."""
+
+    right: int = 0
+    wrong: int = 0
+    missed: int = 0
+
+    def add(self, other: PairCounts) -> None:
+        self.right += other.right
+        self.wrong += other.wrong
+        self.missed += other.missed
+
+
+def pair_counts(predicted: dict[str, str], gold: dict[str, str], group: dict[str, str]) -> dict[str | None, PairCounts]:
+    """The pairs behind pairwise precision and recall, by the group (an ECB+ topic) of their events.
+
+    A wrong pair of two events of one group counts under that group; one of two groups under None.
+    Summed over the groups, right / (right + wrong) is the precision and right / (right + missed) the
+    recall `quality` gives."""
+
+    def pairs(n: int) -> int:
+        return n * (n - 1) // 2
+
+    event_group = {gold[i]: group[i] for i in gold}
+    out: dict[str | None, PairCounts] = {None: PairCounts()}
+    for name in event_group.values():
+        out.setdefault(name, PairCounts())
+    members: dict[str, list[str]] = {}
+    for article_id in gold:
+        members.setdefault(predicted[article_id], []).append(article_id)
+    together: Counter[str] = Counter()  # right pairs by event
+    for ids in members.values():
+        by_event = Counter(gold[i] for i in ids)
+        by_group: Counter[str] = Counter()
+        for event, n in by_event.items():
+            together[event] += pairs(n)
+            by_group[event_group[event]] += n
+            out[event_group[event]].wrong -= pairs(n)  # the group's pairs below, less its right ones
+        for name, n in by_group.items():
+            out[name].wrong += pairs(n)
+        out[None].wrong += pairs(len(ids)) - sum(pairs(n) for n in by_group.values())
+    for event, size in Counter(gold.values()).items():
+        out[event_group[event]].right += together[event]
+        out[event_group[event]].missed += pairs(size) - together[event]
+    return out
 
 
 # --------------------------------------------------------------- baselines
