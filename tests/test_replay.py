@@ -8,7 +8,7 @@ from samestory.detector import Detector
 from samestory.evaluate import Labelled, read_dataset
 from samestory.nearcopies import edited_copy
 from samestory.records import ArticleIn
-from samestory.replay import prepare, replay, replay_clusters
+from samestory.replay import GIVEN_OUTCOMES, decide_given_events, prepare, replay, replay_clusters
 from samestory.store import open_store
 
 from .conftest import DATA
@@ -74,3 +74,38 @@ def test_a_replay_clusters_as_the_detector_does(name, tmp_path, embedder):
         assert len(_groups(stored)) > events
     quality = replay(prepared, thresholds, settings.semantic_candidates)
     assert quality.clusters == len(_groups(stored))
+
+
+def test_decisions_given_the_right_clusters(tmp_path, embedder):
+    settings = Settings.load(env={}, data_dir=tmp_path)
+    rows = _rows()
+    detector = Detector(settings, open_store(settings.data_dir), embedder)
+    try:
+        prepared = prepare(detector, rows)
+    finally:
+        detector.close()
+    events = len({r.label for r in rows})
+    first, joins_another = "first of its event, new story", "first of its event, joins another"
+
+    shipped = decide_given_events(prepared, settings.thresholds)
+    assert sum(shipped[o] for o in GIVEN_OUTCOMES[:5]) == len(rows)
+    assert shipped[first] == events and shipped[joins_another] == shipped["joins another event"] == 0
+    assert shipped["joins its own event"] == len(rows) - events  # the copies and the seeds' rewrites
+
+    never = decide_given_events(prepared, dataclasses.replace(settings.thresholds, same_event=1.01, merge=1.01))
+    assert never[first] == events and never["new story, its event already there"] == len(rows) - events
+    assert never["would merge its event with another"] == 0
+
+    # Joining whatever is there: only the stream's first article starts a story, each later first of
+    # its event joins another, and every article whose event has a cluster beside another would merge.
+    always = decide_given_events(prepared, dataclasses.replace(settings.thresholds, same_event=0.0, merge=0.0))
+    assert always[first] == 1 and always[joins_another] == events - 1
+    assert always["new story, its event already there"] == 0
+    assert always["joins its own event"] + always["joins another event"] == len(rows) - events
+    assert always["would merge its event with another"] > 0
+
+    # A decision that prefers what is least alike joins other events wherever there is one.
+    unlike = dataclasses.replace(settings.thresholds, same_event=0.0, entity_weight=-20.0, lead_weight=-20.0)
+    perverse = decide_given_events(prepared, unlike)
+    assert perverse["joins another event"] > 0
+    assert perverse["joins its own event"] + perverse["joins another event"] == len(rows) - events

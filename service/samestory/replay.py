@@ -29,7 +29,7 @@ from .detector import Detector
 from .evaluate import Labelled, Quality, quality
 from .profile import Profile, cluster_evidence
 
-__all__ = ["Prepared", "prepare", "replay", "replay_clusters"]
+__all__ = ["GIVEN_OUTCOMES", "Prepared", "decide_given_events", "prepare", "replay", "replay_clusters"]
 
 
 @dataclass(frozen=True)
@@ -166,3 +166,55 @@ class _Replay:
         self.frequencies.update(article.entity_counts.keys())
         self.stored.append(article)
         self.cluster_of.append(cluster_id)
+
+
+# What `decide_given_events` counts, in the order it prints them.
+GIVEN_OUTCOMES = (
+    "joins its own event",
+    "first of its event, new story",
+    "first of its event, joins another",
+    "joins another event",
+    "new story, its event already there",
+    "would merge its event with another",
+)
+
+
+def decide_given_events(stream: Sequence[Prepared], thresholds: Thresholds) -> Counter[str]:
+    """Each article's same-event decision when the clusters before it are exactly the gold events.
+
+    Every earlier event is a candidate (as if the indexes found them all), with the profile and the
+    names' document counts the store would hold; near-duplicates are not looked for. The article
+    joins the most probable cluster at or above `same_event`. What it does is counted under one of
+    GIVEN_OUTCOMES; "would merge" also counts an article whose own event and another both reach
+    `merge`. A streamed decision that goes wrong once has a wrong cluster to compare with next; this
+    one never does, so it separates the decision's own errors from their consequences."""
+    profiles: dict[str, Profile] = {}
+    ranks: dict[str, int] = {}
+    frequencies: Counter[str] = Counter()
+    counts: Counter[str] = Counter({name: 0 for name in GIVEN_OUTCOMES})
+    for n, article in enumerate(stream):
+        evidence = cluster_evidence(
+            article.entity_counts, article.lead, article.probe.published, profiles, ranks, n, frequencies
+        )
+        probability = {event: e.probability(thresholds) for event, e in evidence.items()}
+        own = probability.get(article.label)
+        best = max(probability, key=probability.__getitem__) if probability else None
+        joins = best is not None and probability[best] >= thresholds.same_event
+        if own is None:
+            counts["first of its event, joins another" if joins else "first of its event, new story"] += 1
+        elif not joins:
+            counts["new story, its event already there"] += 1
+        elif best == article.label:
+            counts["joins its own event"] += 1
+        else:
+            counts["joins another event"] += 1
+        if own is not None and own >= thresholds.merge:
+            if any(p >= thresholds.merge for event, p in probability.items() if event != article.label):
+                counts["would merge its event with another"] += 1
+        if article.label not in profiles:
+            profiles[article.label], ranks[article.label] = Profile(), n
+        profile = profiles[article.label]
+        profile.add(article.lead, article.entity_counts, article.probe.published)
+        profile.entities = profile.saved_entities()
+        frequencies.update(article.entity_counts.keys())
+    return counts
