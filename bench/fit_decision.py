@@ -1,7 +1,7 @@
 """Fit the same-event decision's logistic weights on a labelled stream, as articles come in.
 
     .venv/bin/python bench/fit_decision.py --dataset ../shared/eval/ecbplus_dev.jsonl [--shuffles 5]
-        [--embedding-cache FILE.npz] [--folds K] [--search N]
+        [--embedding-cache FILE.npz] [--folds K] [--search N] [--diagnose]
 
 Streams the labelled articles through the real detector (file order, or N seeded
 shuffles) and records, for every article, the evidence against each candidate
@@ -26,6 +26,13 @@ instead of a minute), and the best are printed under the current settings' figur
 That is in-sample: a bound on these features, not weights to ship. With --folds K as
 well, each fold's setting is the one the other folds' streams score best, and the
 fold's own streams score it, with the current settings as the baseline.
+
+With --diagnose it says where the current decision goes wrong: the replayed streams'
+pairs by topic (right, wrong within the topic, missed; wrong across topics), the
+pairwise F1 if the worst topics' wrong pairs, every wrong pair or every missed pair were
+mended, and what the decision does when the clusters before each article are exactly the
+gold events (`samestory.replay.decide_given_events`): its own errors, apart from the ones
+that follow from an earlier wrong join.
 """
 
 from __future__ import annotations
@@ -42,9 +49,9 @@ import numpy as np
 from samestory.config import Settings
 from samestory.decide import ClusterEvidence
 from samestory.detector import Detector
-from samestory.evaluate import CachingEmbedder, Labelled, read_dataset, run_detector
+from samestory.evaluate import CachingEmbedder, Labelled, PairCounts, pair_counts, read_dataset, run_detector
 from samestory.evaluate import orders as evaluation_orders
-from samestory.replay import Prepared, prepare, replay
+from samestory.replay import GIVEN_OUTCOMES, Prepared, decide_given_events, prepare, replay, replay_clusters
 from samestory.server import load_embedder
 from samestory.store import open_store
 
@@ -182,18 +189,23 @@ def random_settings(th, count: int) -> list[dict[str, float]]:
     ]
 
 
+def prepared_rows(rows: list[Labelled], settings: Settings, embedder) -> dict[str, Prepared]:
+    """Each article as the detector prepares it, by id, for the replays."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run = dataclasses.replace(settings, data_dir=Path(tmp))
+        detector = Detector(run, open_store(run.data_dir), embedder)
+        try:
+            return {p.article_id: p for p in prepare(detector, rows)}
+        finally:
+            detector.close()
+
+
 def search(args: argparse.Namespace, rows: list[Labelled], settings: Settings, embedder) -> None:
     """Random settings around the current ones, scored on the replayed streams; the current first.
 
     With folds, each fold's best is the one the other folds' streams score highest, and the fold's
     own streams then score it and the current settings."""
-    with tempfile.TemporaryDirectory() as tmp:
-        run = dataclasses.replace(settings, data_dir=Path(tmp))
-        detector = Detector(run, open_store(run.data_dir), embedder)
-        try:
-            prepared = {p.article_id: p for p in prepare(detector, rows)}
-        finally:
-            detector.close()
+    prepared = prepared_rows(rows, settings, embedder)
     th = settings.thresholds
     current = {n: getattr(th, n) for n in SEARCHED}
     tried = random_settings(th, args.search)
@@ -238,6 +250,50 @@ def search(args: argparse.Namespace, rows: list[Labelled], settings: Settings, e
         print(f"mean over folds, {name} settings: pairwise F1 {pf:.3f}, B-cubed F1 {bf:.3f}")
 
 
+def diagnose(args: argparse.Namespace, rows: list[Labelled], settings: Settings, embedder) -> None:
+    """Where the current decision's wrong pairs lie, by topic, and what it decides given the right clusters."""
+    if any(r.topic is None for r in rows):
+        raise SystemExit(f"{args.dataset}: --diagnose needs a `topic` field on every line")
+    prepared = prepared_rows(rows, settings, embedder)
+    topic = {r.article.article_id: str(r.topic) for r in rows}
+    events = {t: len({r.label for r in rows if str(r.topic) == t}) for t in set(topic.values())}
+    th = settings.thresholds
+    by_topic: dict[str | None, PairCounts] = {}
+    given: Counter[str] = Counter()
+    streams = [[prepared[r.article.article_id] for r in stream] for stream in orders(rows, args.shuffles)]
+    for stream in streams:
+        clusters = replay_clusters(stream, th, settings.semantic_candidates)
+        gold = {a.article_id: a.label for a in stream}
+        for name, counts in pair_counts(clusters, gold, topic).items():
+            by_topic.setdefault(name, PairCounts()).add(counts)
+        given.update(decide_given_events(stream, th))
+    print(f"{args.dataset.name}: the current decision over {len(streams)} replayed streams, pairs summed over them")
+    print(f"{'topic':<8} {'events':>6} {'right':>7} {'wrong':>7} {'missed':>7}")
+    ranked = sorted((t for t in by_topic if t is not None), key=lambda t: -(by_topic[t].wrong + by_topic[t].missed))
+    for name in ranked:
+        c = by_topic[name]
+        if c.wrong or c.missed:
+            print(f"{name:<8} {events[name]:>6} {c.right:>7} {c.wrong:>7} {c.missed:>7}")
+    print(f"{'across':<8} {'':>6} {'':>7} {by_topic[None].wrong:>7} {'':>7}  (wrong pairs of two topics)")
+    total = PairCounts()
+    for counts in by_topic.values():
+        total.add(counts)
+
+    def f1(right: int, wrong: int, missed: int) -> float:
+        return 2 * right / (2 * right + wrong + missed)
+
+    worst = sorted(ranked, key=lambda t: -by_topic[t].wrong)[:4]
+    undone = total.wrong - sum(by_topic[t].wrong for t in worst)
+    print(f"pairwise F1 of the pooled pairs {f1(total.right, total.wrong, total.missed):.3f}")
+    print(f"  the wrong pairs of topics {', '.join(worst)} undone: {f1(total.right, undone, total.missed):.3f}")
+    print(f"  every wrong pair undone (precision 1): {f1(total.right, 0, total.missed):.3f}")
+    print(f"  every missed pair joined (recall 1): {f1(total.right, total.wrong, 0):.3f}")
+    decisions = sum(given[o] for o in GIVEN_OUTCOMES[:5])
+    print(f"given the right clusters (each article against the gold events before it), {decisions} decisions:")
+    for outcome in GIVEN_OUTCOMES:
+        print(f"  {outcome:<38} {given[outcome]:>6}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, required=True)
@@ -245,6 +301,7 @@ def main() -> int:
     parser.add_argument("--embedding-cache", type=Path)
     parser.add_argument("--folds", type=int, default=0, help="K folds of topics: fit on K-1, evaluate on the last")
     parser.add_argument("--search", type=int, default=0, help="score N random settings on the replayed streams")
+    parser.add_argument("--diagnose", action="store_true", help="the current decision's wrong pairs by topic")
     args = parser.parse_args()
     if args.folds == 1 or args.folds < 0:
         parser.error("--folds needs at least 2 folds")
@@ -255,6 +312,9 @@ def main() -> int:
     if args.embedding_cache:
         embedder = CachingEmbedder(embedder, args.embedding_cache)
     try:
+        if args.diagnose:
+            diagnose(args, rows, settings, embedder)
+            return 0
         if args.search:
             search(args, rows, settings, embedder)
             return 0
