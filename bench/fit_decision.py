@@ -280,12 +280,13 @@ def diagnose(args: argparse.Namespace, rows: list[Labelled], settings: Settings,
         total.add(counts)
 
     def f1(right: int, wrong: int, missed: int) -> float:
-        return 2 * right / (2 * right + wrong + missed)
+        return 2 * right / (2 * right + wrong + missed) if right + wrong + missed else 1.0
 
-    worst = sorted(ranked, key=lambda t: -by_topic[t].wrong)[:4]
+    worst = [t for t in sorted(ranked, key=lambda t: -by_topic[t].wrong) if by_topic[t].wrong][:4]
     undone = total.wrong - sum(by_topic[t].wrong for t in worst)
     print(f"pairwise F1 of the pooled pairs {f1(total.right, total.wrong, total.missed):.3f}")
-    print(f"  the wrong pairs of topics {', '.join(worst)} undone: {f1(total.right, undone, total.missed):.3f}")
+    if worst:
+        print(f"  the wrong pairs of topics {', '.join(worst)} undone: {f1(total.right, undone, total.missed):.3f}")
     print(f"  every wrong pair undone (precision 1): {f1(total.right, 0, total.missed):.3f}")
     print(f"  every missed pair joined (recall 1): {f1(total.right, total.wrong, 0):.3f}")
     decisions = sum(given[o] for o in GIVEN_OUTCOMES[:5])
