@@ -104,6 +104,40 @@ def test_the_most_likely_cluster_wins():
     assert out.cluster_id == "c2" and out.merged == ()
 
 
+def _sized(cluster, rank, size, entity, lead):
+    return ClusterEvidence(cluster, rank, size, entity, lead, None)
+
+
+def test_two_settled_stories_merge_only_on_stronger_evidence():
+    # The article is surely in "young" and likely (about 0.88) in "old": enough to merge a small
+    # cluster, not two that have each grown to settled_size articles apart.
+    likely = 0.88
+    entity = (np.log(likely / (1 - likely)) - TH.intercept - TH.lead_weight * 0.85) / TH.entity_weight
+    assert _sized("old", 3, 9, entity, 0.85).probability(TH) == pytest.approx(likely)
+    assert TH.merge < likely < TH.settled_merge
+    candidates = [cand(1, "young", 7), cand(2, "old", 3)]
+
+    def outcome(young_size, old_size, old_entity=entity):
+        clusters = {
+            "young": _sized("young", 7, young_size, 0.8, 0.9),
+            "old": _sized("old", 3, old_size, old_entity, 0.85),
+        }
+        return decide(PROBE, candidates, clusters, TH)
+
+    settled = TH.settled_size
+    apart = outcome(settled, settled)
+    assert apart.verdict is Verdict.SAME_EVENT and apart.cluster_id == "young" and apart.merged == ()
+    for young_size, old_size in ((settled - 1, 40), (40, settled - 1), (1, 1)):
+        assert outcome(young_size, old_size).merged == ("young",)
+    # Stronger evidence for the older story merges settled ones too.
+    assert outcome(settled, settled, old_entity=0.8).merged == ("young",)
+    # So does a near-duplicate of one of its articles, whatever the sizes.
+    copy = cand(2, "old", 3, values=BASE[:100] + [v + 5000 for v in BASE[100:]])
+    clusters = {"young": _sized("young", 7, 30, 0.8, 0.9), "old": _sized("old", 3, 30, entity, 0.85)}
+    near = decide(PROBE, [cand(1, "young", 7), copy], clusters, TH)
+    assert near.verdict is Verdict.NEAR_DUPLICATE and near.cluster_id == "old" and near.merged == ("young",)
+
+
 def test_strong_evidence_into_two_clusters_merges_them_into_the_older():
     clusters = {"young": evidence("young", 7, 0.8, 0.9), "old": evidence("old", 3, 0.7, 0.9)}
     out = decide(PROBE, [cand(1, "young", 7), cand(2, "old", 3)], clusters, TH)

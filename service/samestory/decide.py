@@ -41,7 +41,9 @@ class Thresholds:
     less a time penalty that grows past window_days, gives the probability that the
     article belongs to the cluster. The weights are a logistic regression on
     the ECB+ dev corpus (`bench/fit_decision.py`, see the README); same_event
-    and merge are thresholds on that probability.
+    and merge are thresholds on that probability. Two clusters that have each grown to
+    settled_size articles apart are two stories until stronger evidence than one
+    article's at merge says otherwise: they merge at settled_merge.
     """
 
     near_duplicate_jaccard: float = 0.5
@@ -56,6 +58,11 @@ class Thresholds:
     year_mismatch_weight: float = -1.72
     same_event: float = 0.4
     merge: float = 0.8
+    # Two settled stories (each of at least settled_size articles) merge on same-event evidence only
+    # when the article's probability for the one merged in reaches settled_merge (near-duplicates
+    # merge clusters of any size).
+    settled_size: int = 4
+    settled_merge: float = 0.95
     semantic_floor: float = 0.3
     window_days: float = 30.0
     time_penalty_per_window: float = 1.0
@@ -192,6 +199,16 @@ def _strength(s: Scored) -> tuple[int, float, float]:
     return (-s.relation.value, s.combined, max(s.lexical, s.semantic))
 
 
+def _merges(best: Scored, other: Scored, th: Thresholds) -> bool:
+    """Whether same-event evidence for `other`'s cluster merges it with `best`'s."""
+    if other.combined < th.merge:
+        return False
+    if best.cluster is None or other.cluster is None:
+        return True
+    settled = min(best.cluster.size, other.cluster.size) >= th.settled_size
+    return not settled or other.combined >= th.settled_merge
+
+
 def decide(
     probe: Probe, candidates: Sequence[Candidate], clusters: Mapping[str, ClusterEvidence], th: Thresholds
 ) -> Outcome:
@@ -201,7 +218,9 @@ def decide(
     event; among same-event candidates, the cluster most likely to hold the
     article). When a near-duplicate, or same-event evidence above the merge
     threshold, points into several clusters, they are one story: the oldest
-    cluster keeps its id and the others are merged into it.
+    cluster keeps its id and the others are merged into it. Same-event evidence
+    merges two settled clusters (both of settled_size articles or more) only at
+    settled_merge.
     """
     scored = sorted((score(probe, c, clusters.get(c.cluster_id), th) for c in candidates), key=_strength, reverse=True)
     related = [s for s in scored if s.relation is not Verdict.NEW_STORY]
@@ -214,7 +233,7 @@ def decide(
     best = related[0]
     strong = {best.candidate.cluster_id: best.candidate.cluster_rank}
     for s in related:
-        if s.relation in (Verdict.EXACT_DUPLICATE, Verdict.NEAR_DUPLICATE) or s.combined >= th.merge:
+        if s.relation in (Verdict.EXACT_DUPLICATE, Verdict.NEAR_DUPLICATE) or _merges(best, s, th):
             strong.setdefault(s.candidate.cluster_id, s.candidate.cluster_rank)
     target = min(strong, key=strong.__getitem__)
     merged = tuple(sorted(c for c in strong if c != target))
