@@ -127,6 +127,7 @@ def test_two_settled_stories_merge_only_on_stronger_evidence():
     settled = TH.settled_size
     apart = outcome(settled, settled)
     assert apart.verdict is Verdict.SAME_EVENT and apart.cluster_id == "young" and apart.merged == ()
+    assert f"keeps old ({settled} articles, probability 0.880) apart: settled stories merge at 0.95" in apart.reason
     for young_size, old_size in ((settled - 1, 40), (40, settled - 1), (1, 1)):
         assert outcome(young_size, old_size).merged == ("young",)
     # Stronger evidence for the older story merges settled ones too.

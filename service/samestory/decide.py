@@ -232,9 +232,12 @@ def decide(
         return Outcome(Verdict.NEW_STORY, None, (), tuple(scored), reason)
     best = related[0]
     strong = {best.candidate.cluster_id: best.candidate.cluster_rank}
+    kept_apart: dict[str, Scored] = {}  # merge-strong evidence for a settled story, short of settled_merge
     for s in related:
         if s.relation in (Verdict.EXACT_DUPLICATE, Verdict.NEAR_DUPLICATE) or _merges(best, s, th):
             strong.setdefault(s.candidate.cluster_id, s.candidate.cluster_rank)
+        elif s.combined >= th.merge:
+            kept_apart.setdefault(s.candidate.cluster_id, s)
     target = min(strong, key=strong.__getitem__)
     merged = tuple(sorted(c for c in strong if c != target))
     c = best.candidate
@@ -257,4 +260,10 @@ def decide(
             reason += ", its latest year is not the other's publication year"
     if merged:
         reason += f"; merges {', '.join(merged)} into {target}"
+    for cluster_id, s in kept_apart.items():
+        if cluster_id not in strong and s.cluster is not None:
+            reason += (
+                f"; keeps {cluster_id} ({s.cluster.size} articles, probability {s.combined:.3f}) apart: "
+                f"settled stories merge at {th.settled_merge}"
+            )
     return Outcome(best.relation, target, merged, tuple(scored), reason)
