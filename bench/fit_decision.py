@@ -19,7 +19,7 @@ then streamed through the detector with those weights and, as the baseline in th
 same run, with the current ones, which were fitted on every topic.
 
 With --search N it asks what the streams themselves reward: N random settings around
-the current ones (the weights, and the merge threshold) are each scored by the mean
+the current ones (the weights, the merge threshold and the settled size) are each scored by the mean
 pairwise F1 over the streams, replayed in memory (`samestory.replay`: the detector's
 own decision over what its store and indexes would answer, about a second a stream
 instead of a minute), and the best are printed under the current settings' figures.
@@ -171,7 +171,7 @@ def held_out(args: argparse.Namespace, rows: list[Labelled], settings: Settings,
         print(f"mean over folds, {name} weights: pairwise F1 {pf:.3f}, B-cubed F1 {bf:.3f}")
 
 
-SEARCHED = ("intercept", "entity_weight", "lead_weight", "year_mismatch_weight", "merge")
+SEARCHED = ("intercept", "entity_weight", "lead_weight", "year_mismatch_weight", "merge", "settled_size")
 
 
 def random_settings(th, count: int) -> list[dict[str, float]]:
@@ -184,6 +184,7 @@ def random_settings(th, count: int) -> list[dict[str, float]]:
             "lead_weight": th.lead_weight * rng.uniform(0.3, 2.5),
             "year_mismatch_weight": rng.uniform(-4, 0),
             "merge": rng.choice([0.7, 0.8, 0.9, 0.95, 1.01]),
+            "settled_size": rng.choice([2, 3, 4, 6, 10, 1_000_000]),
         }
         for _ in range(count)
     ]
