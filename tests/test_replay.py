@@ -103,6 +103,9 @@ def test_decisions_given_the_right_clusters(tmp_path, embedder):
     assert always["new story, its event already there"] == 0
     assert always["joins its own event"] + always["joins another event"] == len(rows) - events
     assert always["would merge its event with another"] > 0
+    # Unless every story counts as settled and settled ones never merge.
+    settled = dataclasses.replace(settings.thresholds, same_event=0.0, merge=0.0, settled_size=1, settled_merge=1.01)
+    assert decide_given_events(prepared, settled)["would merge its event with another"] == 0
 
     # A decision that prefers what is least alike joins other events wherever there is one.
     unlike = dataclasses.replace(settings.thresholds, same_event=0.0, entity_weight=-20.0, lead_weight=-20.0)

@@ -15,7 +15,18 @@ from enum import Enum
 
 from .lexical import Signature, containment, jaccard
 
-__all__ = ["Candidate", "ClusterEvidence", "Outcome", "Probe", "Scored", "Thresholds", "Verdict", "decide", "score"]
+__all__ = [
+    "Candidate",
+    "ClusterEvidence",
+    "Outcome",
+    "Probe",
+    "Scored",
+    "Thresholds",
+    "Verdict",
+    "decide",
+    "merges_on_evidence",
+    "score",
+]
 
 
 class Verdict(Enum):
@@ -199,14 +210,19 @@ def _strength(s: Scored) -> tuple[int, float, float]:
     return (-s.relation.value, s.combined, max(s.lexical, s.semantic))
 
 
+def merges_on_evidence(probability: float, sizes: tuple[int, int] | None, th: Thresholds) -> bool:
+    """Whether an article's same-event `probability` for a cluster merges it into the one the article
+    joins, the two clusters' `sizes` given (None: not known)."""
+    if probability < th.merge:
+        return False
+    settled = sizes is not None and min(sizes) >= th.settled_size
+    return not settled or probability >= th.settled_merge
+
+
 def _merges(best: Scored, other: Scored, th: Thresholds) -> bool:
     """Whether same-event evidence for `other`'s cluster merges it with `best`'s."""
-    if other.combined < th.merge:
-        return False
-    if best.cluster is None or other.cluster is None:
-        return True
-    settled = min(best.cluster.size, other.cluster.size) >= th.settled_size
-    return not settled or other.combined >= th.settled_merge
+    sizes = (best.cluster.size, other.cluster.size) if best.cluster is not None and other.cluster is not None else None
+    return merges_on_evidence(other.combined, sizes, th)
 
 
 def decide(

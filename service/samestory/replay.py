@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .decide import Candidate, Outcome, Probe, Thresholds, decide
+from .decide import Candidate, Outcome, Probe, Thresholds, decide, merges_on_evidence
 from .detector import Detector
 from .evaluate import Labelled, Quality, quality
 from .profile import Profile, cluster_evidence
@@ -185,9 +185,10 @@ def decide_given_events(stream: Sequence[Prepared], thresholds: Thresholds) -> C
     Every earlier event is a candidate (as if the indexes found them all), with the profile and the
     names' document counts the store would hold; near-duplicates are not looked for. The article
     joins the most probable cluster at or above `same_event`. What it does is counted under one of
-    GIVEN_OUTCOMES; "would merge" also counts an article whose own event and another both reach
-    `merge`. A streamed decision that goes wrong once has a wrong cluster to compare with next; this
-    one never does, so it separates the decision's own errors from their consequences."""
+    GIVEN_OUTCOMES; "would merge" also counts an article whose own event and another would be merged
+    by the decision's rule (`merge`, and `settled_merge` for two settled stories). A streamed decision
+    that goes wrong once has a wrong cluster to compare with next; this one never does, so it
+    separates the decision's own errors from their consequences."""
     profiles: dict[str, Profile] = {}
     ranks: dict[str, int] = {}
     frequencies: Counter[str] = Counter()
@@ -208,8 +209,14 @@ def decide_given_events(stream: Sequence[Prepared], thresholds: Thresholds) -> C
             counts["joins its own event"] += 1
         else:
             counts["joins another event"] += 1
-        if own is not None and own >= thresholds.merge:
-            if any(p >= thresholds.merge for event, p in probability.items() if event != article.label):
+        if joins and own is not None:
+            size = {event: profile.size for event, profile in profiles.items()}
+            merged = {best} | {
+                event
+                for event, p in probability.items()
+                if event != best and merges_on_evidence(p, (size[best], size[event]), thresholds)
+            }
+            if article.label in merged and len(merged) > 1:
                 counts["would merge its event with another"] += 1
         if article.label not in profiles:
             profiles[article.label], ranks[article.label] = Profile(), n
