@@ -130,10 +130,14 @@ def with_weights(settings: Settings, weights: np.ndarray) -> Settings:
     return dataclasses.replace(settings, thresholds=dataclasses.replace(settings.thresholds, **fitted))
 
 
+def need_topics(args: argparse.Namespace, rows: list[Labelled], option: str) -> None:
+    if any(r.topic is None for r in rows):
+        raise SystemExit(f"{args.dataset}: {option} needs a `topic` field on every line")
+
+
 def topic_folds(args: argparse.Namespace, rows: list[Labelled]) -> list[tuple[list[Labelled], list[Labelled]]]:
     """(the other folds' rows, the fold's rows) for each of K folds of the dataset's topics."""
-    if any(r.topic is None for r in rows):
-        raise SystemExit(f"{args.dataset}: --folds needs a `topic` field on every line")
+    need_topics(args, rows, "--folds")
     names = sorted({str(r.topic) for r in rows})
     if args.folds > len(names):
         raise SystemExit(f"{args.dataset}: {len(names)} topics cannot fill {args.folds} folds")
@@ -201,6 +205,11 @@ def prepared_rows(rows: list[Labelled], settings: Settings, embedder) -> dict[st
             detector.close()
 
 
+def replay_streams(prepared: dict[str, Prepared], rows: list[Labelled], shuffles: int) -> list[list[Prepared]]:
+    """The prepared articles of `rows` in the orders `samestory eval` streams them."""
+    return [[prepared[r.article.article_id] for r in stream] for stream in orders(rows, shuffles)]
+
+
 def search(args: argparse.Namespace, rows: list[Labelled], settings: Settings, embedder) -> None:
     """Random settings around the current ones, scored on the replayed streams; the current first.
 
@@ -210,9 +219,6 @@ def search(args: argparse.Namespace, rows: list[Labelled], settings: Settings, e
     th = settings.thresholds
     current = {n: getattr(th, n) for n in SEARCHED}
     tried = random_settings(th, args.search)
-
-    def streams_of(subset: list[Labelled]) -> list[list[Prepared]]:
-        return [[prepared[r.article.article_id] for r in stream] for stream in orders(subset, args.shuffles)]
 
     def scored(streams: list[list[Prepared]], changes: dict[str, float]) -> tuple[float, float, float]:
         thresholds = dataclasses.replace(th, **changes)
@@ -232,7 +238,7 @@ def search(args: argparse.Namespace, rows: list[Labelled], settings: Settings, e
         print(f"{label:<18} {pf:11.3f} {spread:7.3f} {bf:10.3f}  " + " ".join(f"{values[n]:20.3f}" for n in SEARCHED))
 
     if not args.folds:
-        everything = streams_of(rows)
+        everything = replay_streams(prepared, rows, args.shuffles)
         ranked = sorted(((scored(everything, c), c) for c in tried), key=lambda t: -t[0][0])
         show("current", scored(everything, current), current)
         for n, (result, changes) in enumerate(ranked[:5]):
@@ -240,7 +246,7 @@ def search(args: argparse.Namespace, rows: list[Labelled], settings: Settings, e
         return
     held: dict[str, list[tuple[float, float, float]]] = {"held out": [], "current": []}
     for fold, (train, test) in enumerate(topic_folds(args, rows)):
-        train_streams, test_streams = streams_of(train), streams_of(test)
+        train_streams, test_streams = (replay_streams(prepared, part, args.shuffles) for part in (train, test))
         best = max(tried, key=lambda c: scored(train_streams, c)[0])
         for name, changes in (("held out", best), ("current", current)):
             result = scored(test_streams, changes)
@@ -253,15 +259,14 @@ def search(args: argparse.Namespace, rows: list[Labelled], settings: Settings, e
 
 def diagnose(args: argparse.Namespace, rows: list[Labelled], settings: Settings, embedder) -> None:
     """Where the current decision's wrong pairs lie, by topic, and what it decides given the right clusters."""
-    if any(r.topic is None for r in rows):
-        raise SystemExit(f"{args.dataset}: --diagnose needs a `topic` field on every line")
+    need_topics(args, rows, "--diagnose")
     prepared = prepared_rows(rows, settings, embedder)
     topic = {r.article.article_id: str(r.topic) for r in rows}
     events = {t: len({r.label for r in rows if str(r.topic) == t}) for t in set(topic.values())}
     th = settings.thresholds
     by_topic: dict[str | None, PairCounts] = {}
     given: Counter[str] = Counter()
-    streams = [[prepared[r.article.article_id] for r in stream] for stream in orders(rows, args.shuffles)]
+    streams = replay_streams(prepared, rows, args.shuffles)
     for stream in streams:
         clusters = replay_clusters(stream, th, settings.semantic_candidates)
         gold = {a.article_id: a.label for a in stream}

@@ -157,8 +157,7 @@ class _Replay:
         for old in outcome.merged:
             profile.absorb(self.profiles.pop(old))
             self.alias[old] = cluster_id
-        profile.add(article.lead, article.entity_counts, article.probe.published)
-        profile.entities = profile.saved_entities()  # as the store's next read gives them
+        _add_as_stored(profile, article)
         self.vectors[key] = article.vector
         for band, band_key in zip(self.buckets, article.bands, strict=False):
             band.setdefault(band_key, set()).add(key)
@@ -166,6 +165,12 @@ class _Replay:
         self.frequencies.update(article.entity_counts.keys())
         self.stored.append(article)
         self.cluster_of.append(cluster_id)
+
+
+def _add_as_stored(profile: Profile, article: Prepared) -> None:
+    """Add a member to a cluster's profile, its sums rounded as the store's next read gives them."""
+    profile.add(article.lead, article.entity_counts, article.probe.published)
+    profile.entities = profile.saved_entities()
 
 
 # What `decide_given_events` counts, in the order it prints them.
@@ -210,18 +215,15 @@ def decide_given_events(stream: Sequence[Prepared], thresholds: Thresholds) -> C
         else:
             counts["joins another event"] += 1
         if joins and own is not None:
-            size = {event: profile.size for event, profile in profiles.items()}
             merged = {best} | {
                 event
                 for event, p in probability.items()
-                if event != best and merges_on_evidence(p, (size[best], size[event]), thresholds)
+                if event != best and merges_on_evidence(p, (profiles[best].size, profiles[event].size), thresholds)
             }
             if article.label in merged and len(merged) > 1:
                 counts["would merge its event with another"] += 1
         if article.label not in profiles:
             profiles[article.label], ranks[article.label] = Profile(), n
-        profile = profiles[article.label]
-        profile.add(article.lead, article.entity_counts, article.probe.published)
-        profile.entities = profile.saved_entities()
+        _add_as_stored(profiles[article.label], article)
         frequencies.update(article.entity_counts.keys())
     return counts
