@@ -38,11 +38,13 @@ that follow from an earlier wrong join.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import random
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -71,28 +73,35 @@ def collect(rows, settings: Settings, embedder) -> tuple[np.ndarray, np.ndarray,
             return evidence
 
     features, offsets, labels = [], [], []
+    with fresh_detector(settings, embedder, Recording) as detector:
+        for row in rows:
+            seen.clear()
+            decision = detector.ingest(row.article)
+            for article_id, ev in seen:
+                majority = members.get(ev.cluster_id, Counter()).most_common(1)
+                if not majority:
+                    continue
+                dates = (float(ev.year_conflict), float(ev.year_mismatch))
+                features.append((1.0, ev.entity_similarity, ev.lead_similarity, *dates))
+                offsets.append(-ev.penalty(settings.thresholds))
+                labels.append(float(majority[0][0] == gold[article_id]))
+            target = members.setdefault(decision.cluster_id, Counter())
+            for merged in decision.merged:
+                target.update(members.pop(merged, Counter()))
+            target[row.label] += 1
+    return np.array(features), np.array(offsets), np.array(labels)
+
+
+@contextlib.contextmanager
+def fresh_detector(settings: Settings, embedder, kind: type[Detector] = Detector) -> Iterator[Detector]:
+    """A detector of `kind` on a throwaway data directory, closed and removed after use."""
     with tempfile.TemporaryDirectory() as tmp:
         run = dataclasses.replace(settings, data_dir=Path(tmp))
-        detector = Recording(run, open_store(run.data_dir), embedder)
+        detector = kind(run, open_store(run.data_dir), embedder)
         try:
-            for row in rows:
-                seen.clear()
-                decision = detector.ingest(row.article)
-                for article_id, ev in seen:
-                    majority = members.get(ev.cluster_id, Counter()).most_common(1)
-                    if not majority:
-                        continue
-                    dates = (float(ev.year_conflict), float(ev.year_mismatch))
-                    features.append((1.0, ev.entity_similarity, ev.lead_similarity, *dates))
-                    offsets.append(-ev.penalty(run.thresholds))
-                    labels.append(float(majority[0][0] == gold[article_id]))
-                target = members.setdefault(decision.cluster_id, Counter())
-                for merged in decision.merged:
-                    target.update(members.pop(merged, Counter()))
-                target[row.label] += 1
+            yield detector
         finally:
             detector.close()
-    return np.array(features), np.array(offsets), np.array(labels)
 
 
 def fit(x: np.ndarray, offset: np.ndarray, y: np.ndarray, ridge: float = 1e-3) -> np.ndarray:
@@ -196,13 +205,8 @@ def random_settings(th, count: int) -> list[dict[str, float]]:
 
 def prepared_rows(rows: list[Labelled], settings: Settings, embedder) -> dict[str, Prepared]:
     """Each article as the detector prepares it, by id, for the replays."""
-    with tempfile.TemporaryDirectory() as tmp:
-        run = dataclasses.replace(settings, data_dir=Path(tmp))
-        detector = Detector(run, open_store(run.data_dir), embedder)
-        try:
-            return {p.article_id: p for p in prepare(detector, rows)}
-        finally:
-            detector.close()
+    with fresh_detector(settings, embedder) as detector:
+        return {p.article_id: p for p in prepare(detector, rows)}
 
 
 def replay_streams(prepared: dict[str, Prepared], rows: list[Labelled], shuffles: int) -> list[list[Prepared]]:
