@@ -1,8 +1,10 @@
 import pickle
+import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from datasketch import LeanMinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from samestory.lexical import (
@@ -39,6 +41,32 @@ def test_identical_texts_have_identical_signatures_and_round_trip():
     assert jaccard(a, b) == 1.0
     again = Signature.from_bytes(a.to_bytes(), a.shingles)
     assert np.array_equal(again.hashvalues, a.hashvalues) and again.shingles == a.shingles
+
+
+def test_a_signature_is_datasketchs_minhash_of_the_shingles_whatever_came_before():
+    hasher = Hasher(PARAMS)
+    texts = [tokens(TEXT), tokens("Football results in the league this week, and a cup draw"), [], tokens(TEXT)[:3]]
+    for words in texts * 2:
+        expected = MinHash(num_perm=PARAMS.num_perm, seed=PARAMS.seed, scheme=PARAMS.scheme)
+        expected.update_batch(list(shingles(words, PARAMS.shingle_size)))
+        got = hasher.signature(words)
+        assert np.array_equal(got.hashvalues, expected.hashvalues) and got.hashvalues.dtype == expected.hashvalues.dtype
+        assert got.shingles == len(shingles(words, PARAMS.shingle_size))
+
+
+def test_threads_may_share_a_hasher():
+    hasher = Hasher(PARAMS)
+    texts = [tokens(TEXT)[i:] for i in range(30)]
+    expected = [hasher.signature(words).hashvalues for words in texts]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns inside a signature, not only between them
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            for _ in range(5):
+                got = list(pool.map(lambda words: hasher.signature(words).hashvalues, texts))
+                assert all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
+    finally:
+        sys.setswitchinterval(interval)
 
 
 def test_jaccard_estimate_is_close_to_the_truth():
