@@ -7,6 +7,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+import orjson
+
 from .decide import Verdict
 from .quotes import Alignment, AlignmentKind, Quote
 
@@ -63,7 +65,7 @@ class Decision:
     merged: tuple[str, ...] = field(default=())
 
     def to_json(self) -> str:
-        return json.dumps(
+        return orjson.dumps(
             {
                 "article_id": self.article_id,
                 "verdict": self.verdict.name,
@@ -88,12 +90,11 @@ class Decision:
                 "published": self.published.isoformat() if self.published else None,
                 "merged": list(self.merged),
             },
-            ensure_ascii=False,
-        )
+        ).decode()
 
     @classmethod
     def from_json(cls, raw: str) -> Decision:
-        data = json.loads(raw)
+        data = orjson.loads(raw)
         return cls(
             article_id=data["article_id"],
             verdict=Verdict[data["verdict"]],
