@@ -130,3 +130,40 @@ def test_long_unterminated_prose_is_kept_but_captions_and_headlines_are_not():
     )
     kept = [p.text for p in text.clean(page).paragraphs]
     assert kept[0].startswith("Early Friday morning") and len(kept) == 2
+
+
+CHROME_LINES = [
+    "All rights reserved.",
+    "ADVERTISEMENT - scroll to continue.",
+    "Get breaking news alerts on your phone.",
+    "Click here to read the full report.",
+    "We use cookies to improve your experience.",
+    "Community guidelines apply to every comment.",
+    "Download the app for the latest stories.",
+    "Follow us on every platform for updates.",
+    "Getty Images photo of the scene today.",
+    "Image credit: the agency's photographer.",
+    "Log in or create an account today.",
+    "Member-only: this piece is for our readers.",
+    "Most read stories of the day here.",
+    "Sign up for our daily newsletter.",
+    "Read our privacy policy before you go.",
+    "Related stories from around the region.",
+    "Share this with a friend who cares.",
+    "Terms of use and conditions of sale apply.",
+    "Unlock this story with a free account.",
+]
+
+
+@pytest.mark.parametrize("line", CHROME_LINES)
+def test_a_short_line_naming_page_chrome_is_dropped_in_any_case(line):
+    for variant in (line, line.upper(), line.lower()):
+        page = f"{variant}\nThe council approved the new budget on Tuesday after a long debate in the chamber."
+        assert [p.text for p in text.clean(page).paragraphs] == [
+            "The council approved the new budget on Tuesday after a long debate in the chamber."
+        ]
+
+
+def test_words_that_merely_begin_like_chrome_are_prose():
+    line = "Signing the bill, the governor said the logging ban would be reviewed by the shareholders."
+    assert [p.text for p in text.clean(line).paragraphs] == [line]
