@@ -539,8 +539,10 @@ def _is_title(words: Sequence[str]) -> bool:
 def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
     """The direct quotes in the kept paragraphs, in order, with speakers."""
     raws = _merge_split(text, _raw_quotes(text, paragraphs), paragraphs)
+    if not raws:  # most articles: what follows reads every paragraph again
+        return []
     lowercase = {w for p in paragraphs for w in WORD.findall(p.text) if w.islower()}
-    speakers = _named_speakers(text, paragraphs)
+    speakers: list[tuple[int, str]] | None = None  # read when a pronoun first needs them
     quotes: list[Quote] = []
     last: Quote | None = None
     last_raw: _Raw | None = None
@@ -571,6 +573,8 @@ def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
                 named = _NAME_BEFORE_COMMA.search(text, max(0, span[0] - 120), span[0])
                 speaker = _clean_name(named.group("who")) if named else ""
             elif _is_reference(mention):
+                if speakers is None:
+                    speakers = _named_speakers(text, paragraphs)
                 earlier = [name for pos, name in speakers if pos < raw.open_mark]
                 if last is not None and last.speaker and raw.paragraph - last_paragraph <= 1:
                     speaker = last.speaker
