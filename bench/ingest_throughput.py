@@ -12,7 +12,9 @@ ratio is the figure (how much of the time the service spends outside the
 model). It also prints the server process's CPU seconds per article in the
 all-at-once baseline and in the stream: the hypervisor's steal is not counted in them,
 though a loaded host still slows each CPU second (the same `encode` took 76 to
-102 ms of CPU per article here on 2026-11-22). With --rounds R the pair
+102 ms of CPU per article here on 2026-11-22), and the whole machine's idle
+and stolen shares of CPU time in each half: idle time while the stream runs
+is time its structure left the cores unused. With --rounds R the pair
 (baseline, stream) runs R times, alternating which half runs first, each stream
 into a fresh server, and the medians are the figures. The default dataset is the
 project's own small labelled set; the ECB+ and PolNeAR files in ../shared/eval
@@ -39,6 +41,7 @@ from model_options import (  # noqa: E402
     articles_parser,
     client_process,
     describe,
+    machine_shares,
     open_model,
     server_settings,
 )
@@ -59,12 +62,19 @@ def load(path: Path, count: int) -> list[dict]:
     return out
 
 
-def _all_at_once(embedder, docs: list[str]) -> tuple[float, float]:
+def _all_at_once(embedder, docs: list[str]) -> tuple[float, float, str]:
     """The raw model on every document at once (sentence-transformers sorts them by length, so one call
-    over all of them pads least): articles a second, and CPU seconds an article."""
-    started, cpu = time.perf_counter(), time.process_time()
-    embedder.raw_encode(docs, batch_size=8)
-    return len(docs) / (time.perf_counter() - started), (time.process_time() - cpu) / len(docs)
+    over all of them pads least): articles a second, CPU seconds an article, and the machine's idle and
+    stolen shares meanwhile."""
+    with machine_shares() as shares:
+        started, cpu = time.perf_counter(), time.process_time()
+        embedder.raw_encode(docs, batch_size=8)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return len(docs) / seconds, cpu / len(docs), _shares(shares)
+
+
+def _shares(shares: list[str]) -> str:
+    return f"; machine {shares[0]}" if shares else ""
 
 
 def ingest_all(target: str, rows: list[dict]) -> tuple[float, int, float]:
@@ -76,12 +86,13 @@ def ingest_all(target: str, rows: list[dict]) -> tuple[float, int, float]:
         return time.perf_counter() - started, errors, time.process_time() - cpu
 
 
-def _stream(args, embedder, rows: list[dict], apart: Executor | None) -> tuple[float, float, int, str]:
+def _stream(args, embedder, rows: list[dict], apart: Executor | None) -> tuple[float, float, int, str, str]:
     """The articles through IngestStream into a fresh server and data directory: articles a second,
     CPU seconds an article of this process (with the client in it, the client's share too), errors,
-    and what the client's own process spent, when it has one."""
+    and what the client's own process spent, when it has one, with the machine's idle and stolen shares
+    while the stream ran (the server's start left out)."""
     with tempfile.TemporaryDirectory() as tmp:
-        with BackgroundServer(server_settings(args, Path(tmp)), embedder) as server:
+        with BackgroundServer(server_settings(args, Path(tmp)), embedder) as server, machine_shares() as shares:
             cpu = time.process_time()
             if apart is None:
                 seconds, errors, _ = ingest_all(server.target, rows)
@@ -89,7 +100,8 @@ def _stream(args, embedder, rows: list[dict], apart: Executor | None) -> tuple[f
             else:
                 seconds, errors, client_cpu = apart.submit(ingest_all, server.target, rows).result()
                 client = f", the client's process {client_cpu / len(rows) * 1000:.1f} ms"
-            return len(rows) / seconds, (time.process_time() - cpu) / len(rows), errors, client
+            cpu = time.process_time() - cpu
+        return len(rows) / seconds, cpu / len(rows), errors, client, _shares(shares)
 
 
 def main() -> int:
@@ -135,18 +147,18 @@ def measure(args, apart: Executor | None) -> int:
     ratios, cpu_ratios, services = [], [], []
     for n in range(args.rounds):
         if n % 2:
-            service, service_cpu, errors, client = _stream(args, embedder, rows, apart)
-            raw, raw_cpu = _all_at_once(embedder, docs)
+            service, service_cpu, errors, client, shares = _stream(args, embedder, rows, apart)
+            raw, raw_cpu, raw_shares = _all_at_once(embedder, docs)
         else:
-            raw, raw_cpu = _all_at_once(embedder, docs)
-            service, service_cpu, errors, client = _stream(args, embedder, rows, apart)
+            raw, raw_cpu, raw_shares = _all_at_once(embedder, docs)
+            service, service_cpu, errors, client, shares = _stream(args, embedder, rows, apart)
         ratios.append(service / raw)
         cpu_ratios.append(raw_cpu / service_cpu)
         services.append(service)
         print(
             f"round {n + 1}: encode all documents at once, batch 8 {raw:.1f} articles/s ({raw_cpu * 1000:.1f} ms of "
-            f"CPU each); IngestStream over gRPC, one client, {service:.1f} articles/s "
-            f"({service_cpu * 1000:.1f} ms{client}, {errors} errors): ratio {ratios[-1]:.2f}, "
+            f"CPU each{raw_shares}); IngestStream over gRPC, one client, {service:.1f} articles/s "
+            f"({service_cpu * 1000:.1f} ms{client}, {errors} errors{shares}): ratio {ratios[-1]:.2f}, "
             f"by CPU {cpu_ratios[-1]:.2f}"
         )
     service = statistics.median(services)

@@ -34,6 +34,29 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=int, default=256, help="how much of an article the model reads")
 
 
+@contextlib.contextmanager
+def machine_shares() -> Iterator[list[str]]:
+    """The whole machine's idle and stolen shares of CPU time over the block, from /proc/stat (Linux): the
+    list it gives holds, once the block ends, "idle N %, steal M %" (empty where there is no /proc/stat).
+    Idle time on a machine that has work queued is time the work's structure left the cores unused."""
+    out: list[str] = []
+    before = _cpu_times()
+    yield out
+    after = _cpu_times()
+    if before and after:
+        spent = [b - a for a, b in zip(before, after, strict=True)]  # user nice system idle iowait irq softirq steal
+        total = sum(spent) or 1
+        out.append(f"idle {100 * (spent[3] + spent[4]) / total:.0f} %, steal {100 * spent[7] / total:.0f} %")
+
+
+def _cpu_times() -> list[int]:
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            return [int(v) for v in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return []
+
+
 def articles_parser(description: str) -> argparse.ArgumentParser:
     """A bench's options for streaming --articles of a --dataset through the model's options."""
     parser = argparse.ArgumentParser(description=description)
