@@ -80,7 +80,7 @@ def shingles(words: Sequence[str], size: int) -> set[bytes]:
 
 class Hasher:
     """Builds signatures with one MinHash per thread, cleared for each text: a new MinHash draws its
-    permutations again, and a copy checks every value it is given (a fifth of a signature's time)."""
+    permutations again, and a copy checks every value it is given."""
 
     def __init__(self, params: LexicalParams) -> None:
         self.params = params

@@ -103,9 +103,9 @@ _CHROME_PHRASES = (
     r"unlock",
     r"paywall",
 )
+_CHROME_FIRST_LETTERS = "".join(sorted({phrase[0] for phrase in _CHROME_PHRASES}))
 _BOILERPLATE = re.compile(
-    rf"\b(?=[{''.join(sorted({p[0] for p in _CHROME_PHRASES}))}])({'|'.join(_CHROME_PHRASES)})\b",
-    re.IGNORECASE | re.VERBOSE,
+    rf"\b(?=[{_CHROME_FIRST_LETTERS}])({'|'.join(_CHROME_PHRASES)})\b", re.IGNORECASE | re.VERBOSE
 )
 _BYLINE = re.compile(r"^(by|written by|reporting by|edited by)\s+[A-Z]", re.IGNORECASE)
 _LIST_ITEM = re.compile(r"^\s*(\d{1,3}[.)]|[•·▪◦*\-–—])\s+")

@@ -539,7 +539,7 @@ def _is_title(words: Sequence[str]) -> bool:
 def extract(text: str, paragraphs: Sequence[Paragraph]) -> list[Quote]:
     """The direct quotes in the kept paragraphs, in order, with speakers."""
     raws = _merge_split(text, _raw_quotes(text, paragraphs), paragraphs)
-    if not raws:  # most articles: what follows reads every paragraph again
+    if not raws:  # no quotation marks: what follows would read every paragraph again for nothing
         return []
     lowercase = {w for p in paragraphs for w in WORD.findall(p.text) if w.islower()}
     speakers: list[tuple[int, str]] | None = None  # read when a pronoun first needs them
