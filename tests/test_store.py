@@ -74,6 +74,19 @@ def test_merge_keeps_old_ids_resolving(store):
     assert store.counts() == (5, 1)
 
 
+def test_member_texts_are_a_clusters_newest_members_oldest_first(store):
+    keys = [store.add(dataclasses.replace(article(x, "old", new=x == "a"), text=f"text of {x}")).key for x in "abc"]
+    store.add(article("d", "other"))
+    assert [(m.key, m.article_id, m.text) for m in store.member_texts("old", 2)] == [
+        (keys[1], "b", "text of b"),
+        (keys[2], "c", "text of c"),
+    ]
+    assert [m.article_id for m in store.member_texts("old", 20)] == ["a", "b", "c"]
+    store.add(article("e", "other", new=False, merged=["old"]))
+    assert store.member_texts("old", 20) == ()  # merged: its members moved
+    assert [m.article_id for m in store.member_texts("other", 3)] == ["c", "d", "e"]
+
+
 def test_a_cluster_is_read_a_page_at_a_time_in_key_order(store):
     keys = [store.add(article("a", "old")).key, store.add(article("b", "young")).key]
     keys.append(store.add(article("c", "old", new=False, merged=["young"])).key)

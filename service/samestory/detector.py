@@ -609,10 +609,8 @@ class Detector:
         what each member's pair gave, by the member's store key, as `align_articles` found it."""
         if not prep.quotes:
             return ()
-        cluster = self.store.cluster(cluster_id, limit=self.settings.align_articles)
-        if cluster is None:
-            return ()
-        members = [m for m in cluster.members if m.article_id != prep.article.article_id]
+        members = self.store.member_texts(cluster_id, self.settings.align_articles)
+        members = [m for m in members if m.article_id != prep.article.article_id]
         stored_quotes = self.store.quotes([m.key for m in members])
         mine = [(record.quote, units, record.vectors) for record, units in zip(prep.quotes, prep.units, strict=True)]
         found = []
@@ -825,10 +823,7 @@ class Detector:
         The alignments of each pair of members are kept between reads: a read after a member
         joined aligns only that member with the others.
         """
-        cluster = self.store.cluster(cluster_id, limit=self.settings.group_articles)
-        if cluster is None:
-            return []
-        members = cluster.members
+        members = self.store.member_texts(cluster_id, self.settings.group_articles)
         stored = self.store.quotes([m.key for m in members])
         quoted = [
             quotes_mod.QuotedBy(

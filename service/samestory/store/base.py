@@ -28,6 +28,7 @@ __all__ = [
     "ClusterRecord",
     "IndexChanges",
     "IndexEntry",
+    "MemberText",
     "NewArticle",
     "QuoteRecord",
     "Store",
@@ -118,6 +119,15 @@ class ClusterRecord:
 
 
 @dataclass(frozen=True)
+class MemberText:
+    """What quote alignment reads of a member: its key, id and text, nothing else decoded."""
+
+    key: int
+    article_id: str
+    text: str
+
+
+@dataclass(frozen=True)
 class MemberRecord:
     """What a cluster read lists of a member: not its text, which a story of thousands would carry."""
 
@@ -204,6 +214,10 @@ class Store(Protocol):
 
     def cluster(self, cluster_id: str, limit: int | None = None) -> ClusterRecord | None:
         """A canonical cluster with its newest `limit` members (all when None), oldest first."""
+
+    def member_texts(self, cluster_id: str, limit: int) -> tuple[MemberText, ...]:
+        """The keys, ids and texts of a cluster's newest `limit` members, oldest first: what quote alignment
+        reads (none for an id merged into another, whose members moved)."""
 
     def cluster_page(self, cluster_id: str, after: int, count: int) -> ClusterPage | None:
         """A canonical cluster with its member count and up to `count` of its members whose keys

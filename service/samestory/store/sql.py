@@ -30,6 +30,7 @@ from .base import (
     IndexChanges,
     IndexEntry,
     MemberRecord,
+    MemberText,
     NewArticle,
     QuoteRecord,
     Stored,
@@ -374,6 +375,13 @@ class SQLStore:
         members = tuple(_record(row) for row in reversed(rows))
         created_at, aliases = head
         return ClusterRecord(cluster_id, aliases, created_at, members)
+
+    def member_texts(self, cluster_id: str, limit: int) -> tuple[MemberText, ...]:
+        with self._lock:
+            rows = self._x(
+                "SELECT key, id, text FROM articles WHERE cluster_id=? ORDER BY key DESC LIMIT ?", (cluster_id, limit)
+            ).fetchall()
+        return tuple(MemberText(*row) for row in reversed(rows))
 
     def cluster_page(self, cluster_id: str, after: int, count: int) -> ClusterPage | None:
         with self._lock:
