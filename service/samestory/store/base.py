@@ -212,8 +212,9 @@ class Store(Protocol):
     def resolve_cluster(self, cluster_id: str) -> str | None:
         """The canonical id for any id ever issued, or None."""
 
-    def cluster(self, cluster_id: str, limit: int | None = None) -> ClusterRecord | None:
-        """A canonical cluster with its newest `limit` members (all when None), oldest first."""
+    def cluster(self, cluster_id: str) -> ClusterRecord | None:
+        """A canonical cluster with all its members, oldest first (`member_texts` and `cluster_page` read
+        parts of it)."""
 
     def member_texts(self, cluster_id: str, limit: int) -> tuple[MemberText, ...]:
         """The keys, ids and texts of a cluster's newest `limit` members, oldest first: what quote alignment

@@ -51,7 +51,6 @@ _CANDIDATE_SELECT = (
     "SELECT a.key, a.id, a.exact_key, a.cluster_id, c.rank, a.published, a.signature, a.shingles, a.entities "
     "FROM articles a JOIN clusters c ON c.id = a.cluster_id"
 )
-_NO_LIMIT = 2**62
 
 
 def _json(value: dict) -> str:
@@ -363,16 +362,13 @@ class SQLStore:
         aliases = self._x("SELECT alias FROM cluster_aliases WHERE target=? ORDER BY alias", (cluster_id,))
         return _dt(head[0]), tuple(r[0] for r in aliases)
 
-    def cluster(self, cluster_id: str, limit: int | None = None) -> ClusterRecord | None:
+    def cluster(self, cluster_id: str) -> ClusterRecord | None:
         with self._lock:
             head = self._cluster_head(cluster_id)
             if head is None:
                 return None
-            rows = self._x(
-                f"{_ARTICLE_SELECT} WHERE a.cluster_id=? ORDER BY a.key DESC LIMIT ?",
-                (cluster_id, _NO_LIMIT if limit is None else limit),
-            ).fetchall()
-        members = tuple(_record(row) for row in reversed(rows))
+            rows = self._x(f"{_ARTICLE_SELECT} WHERE a.cluster_id=? ORDER BY a.key", (cluster_id,)).fetchall()
+        members = tuple(_record(row) for row in rows)
         created_at, aliases = head
         return ClusterRecord(cluster_id, aliases, created_at, members)
 
