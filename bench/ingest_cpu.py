@@ -15,7 +15,6 @@ needs them), against the units long enough to be paraphrases.
 
 from __future__ import annotations
 
-import functools
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 from ingest_throughput import load
-from model_options import articles_parser, describe, open_model, server_settings
+from model_options import articles_parser, clocked, describe, open_model, server_settings
 from samestory import quotes
 from samestory.records import ArticleIn
 from samestory.server import build_detector
@@ -42,18 +41,6 @@ STAGES = [
 ]
 
 
-def _clocked(method, totals: Counter, label: str):
-    @functools.wraps(method)
-    def run(*args, **kwargs):
-        started = time.process_time()
-        try:
-            return method(*args, **kwargs)
-        finally:
-            totals[label] += time.process_time() - started
-
-    return run
-
-
 def main() -> int:
     args = articles_parser(__doc__.splitlines()[0]).parse_args()
 
@@ -66,7 +53,7 @@ def main() -> int:
         try:
             for label, path, name in STAGES:
                 owner = detector if not path else getattr(detector, path)
-                setattr(owner, name, _clocked(getattr(owner, name), totals, label))
+                setattr(owner, name, clocked(getattr(owner, name), totals, label))
             detector.ingest(articles[0])  # warm up, not counted
             totals.clear()
             wall, cpu = time.perf_counter(), time.process_time()

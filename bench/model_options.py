@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import multiprocessing
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,6 +34,20 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--backend", choices=BACKENDS, default="torch-fp32")
     parser.add_argument("--max-tokens", type=int, default=256, help="how much of an article the model reads")
+
+
+def clocked(call: Callable, totals: Counter, label: str) -> Callable:
+    """`call`, adding the process's CPU seconds while it runs to `totals[label]`."""
+
+    @functools.wraps(call)
+    def run(*args, **kwargs):
+        started = time.process_time()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            totals[label] += time.process_time() - started
+
+    return run
 
 
 @contextlib.contextmanager

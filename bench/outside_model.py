@@ -28,12 +28,13 @@ import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 from ingest_throughput import load
-from model_options import articles_parser, describe, open_model, server_settings
+from model_options import articles_parser, clocked, describe, open_model, server_settings
 from samestory.records import ArticleIn, Decision
 from samestory.server import build_detector
 
@@ -74,17 +75,17 @@ def main() -> int:
 def ingest(args, model, articles: list[ArticleIn], wrap: Callable) -> tuple[float, float, str]:
     """The articles one at a time into a fresh data directory, the model's calls through `wrap`: CPU
     seconds (the first article, a warm-up, not counted), of which the model's calls, and the digest."""
-    model_cpu = [0.0]
+    model_cpu: Counter = Counter()
     # On the model itself, before the detector is built: its batcher and its quote units' vectors call these.
     calls = [name for name in ("encode", "encode_now") if hasattr(model, name)]
     for name in calls:
-        setattr(model, name, _clocked(wrap(getattr(model, name)), model_cpu))
+        setattr(model, name, clocked(wrap(getattr(model, name)), model_cpu, "model"))
     try:
         with tempfile.TemporaryDirectory() as tmp:
             detector = build_detector(server_settings(args, Path(tmp)), model)
             try:
                 decisions = [detector.ingest(articles[0])]
-                model_cpu[0] = 0.0
+                model_cpu.clear()
                 cpu = time.process_time()
                 decisions += [detector.ingest(article) for article in articles[1:]]
                 cpu = time.process_time() - cpu
@@ -93,14 +94,14 @@ def ingest(args, model, articles: list[ArticleIn], wrap: Callable) -> tuple[floa
     finally:
         for name in calls:
             delattr(model, name)  # the class's own method again
-    return cpu, model_cpu[0], _digest(decisions)
+    return cpu, model_cpu["model"], _digest(decisions)
 
 
 def _keeping(call: Callable, kept: dict) -> Callable:
     @functools.wraps(call)
     def run(texts, *args):
         vectors = call(texts, *args)
-        kept[(call.__name__, tuple(texts), *(tuple(a) for a in args))] = vectors.copy()
+        kept[_call_key(call, texts, args)] = vectors.copy()
         return vectors
 
     return run
@@ -109,21 +110,14 @@ def _keeping(call: Callable, kept: dict) -> Callable:
 def _replaying(call: Callable, kept: dict) -> Callable:
     @functools.wraps(call)
     def run(texts, *args):
-        return kept[(call.__name__, tuple(texts), *(tuple(a) for a in args))].copy()
+        return kept[_call_key(call, texts, args)].copy()
 
     return run
 
 
-def _clocked(call: Callable, total: list[float]) -> Callable:
-    @functools.wraps(call)
-    def run(*args):
-        started = time.process_time()
-        try:
-            return call(*args)
-        finally:
-            total[0] += time.process_time() - started
-
-    return run
+def _call_key(call: Callable, texts, args: tuple) -> tuple:
+    """A model call's method, texts and prefixes, hashable."""
+    return (call.__name__, tuple(texts), *(tuple(a) for a in args))
 
 
 def _digest(decisions: list[Decision]) -> str:
