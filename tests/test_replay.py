@@ -35,6 +35,15 @@ def _groups(clusters: dict[str, str]) -> set[frozenset[str]]:
     return {frozenset(g) for g in by_cluster.values()}
 
 
+def _prepared(settings: Settings, data_dir, rows: list[Labelled], embedder):
+    """The rows as a detector on `data_dir` prepares them."""
+    detector = Detector(dataclasses.replace(settings, data_dir=data_dir), open_store(data_dir), embedder)
+    try:
+        return prepare(detector, rows)
+    finally:
+        detector.close()
+
+
 # The shipped decision; one that joins and merges nearly everything; one that joins almost nothing.
 SETTINGS = {
     "shipped": {},
@@ -56,13 +65,7 @@ def test_a_replay_clusters_as_the_detector_does(name, tmp_path, embedder):
         stored = {row.article.article_id: detector.store.by_id(row.article.article_id).cluster_id for row in rows}
     finally:
         detector.close()
-    preparer = Detector(
-        dataclasses.replace(settings, data_dir=tmp_path / "prep"), open_store(tmp_path / "prep"), embedder
-    )
-    try:
-        prepared = prepare(preparer, rows)
-    finally:
-        preparer.close()
+    prepared = _prepared(settings, tmp_path / "prep", rows, embedder)
 
     replayed = replay_clusters(prepared, thresholds, settings.semantic_candidates)
     assert _groups(replayed) == _groups(stored)
@@ -79,11 +82,7 @@ def test_a_replay_clusters_as_the_detector_does(name, tmp_path, embedder):
 def test_decisions_given_the_right_clusters(tmp_path, embedder):
     settings = Settings.load(env={}, data_dir=tmp_path)
     rows = _rows()
-    detector = Detector(settings, open_store(settings.data_dir), embedder)
-    try:
-        prepared = prepare(detector, rows)
-    finally:
-        detector.close()
+    prepared = _prepared(settings, tmp_path, rows, embedder)
     events = len({r.label for r in rows})
     first, joins_another = "first of its event, new story", "first of its event, joins another"
 
