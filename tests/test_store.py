@@ -1,4 +1,5 @@
 import dataclasses
+import datetime as dt
 
 import numpy as np
 import pytest
@@ -192,6 +193,64 @@ def test_sqlite_keeps_the_frequencies_it_read_and_follows_only_committed_changes
     reopened = SQLiteStore(tmp_path)
     assert reopened.entity_frequencies(terms) == (1, {"kyiv": 1, "a": 0, "b": 1})
     reopened.close()
+
+
+def test_candidates_read_what_was_stored_whether_kept_or_read_again(store, request, tmp_path):
+    """A candidate's time, signature and names are kept from its add or its first read, and are what a
+    fresh read decodes; an add rolled back leaves nothing under its key, which SQLite gives again."""
+    first = store.add(article("a", "c1")).key
+    reads, failing, execute = [], [], store._x
+
+    def watched(sql, args=()):
+        reads.append(sql)
+        if "INSERT INTO changes" in sql and failing:
+            raise OSError("disk gone")
+        return execute(sql, args)
+
+    store._x = watched
+    failing.append(True)
+    with pytest.raises(OSError):
+        store.add(dataclasses.replace(article("x", "c1", new=False), signature=Signature(np.zeros(128, np.uint64), 1)))
+    failing.clear()
+    published = dt.datetime(2024, 10, 29, 9, 30, 0, 123456, tzinfo=dt.UTC)
+    second = store.add(dataclasses.replace(article("b", "c1", new=False), published=published)).key
+    reads.clear()
+    got = store.by_keys([first, second])
+    assert not [sql for sql in reads if "signature" in sql]  # both kept from their adds
+    assert [_candidate_fields(r) for r in store.by_exact_key("k-b")] == [_candidate_fields(got[second])]
+    store.close()
+    reopened = _open(request.node.callspec.params["store"], request, tmp_path)
+    try:
+        again = reopened.by_keys([first, second])  # read and decoded, nothing kept
+    finally:
+        reopened.close()
+    assert {k: _candidate_fields(r) for k, r in again.items()} == {k: _candidate_fields(r) for k, r in got.items()}
+    assert _candidate_fields(got[second])[1:] == (
+        "b",
+        "k-b",
+        "c1",
+        first,
+        published,
+        {"kyiv", "b"},
+        list(range(128)),
+        10,
+    )
+
+
+def _candidate_fields(record):
+    r = record
+    hashvalues = r.signature.hashvalues.tolist()
+    return (
+        r.key,
+        r.article_id,
+        r.exact_key,
+        r.cluster_id,
+        r.cluster_rank,
+        r.published,
+        r.entities,
+        hashvalues,
+        r.signature.shingles,
+    )
 
 
 def test_the_change_log_and_index_reads_agree(store):

@@ -19,7 +19,8 @@ from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 from ..errors import AlreadyExists, ConfigurationError
-from .sql import Execute, SQLStore
+from ..kept import Kept
+from .sql import KEPT_CANDIDATES, Execute, SQLStore
 
 __all__ = ["MIGRATIONS", "PostgresStore"]
 
@@ -122,6 +123,7 @@ class PostgresStore(SQLStore):
             raise ConfigurationError(f"cannot reach the PostgreSQL store: {exc}".strip()) from exc
         self._lock = threading.Lock()
         self._decisions = threading.Lock()
+        self._kept_fixed = Kept(KEPT_CANDIDATES)
         try:
             self._migrate()
         except BaseException:
