@@ -195,6 +195,50 @@ def test_sqlite_keeps_the_frequencies_it_read_and_follows_only_committed_changes
     reopened.close()
 
 
+def test_sqlite_keeps_the_profiles_it_read_or_saved_and_follows_only_committed_changes(tmp_path):
+    store = SQLiteStore(tmp_path)
+    store.add(article("a", "c1"))
+    store.add(article("b", "c2"))
+    reads, failing, execute = [], [], store._x
+
+    def watched(sql, args=()):
+        reads.append(sql)
+        if "INSERT INTO changes" in sql and failing:
+            raise OSError("disk gone")
+        return execute(sql, args)
+
+    store._x = watched
+    before = store.profiles(["c1", "c2"])
+    assert not [sql for sql in reads if "FROM clusters" in sql]  # both kept from their adds
+    expected = [_profile_fields(p) for p in before.values()]
+    assert expected[0] == (1, [0.5] * 4, {"a": 1.0, "kyiv": 1.693147}, None)
+    before["c1"].add(np.ones(4, np.float32), {"changed": 1}, None)  # a copy: the next read is not changed
+    assert [_profile_fields(p) for p in store.profiles(["c1", "c2"]).values()] == expected
+    failing.append(True)
+    with pytest.raises(OSError):
+        store.add(article("c", "c1", new=False, merged=["c2"]))  # profiles saved, then rolled back
+    failing.clear()
+    assert [_profile_fields(p) for p in store.profiles(["c1", "c2"]).values()] == expected
+    store.add(article("d", "c1", new=False, merged=["c2"]))
+    reads.clear()
+    merged = store.profiles(["c1"])
+    assert not [sql for sql in reads if "FROM clusters" in sql]  # kept from the add
+    store.close()
+    reopened = SQLiteStore(tmp_path)
+    try:
+        again = reopened.profiles(["c1"])
+    finally:
+        reopened.close()
+    assert _profile_fields(again["c1"]) == _profile_fields(merged["c1"])
+    assert list(again["c1"].entities) == list(merged["c1"].entities)  # in the order sums run over
+    assert again["c1"].size == 3
+
+
+def _profile_fields(profile):
+    lead = None if profile.lead_sum is None else profile.lead_sum.tolist()
+    return profile.size, lead, dict(profile.entities), profile.first_published
+
+
 def test_candidates_read_what_was_stored_whether_kept_or_read_again(store, request, tmp_path):
     """A candidate's time, signature and names are kept from its add or its first read, and are what a
     fresh read decodes; an add rolled back leaves nothing under its key, which SQLite gives again."""

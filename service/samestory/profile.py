@@ -65,6 +65,11 @@ class Profile:
         if sign > 0 and published is not None:
             self._widen(published, published)
 
+    def copy(self) -> Profile:
+        """A profile whose sums can change apart from this one's."""
+        lead = None if self.lead_sum is None else self.lead_sum.copy()
+        return Profile(self.size, lead, dict(self.entities), self.first_published, self.last_published)
+
     def absorb(self, other: Profile) -> None:
         """Take in a merged cluster's sums."""
         self.size += other.size
