@@ -30,9 +30,11 @@ fold's own streams score it, with the current settings as the baseline.
 With --diagnose it says where the current decision goes wrong: the replayed streams'
 pairs by topic (right, wrong within the topic, missed; wrong across topics), the
 pairwise F1 if the worst topics' wrong pairs, every wrong pair or every missed pair were
-mended, and what the decision does when the clusters before each article are exactly the
+mended, what the decision does when the clusters before each article are exactly the
 gold events (`samestory.replay.decide_given_events`): its own errors, apart from the ones
-that follow from an earlier wrong join.
+that follow from an earlier wrong join, and each topic's two events as whole clusters
+weighed against each other: where they reach the merge threshold, the evidence the
+decision uses cannot keep them apart once both have grown.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from samestory.decide import ClusterEvidence
 from samestory.detector import Detector
 from samestory.evaluate import CachingEmbedder, Labelled, PairCounts, pair_counts, read_dataset, run_detector
 from samestory.evaluate import orders as evaluation_orders
+from samestory.profile import Profile, idf
 from samestory.replay import GIVEN_OUTCOMES, Prepared, decide_given_events, prepare, replay, replay_clusters
 from samestory.server import load_embedder
 from samestory.store import open_store
@@ -303,6 +306,49 @@ def diagnose(args: argparse.Namespace, rows: list[Labelled], settings: Settings,
     print(f"given the right clusters (each article against the gold events before it), {decisions} decisions:")
     for outcome in GIVEN_OUTCOMES:
         print(f"  {outcome:<38} {given[outcome]:>6}")
+    events_as_wholes(prepared, topic, th)
+
+
+def events_as_wholes(prepared: dict[str, Prepared], topic: dict[str, str], th) -> None:
+    """Each topic's events as whole clusters against each other: the decision's probability when one
+    event's profile (every member's names and figures, the centroid of their leads) is weighed against the
+    other's as an article is weighed against a cluster, with no year or time evidence. Where two events reach
+    `merge` so, no stream of these kinds of evidence keeps them apart once both have grown."""
+    profiles: dict[str, Profile] = {}
+    frequencies: Counter[str] = Counter()
+    for article in prepared.values():
+        profiles.setdefault(article.label, Profile()).add(article.lead, article.entity_counts, article.probe.published)
+        frequencies.update(article.entity_counts.keys())
+
+    def tfidf(sums: dict[str, float]) -> dict[str, float]:
+        return {t: w * idf(len(prepared), frequencies[t]) for t, w in sums.items()}
+
+    def cosine(a: dict[str, float], b: dict[str, float]) -> float:
+        dot = sum(v * b.get(t, 0.0) for t, v in a.items())
+        return dot / float(np.linalg.norm(list(a.values())) * np.linalg.norm(list(b.values())) or 1.0)
+
+    labels: dict[str, list[str]] = {}
+    for article in prepared.values():
+        labels.setdefault(topic[article.article_id], [])
+        if article.label not in labels[topic[article.article_id]]:
+            labels[topic[article.article_id]].append(article.label)
+    pairs = []
+    for name, (first, second, *_) in ((t, ls) for t, ls in labels.items() if len(ls) >= 2):
+        a, b = profiles[first], profiles[second]
+        entity = cosine(tfidf(a.entities), tfidf(b.entities))
+        lead = float(np.dot(a.lead_sum, b.lead_sum) / (np.linalg.norm(a.lead_sum) * np.linalg.norm(b.lead_sum)))
+        ev = ClusterEvidence(first, 0, a.size, round(entity, 6), round(lead, 6), None)
+        pairs.append((ev.probability(th), name, a.size, b.size, entity, lead))
+    if not pairs:
+        return
+    print("each topic's first two events as whole clusters, one weighed against the other:")
+    print(f"{'topic':<8} {'sizes':>7} {'entity':>7} {'lead':>6} {'probability':>11}")
+    for p, name, size_a, size_b, entity, lead in sorted(pairs, reverse=True):
+        print(f"{name:<8} {f'{size_a}/{size_b}':>7} {entity:7.2f} {lead:6.2f} {p:11.2f}")
+    merge = sum(p >= th.merge for p, *_ in pairs)
+    same = sum(p >= th.same_event for p, *_ in pairs)
+    print(f"  {merge} of {len(pairs)} topics' two events reach merge ({th.merge}) against each other, ", end="")
+    print(f"{same} reach same_event ({th.same_event})")
 
 
 def main() -> int:
