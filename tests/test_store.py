@@ -59,6 +59,16 @@ def test_add_and_read_back(store):
     assert store.counts() == (1, 1)
 
 
+def test_quotes_read_again_are_as_stored_whatever_a_reader_filled_in(store):
+    quote = Quote("We will win.", 1, 13, ((1, 13),), "Smith", "he", (20, 22), "said")
+    key = store.add(article("a", "c1", quotes=[QuoteRecord(quote, np.zeros((2, 4), dtype=np.float32))])).key
+    first = store.quotes([key, key + 1])
+    assert first[key + 1] == [] and [q.quote for q in first[key]] == [quote]
+    first[key][0].vectors[0] = 0.5  # alignment makes a unit's vector in the copy it was given
+    (again,) = store.quotes([key])[key]
+    assert again.quote == quote and again.vectors.shape == (2, 4) and not again.vectors.any()
+
+
 def test_merge_keeps_old_ids_resolving(store):
     store.add(article("a", "old"))
     store.add(article("b", "young"))

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from ..errors import AlreadyExists, ConfigurationError
 from ..kept import Kept
-from .sql import KEPT_CANDIDATES, Execute, SQLStore
+from .sql import KEPT_CANDIDATES, KEPT_QUOTES, Execute, SQLStore
 
 __all__ = ["MIGRATIONS", "PostgresStore"]
 
@@ -124,6 +124,7 @@ class PostgresStore(SQLStore):
         self._lock = threading.Lock()
         self._decisions = threading.Lock()
         self._kept_fixed = Kept(KEPT_CANDIDATES)
+        self._kept_quotes = Kept(KEPT_QUOTES)
         try:
             self._migrate()
         except BaseException:

@@ -56,6 +56,8 @@ _FIXED_SELECT = "SELECT key, published, signature, shingles, entities FROM artic
 # How many stored articles' decoded time, signature and names are kept between decisions (3.7 KB each on
 # average over ECB+, measured with tracemalloc).
 KEPT_CANDIDATES = 4096
+# How many stored articles' decoded quotes are kept: alignment reads those of a cluster's newest members.
+KEPT_QUOTES = 1024
 # How many cluster profiles are kept between decisions where the store has one writer (18 KB each for
 # the events of ECB+, 11 articles on average).
 KEPT_PROFILES = 512
@@ -136,6 +138,9 @@ class SQLStore:
     # an identity column) and those columns are never updated, so what is kept stays true whoever writes.
     _kept_fixed: Kept[int, _Fixed]
     _added: dict[int, _Fixed]  # by the write transaction under way, kept once it commits
+    # Stored articles' quotes, decoded, by key: never changed once stored (alignment fills the unit
+    # vectors of the copies it is given, never the stored ones), so what is kept stays true whoever writes.
+    _kept_quotes: Kept[int, tuple[tuple[Quote, np.ndarray | None], ...]]
     # Cluster profiles as read or saved, by id, where this process is the store's only writer: a decision
     # reads those of its candidate clusters, and an add that of its own, mostly the same from one article
     # to the next. Those a write saves are kept once it has committed; all are forgotten if it fails.
@@ -368,20 +373,30 @@ class SQLStore:
         ]
 
     def quotes(self, keys: Sequence[int]) -> dict[int, list[QuoteRecord]]:
-        out: dict[int, list[QuoteRecord]] = {key: [] for key in keys}
+        """Each article's quotes by key, in order; their unit vectors are the caller's own to fill."""
         if not keys:
-            return out
-        marks = ",".join("?" * len(keys))
-        with self._lock:
-            rows = self._x(
-                f"SELECT article_key, quote, vectors, units FROM quotes WHERE article_key IN ({marks})"
-                " ORDER BY article_key, idx",
-                list(keys),
-            ).fetchall()
-        for key, quote, vectors, units in rows:
-            matrix = np.frombuffer(vectors, dtype="<f4").astype(np.float32).reshape(units, -1) if units else None
-            out[key].append(QuoteRecord(Quote.from_dict(orjson.loads(quote)), matrix))
-        return out
+            return {}
+        found = self._kept_quotes.found(keys)
+        missing = [key for key in keys if key not in found]
+        if missing:
+            read: dict[int, list[tuple[Quote, np.ndarray | None]]] = {key: [] for key in missing}
+            marks = ",".join("?" * len(missing))
+            with self._lock:
+                rows = self._x(
+                    f"SELECT article_key, quote, vectors, units FROM quotes WHERE article_key IN ({marks})"
+                    " ORDER BY article_key, idx",
+                    missing,
+                ).fetchall()
+            for key, quote, vectors, units in rows:
+                matrix = np.frombuffer(vectors, dtype="<f4").astype(np.float32).reshape(units, -1) if units else None
+                read[key].append((Quote.from_dict(orjson.loads(quote)), matrix))
+            kept = {key: tuple(quotes) for key, quotes in read.items()}
+            self._kept_quotes.keep(kept)
+            found.update(kept)
+        return {
+            key: [QuoteRecord(quote, None if matrix is None else matrix.copy()) for quote, matrix in found[key]]
+            for key in keys
+        }
 
     def profiles(self, cluster_ids: Sequence[str]) -> dict[str, Profile]:
         if not cluster_ids:

@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import AlreadyExists, ConfigurationError
 from ..kept import Kept
 from .base import lock_data_dir
-from .sql import KEPT_CANDIDATES, KEPT_PROFILES, Execute, SQLStore
+from .sql import KEPT_CANDIDATES, KEPT_PROFILES, KEPT_QUOTES, Execute, SQLStore
 
 __all__ = ["SQLiteStore"]
 
@@ -95,6 +95,7 @@ class SQLiteStore(SQLStore):
         self._lock = threading.Lock()
         self._kept_frequencies = Kept(KEPT_TERMS)  # this process is the only writer (the directory's lock)
         self._kept_fixed = Kept(KEPT_CANDIDATES)
+        self._kept_quotes = Kept(KEPT_QUOTES)
         self._kept_profiles = Kept(KEPT_PROFILES)
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
