@@ -59,7 +59,7 @@ def test_add_and_read_back(store):
     assert store.counts() == (1, 1)
 
 
-def test_quotes_read_again_are_as_stored_whatever_a_reader_filled_in(store):
+def test_quotes_read_again_are_as_stored_whatever_a_reader_filled_in_or_read_before(store):
     quote = Quote("We will win.", 1, 13, ((1, 13),), "Smith", "he", (20, 22), "said")
     key = store.add(article("a", "c1", quotes=[QuoteRecord(quote, np.zeros((2, 4), dtype=np.float32))])).key
     first = store.quotes([key, key + 1])
@@ -67,6 +67,11 @@ def test_quotes_read_again_are_as_stored_whatever_a_reader_filled_in(store):
     first[key][0].vectors[0] = 0.5  # alignment makes a unit's vector in the copy it was given
     (again,) = store.quotes([key])[key]
     assert again.quote == quote and again.vectors.shape == (2, 4) and not again.vectors.any()
+    later = store.add(article("b", "c1", new=False, quotes=[QuoteRecord(quote, np.ones((2, 4), np.float32))])).key
+    assert later == key + 1 or store.shared  # SQLite gives the next key: the one read before it was stored
+    assert [q.quote for q in store.quotes([later])[later]] == [quote]
+    store.add(article("c", "c1", new=False))
+    assert store.quotes([store.by_id("c").key]) == {store.by_id("c").key: []}
 
 
 def test_merge_keeps_old_ids_resolving(store):

@@ -379,22 +379,25 @@ class SQLStore:
         found = self._kept_quotes.found(keys)
         missing = [key for key in keys if key not in found]
         if missing:
-            read: dict[int, list[tuple[Quote, np.ndarray | None]]] = {key: [] for key in missing}
+            read: dict[int, list[tuple[Quote, np.ndarray | None]]] = {}
             marks = ",".join("?" * len(missing))
-            with self._lock:
+            with self._lock:  # a row for each stored article: an article that is not (yet) stored keeps nothing
                 rows = self._x(
-                    f"SELECT article_key, quote, vectors, units FROM quotes WHERE article_key IN ({marks})"
-                    " ORDER BY article_key, idx",
+                    "SELECT a.key, q.quote, q.vectors, q.units FROM articles a"
+                    f" LEFT JOIN quotes q ON q.article_key = a.key WHERE a.key IN ({marks}) ORDER BY a.key, q.idx",
                     missing,
                 ).fetchall()
             for key, quote, vectors, units in rows:
+                quotes = read.setdefault(key, [])
+                if quote is None:
+                    continue
                 matrix = np.frombuffer(vectors, dtype="<f4").astype(np.float32).reshape(units, -1) if units else None
-                read[key].append((Quote.from_dict(orjson.loads(quote)), matrix))
+                quotes.append((Quote.from_dict(orjson.loads(quote)), matrix))
             kept = {key: tuple(quotes) for key, quotes in read.items()}
             self._kept_quotes.keep(kept)
             found.update(kept)
         return {
-            key: [QuoteRecord(quote, None if matrix is None else matrix.copy()) for quote, matrix in found[key]]
+            key: [QuoteRecord(quote, None if matrix is None else matrix.copy()) for quote, matrix in found.get(key, ())]
             for key in keys
         }
 
