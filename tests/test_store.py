@@ -177,13 +177,9 @@ def test_cluster_profiles_and_entity_frequencies_follow_adds_merges_and_deletes(
     assert store.entity_frequencies(["kyiv", "b"]) == (2, {"kyiv": 2, "b": 0})
 
 
-def test_sqlite_keeps_the_frequencies_it_read_and_follows_only_committed_changes(tmp_path):
-    store = SQLiteStore(tmp_path)
-    terms = ["kyiv", "a", "b", "zz"]
-    store.add(article("a", "c1"))
-    assert store.entity_frequencies(terms) == (1, {"kyiv": 1, "a": 1})
-    store.add(article("b", "c1", new=False))
-
+def _watch(store):
+    """(the statements the store runs from now on, a list that makes its change-log inserts fail while it
+    holds anything)."""
     reads, failing, execute = [], [], store._x
 
     def watched(sql, args=()):
@@ -193,6 +189,17 @@ def test_sqlite_keeps_the_frequencies_it_read_and_follows_only_committed_changes
         return execute(sql, args)
 
     store._x = watched
+    return reads, failing
+
+
+def test_sqlite_keeps_the_frequencies_it_read_and_follows_only_committed_changes(tmp_path):
+    store = SQLiteStore(tmp_path)
+    terms = ["kyiv", "a", "b", "zz"]
+    store.add(article("a", "c1"))
+    assert store.entity_frequencies(terms) == (1, {"kyiv": 1, "a": 1})
+    store.add(article("b", "c1", new=False))
+
+    reads, failing = _watch(store)
     assert store.entity_frequencies(terms) == (2, {"kyiv": 2, "a": 1, "b": 1})
     assert not [sql for sql in reads if "entity_df" in sql]  # all kept, the add applied to them
     failing.append(True)
@@ -214,15 +221,7 @@ def test_sqlite_keeps_the_profiles_it_read_or_saved_and_follows_only_committed_c
     store = SQLiteStore(tmp_path)
     store.add(article("a", "c1"))
     store.add(article("b", "c2"))
-    reads, failing, execute = [], [], store._x
-
-    def watched(sql, args=()):
-        reads.append(sql)
-        if "INSERT INTO changes" in sql and failing:
-            raise OSError("disk gone")
-        return execute(sql, args)
-
-    store._x = watched
+    reads, failing = _watch(store)
     before = store.profiles(["c1", "c2"])
     assert not [sql for sql in reads if "FROM clusters" in sql]  # both kept from their adds
     expected = [_profile_fields(p) for p in before.values()]
@@ -258,15 +257,7 @@ def test_candidates_read_what_was_stored_whether_kept_or_read_again(store, reque
     """A candidate's time, signature and names are kept from its add or its first read, and are what a
     fresh read decodes; an add rolled back leaves nothing under its key, which SQLite gives again."""
     first = store.add(article("a", "c1")).key
-    reads, failing, execute = [], [], store._x
-
-    def watched(sql, args=()):
-        reads.append(sql)
-        if "INSERT INTO changes" in sql and failing:
-            raise OSError("disk gone")
-        return execute(sql, args)
-
-    store._x = watched
+    reads, failing = _watch(store)
     failing.append(True)
     with pytest.raises(OSError):
         store.add(dataclasses.replace(article("x", "c1", new=False), signature=Signature(np.zeros(128, np.uint64), 1)))
