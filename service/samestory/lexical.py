@@ -327,7 +327,7 @@ class LexicalIndex(_Index):
 
     def _bucket_keys(self, sig: Signature) -> list[int]:
         """The signature's bucket key in each table, as datasketch's insert and query hash them band by band
-        (`band_key`), here all bands at once (`band_keys`): 25 calls of Python an article, twice, were 0.2 ms."""
+        (`band_key`), here all bands at once (`band_keys`) and once for both: 350 -> 112 us an article."""
         last = self._last
         if last is None or last[0] is not sig:
             last = self._last = (sig, band_keys(sig.hashvalues[None, :], self._lsh.hashranges)[0].tolist())
