@@ -19,8 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 from ..errors import AlreadyExists, ConfigurationError
-from ..kept import Kept
-from .sql import KEPT_CANDIDATES, KEPT_QUOTES, Execute, SQLStore
+from .sql import Execute, SQLStore
 
 __all__ = ["MIGRATIONS", "PostgresStore"]
 
@@ -123,8 +122,7 @@ class PostgresStore(SQLStore):
             raise ConfigurationError(f"cannot reach the PostgreSQL store: {exc}".strip()) from exc
         self._lock = threading.Lock()
         self._decisions = threading.Lock()
-        self._kept_fixed = Kept(KEPT_CANDIDATES)
-        self._kept_quotes = Kept(KEPT_QUOTES)
+        self._start_keeping(only_writer=False)  # other replicas write profiles and frequencies
         try:
             self._migrate()
         except BaseException:

@@ -10,15 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AlreadyExists, ConfigurationError
-from ..kept import Kept
 from .base import lock_data_dir
-from .sql import KEPT_CANDIDATES, KEPT_PROFILES, KEPT_QUOTES, Execute, SQLStore
+from .sql import Execute, SQLStore
 
 __all__ = ["SQLiteStore"]
 
 SCHEMA_VERSION = 1
-# Document frequencies kept in memory (see SQLStore): about 12 MB when full (tracemalloc, terms of 4 to 17 characters).
-KEPT_TERMS = 1 << 16
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS clusters (
@@ -93,10 +90,7 @@ class SQLiteStore(SQLStore):
         self.path = data_dir / "samestory.sqlite3"
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
-        self._kept_frequencies = Kept(KEPT_TERMS)  # this process is the only writer (the directory's lock)
-        self._kept_fixed = Kept(KEPT_CANDIDATES)
-        self._kept_quotes = Kept(KEPT_QUOTES)
-        self._kept_profiles = Kept(KEPT_PROFILES)
+        self._start_keeping(only_writer=True)  # the data directory's lock keeps other processes out
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
