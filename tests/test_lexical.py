@@ -1,3 +1,4 @@
+import dataclasses
 import pickle
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -43,15 +44,19 @@ def test_identical_texts_have_identical_signatures_and_round_trip():
     assert np.array_equal(again.hashvalues, a.hashvalues) and again.shingles == a.shingles
 
 
-def test_a_signature_is_datasketchs_minhash_of_the_shingles_whatever_came_before():
-    hasher = Hasher(PARAMS)
+@pytest.mark.parametrize("scheme", ["affine32", "affine64", "legacy"])
+def test_a_signature_is_datasketchs_minhash_of_the_shingles_whatever_came_before(scheme):
+    params = dataclasses.replace(PARAMS, scheme=scheme)
+    hasher = Hasher(params)
     texts = [tokens(TEXT), tokens("Football results in the league this week, and a cup draw"), [], tokens(TEXT)[:3]]
+    texts.append(tokens("Zürich's café reopens: « un événement », says the 市長 of the city on Friday"))
     for words in texts * 2:
-        expected = MinHash(num_perm=PARAMS.num_perm, seed=PARAMS.seed, scheme=PARAMS.scheme)
-        expected.update_batch(list(shingles(words, PARAMS.shingle_size)))
+        # datasketch's own hash function for the scheme (sha1_hash32, or sha1_hash64 for affine64), one value at a time
+        expected = MinHash(num_perm=params.num_perm, seed=params.seed, scheme=scheme)
+        expected.update_batch(list(shingles(words, params.shingle_size)))
         got = hasher.signature(words)
         assert np.array_equal(got.hashvalues, expected.hashvalues) and got.hashvalues.dtype == expected.hashvalues.dtype
-        assert got.shingles == len(shingles(words, PARAMS.shingle_size))
+        assert got.shingles == len(shingles(words, params.shingle_size))
 
 
 def test_threads_may_share_a_hasher():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import pickle
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 LOG = logging.getLogger(__name__)
+_sha1 = hashlib.sha1
 
 
 @dataclass(frozen=True)
@@ -75,12 +77,21 @@ def shingles(words: Sequence[str], size: int) -> set[bytes]:
         return set()
     if len(words) <= size:
         return {" ".join(words).encode("utf-8")}
-    return {" ".join(gram).encode("utf-8") for gram in zip(*(words[i:] for i in range(size)), strict=False)}
+    return set(map(str.encode, map(" ".join, zip(*(words[i:] for i in range(size)), strict=False))))
+
+
+def _sha1_values(grams: Iterable[bytes], width: int) -> list[int]:
+    """datasketch's `sha1_hash32` (width 4) or `sha1_hash64` (8) of each value: the first bytes of its
+    SHA-1, little-endian; the digests read at once rather than one `struct.unpack` a value."""
+    digests = np.frombuffer(b"".join([_sha1(g).digest() for g in grams]), dtype=np.uint8).reshape(-1, 20)
+    return digests[:, :width].copy().view(f"<u{width}").ravel().tolist()
 
 
 class Hasher:
     """Builds signatures with one MinHash per thread, cleared for each text: a new MinHash draws its
-    permutations again, and a copy checks every value it is given."""
+    permutations again, and a copy checks every value it is given. The shingles' hash values are
+    datasketch's own SHA-1 functions' (`LexicalParams.as_dict`), worked out for all of a text's
+    shingles at once and handed to the MinHash as they are (its `hashfunc` is `int`)."""
 
     def __init__(self, params: LexicalParams) -> None:
         self.params = params
@@ -92,10 +103,10 @@ class Hasher:
         minhash = getattr(self._own, "minhash", None)
         if minhash is None:
             p = self.params
-            minhash = self._own.minhash = MinHash(num_perm=p.num_perm, seed=p.seed, scheme=p.scheme)
+            minhash = self._own.minhash = MinHash(num_perm=p.num_perm, seed=p.seed, scheme=p.scheme, hashfunc=int)
         minhash.clear()
         if grams:
-            minhash.update_batch(grams)
+            minhash.update_batch(_sha1_values(grams, 8 if self.params.scheme == "affine64" else 4))
         return Signature(minhash.hashvalues.copy(), len(grams))
 
 
