@@ -86,6 +86,14 @@ def test_align_verbatim_variant_and_partial():
     )
 
 
+def test_a_partial_match_needs_four_fifths_of_the_shorter_quote():
+    # Four of five words, in order, inside a longer quote: exactly at the bar. Three of five: under it.
+    at_bar = _pair('"We will win the war," he said.', 'He said: "We will surely win the fight against them today."')
+    assert at_bar is not None and at_bar.kind is AlignmentKind.PARTIAL and at_bar.similarity == 0.8
+    under = _pair('"We will win the war," he said.', 'He said: "We will surely lose the fight against them today."')
+    assert under is None
+
+
 def test_different_speakers_saying_different_things_are_not_aligned():
     text_a = '"We will send more troops to the border next week," said John Smith.'
     text_b = '"The troops at the border will go home next week," said Maria Lopez.'
