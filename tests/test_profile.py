@@ -48,6 +48,30 @@ def test_entity_cosine_weights_rare_names_over_common_ones():
     assert entity_cosine({}, p, 100, frequencies) == 0.0
 
 
+def test_cluster_evidence_gives_each_cluster_the_tf_idf_cosine_by_the_book():
+    from samestory.profile import cluster_evidence
+
+    article = {"lohan": 2, "california": 1, "2008": 1, "nobody": 3}
+    a, b, empty = Profile(), Profile(), Profile()
+    a.add(np.zeros(2), {"lohan": 3, "california": 1, "court": 2}, None)
+    b.add(np.zeros(2), {"reid": 1, "california": 2, "2008": 1, "promises": 1}, None)
+    frequencies = {"lohan": 2, "reid": 2, "california": 90, "court": 7, "2008": 7}  # "nobody", "promises": unseen
+    evidence = cluster_evidence(
+        article, np.zeros(2), None, {"a": a, "b": b, "e": empty}, {"a": 1, "b": 2, "e": 3}, 100, frequencies
+    )
+
+    def by_the_book(sums):
+        tfidf = {t: w * idf(100, frequencies.get(t, 0)) for t, w in sums.items()}
+        mine = {t: w * idf(100, frequencies.get(t, 0)) for t, w in term_weights(article).items()}
+        dot = sum(v * tfidf.get(t, 0.0) for t, v in mine.items())
+        return dot / math.sqrt(sum(v * v for v in mine.values())) / math.sqrt(sum(v * v for v in tfidf.values()))
+
+    assert evidence["a"].entity_similarity == round(by_the_book(a.entities), 6) > 0.4
+    assert evidence["b"].entity_similarity == round(by_the_book(b.entities), 6) > 0.0
+    assert evidence["e"].entity_similarity == 0.0
+    assert evidence["b"].entity_similarity == round(entity_cosine(article, b, 100, frequencies), 6)
+
+
 def test_lead_cosine_uses_the_centroid():
     p = Profile()
     p.add(np.array([1.0, 0.0]), {}, None)

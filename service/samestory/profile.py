@@ -137,13 +137,33 @@ def lead_cosine(lead: np.ndarray, profile: Profile) -> float:
 
 def entity_cosine(counts: Mapping[str, int], profile: Profile, documents: int, frequencies: Mapping[str, int]) -> float:
     """Cosine of the article's and the cluster's TF-IDF vectors over names and figures."""
-    weights = {t: w * idf(documents, frequencies.get(t, 0)) for t, w in term_weights(counts).items()}
-    centroid = {t: w * idf(documents, frequencies.get(t, 0)) for t, w in profile.entities.items()}
-    norm_a = math.sqrt(sum(v * v for v in weights.values()))
+    idfs = _Idfs(documents, frequencies)
+    return _cosine(idfs.weigh(term_weights(counts)), profile.entities, idfs)
+
+
+class _Idfs:
+    """Each term's `idf` for one decision, worked out once a document frequency (most names share a
+    few small ones) and shared by the article and every candidate cluster. The same numbers as `idf`."""
+
+    def __init__(self, documents: int, frequencies: Mapping[str, int]) -> None:
+        by_frequency = {f: idf(documents, f) for f in {0, *frequencies.values()}}
+        self.unknown = by_frequency[0]
+        self.of = {term: by_frequency[f] for term, f in frequencies.items()}
+
+    def weigh(self, weights: Mapping[str, float]) -> dict[str, float]:
+        of, unknown = self.of.get, self.unknown
+        return {t: w * of(t, unknown) for t, w in weights.items()}
+
+
+def _cosine(weighted: Mapping[str, float], sums: Mapping[str, float], idfs: _Idfs) -> float:
+    """Cosine of an article's TF-IDF vector (`weighted`) and a cluster's (its entity `sums`, weighed here)."""
+    of, unknown = idfs.of.get, idfs.unknown
+    centroid = {t: w * of(t, unknown) for t, w in sums.items()}
+    norm_a = math.sqrt(sum(v * v for v in weighted.values()))
     norm_b = math.sqrt(sum(v * v for v in centroid.values()))
     if not norm_a or not norm_b:
         return 0.0
-    return sum(v * centroid.get(t, 0.0) for t, v in weights.items()) / norm_a / norm_b
+    return sum(v * centroid.get(t, 0.0) for t, v in weighted.items()) / norm_a / norm_b
 
 
 def cluster_evidence(
@@ -159,6 +179,8 @@ def cluster_evidence(
     cluster as a whole: `profiles` and `ranks` by cluster id, `documents` stored articles of which
     `frequencies` mention each term."""
     mine = years(entity_counts)
+    idfs = _Idfs(documents, frequencies)
+    weighted = idfs.weigh(term_weights(entity_counts))
     out = {}
     for cluster_id, profile in profiles.items():
         theirs = years(profile.entities)
@@ -166,7 +188,7 @@ def cluster_evidence(
             cluster_id=cluster_id,
             rank=ranks[cluster_id],
             size=profile.size,
-            entity_similarity=round(entity_cosine(entity_counts, profile, documents, frequencies), 6),
+            entity_similarity=round(_cosine(weighted, profile.entities, idfs), 6),
             lead_similarity=round(lead_cosine(lead, profile), 6),
             days_apart=profile.days_from(published),
             year_conflict=year_conflict(mine, theirs),
