@@ -202,6 +202,7 @@ def test_sqlite_keeps_the_frequencies_it_read_and_follows_only_committed_changes
     reads, failing = _watch(store)
     assert store.entity_frequencies(terms) == (2, {"kyiv": 2, "a": 1, "b": 1})
     assert not [sql for sql in reads if "entity_df" in sql]  # all kept, the add applied to them
+    assert not [sql for sql in reads if "FROM meta" in sql]  # the count of articles too
     failing.append(True)
     with pytest.raises(OSError):
         store.add(article("c", "c1", new=False))  # counted, then rolled back
@@ -209,6 +210,7 @@ def test_sqlite_keeps_the_frequencies_it_read_and_follows_only_committed_changes
     reads.clear()
     assert store.entity_frequencies(terms) == (2, {"kyiv": 2, "a": 1, "b": 1})
     assert [sql for sql in reads if "entity_df" in sql]  # forgotten after the failure: read again
+    assert [sql for sql in reads if "FROM meta" in sql]
     store.delete("a")
     assert store.entity_frequencies(terms) == (1, {"kyiv": 1, "a": 0, "b": 1})
     store.close()

@@ -597,7 +597,7 @@ class Detector:
     def _cluster_evidence(self, prep: _Prepared, ranks: dict[str, int]) -> dict[str, ClusterEvidence]:
         profiles = self.store.profiles(sorted(ranks))
         terms = set(prep.entity_counts).union(*(p.entities for p in profiles.values()))
-        documents, frequencies = self.store.entity_frequencies(sorted(terms))
+        documents, frequencies = self.store.entity_frequencies(terms)
         return cluster_evidence(
             prep.entity_counts, prep.lead_vector, prep.published, profiles, ranks, documents, frequencies
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,8 +206,8 @@ class Store(Protocol):
     def profiles(self, cluster_ids: Sequence[str]) -> dict[str, Profile]:
         """The running sums of canonical clusters."""
 
-    def entity_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
-        """(articles counted, in how many of them each term occurs)."""
+    def entity_frequencies(self, terms: Collection[str]) -> tuple[int, dict[str, int]]:
+        """(articles counted, in how many of them each of `terms` occurs; a term never counted is left out)."""
 
     def resolve_cluster(self, cluster_id: str) -> str | None:
         """The canonical id for any id ever issued, or None."""

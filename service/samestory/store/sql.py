@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -136,6 +136,7 @@ class SQLStore:
     # Every change to them is made by `_count_entities` inside a `_write`, which applies it to what is kept
     # once the transaction has committed, and forgets everything kept if the transaction fails.
     _kept_frequencies: Kept[str, int | None] | None = None
+    _kept_documents: int | None = None  # the articles counted, beside the frequencies (None: not read yet)
     _uncounted: list[tuple[dict[str, int], int]]
     # Stored articles' decoded time, signature and names by key. Keys are never reused (AUTOINCREMENT,
     # an identity column) and those columns are never updated, so what is kept stays true whoever writes.
@@ -186,6 +187,7 @@ class SQLStore:
             except BaseException:
                 if self._kept_frequencies is not None:  # a commit that failed may have landed or not
                     self._kept_frequencies.clear()
+                    self._kept_documents = None
                 if self._kept_profiles is not None:
                     self._kept_profiles.clear()
                 raise
@@ -196,6 +198,8 @@ class SQLStore:
             if self._kept_profiles is not None:
                 self._kept_profiles.keep(saved)
             if self._kept_frequencies is not None:
+                if self._kept_documents is not None:
+                    self._kept_documents += sum(sign for _, sign in self._uncounted)
                 for counts, sign in self._uncounted:
                     kept = self._kept_frequencies.found(counts)
                     self._kept_frequencies.keep({term: (n or 0) + sign for term, n in kept.items()})
@@ -420,11 +424,15 @@ class SQLStore:
         with self._lock:
             return self._profiles(cluster_ids)
 
-    def entity_frequencies(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
-        terms = list(dict.fromkeys(terms))
+    def entity_frequencies(self, terms: Collection[str]) -> tuple[int, dict[str, int]]:
         kept = self._kept_frequencies
         with self._lock:
-            row = self._x("SELECT value FROM meta WHERE key='entity_documents'").fetchone()
+            documents = self._kept_documents
+            if documents is None:
+                row = self._x("SELECT value FROM meta WHERE key='entity_documents'").fetchone()
+                documents = int(row[0]) if row else 0
+                if kept is not None and self._saved_profiles is None:  # outside a write: what has committed
+                    self._kept_documents = documents
             found = {} if kept is None else kept.found(terms)
             read: dict[str, int | None] = dict.fromkeys(t for t in terms if t not in found)
             missing = list(read)
@@ -435,7 +443,7 @@ class SQLStore:
             if kept is not None:
                 kept.keep(read)
         found.update(read)
-        return (int(row[0]) if row else 0), {term: n for term, n in found.items() if n is not None}
+        return documents, {term: n for term, n in found.items() if n is not None}
 
     def resolve_cluster(self, cluster_id: str) -> str | None:
         with self._lock:
