@@ -89,6 +89,7 @@ def test_containment_of_a_truncated_copy_is_high():
     whole, half = hasher.signature(words), hasher.signature(words[: len(words) // 2])
     assert containment(whole, half) > 0.8
     assert jaccard(whole, half) < 0.8
+    assert containment(whole, half, jaccard(whole, half)) == containment(whole, half)  # the Jaccard given
 
 
 def test_lsh_finds_near_copies_and_forgets_removed_keys():

@@ -181,7 +181,7 @@ def _days(a: dt.datetime | None, b: dt.datetime | None) -> float | None:
 def score(probe: Probe, cand: Candidate, cluster: ClusterEvidence | None, th: Thresholds) -> Scored:
     """The evidence for one candidate article, and what the probe is to it."""
     lex = jaccard(probe.signature, cand.signature)
-    cont = containment(probe.signature, cand.signature)
+    cont = containment(probe.signature, cand.signature, lex)
     combined = cluster.probability(th) if cluster is not None else 0.0
     if probe.exact_key == cand.exact_key:
         relation = Verdict.EXACT_DUPLICATE

@@ -117,12 +117,14 @@ def jaccard(a: Signature, b: Signature) -> float:
     return float(np.count_nonzero(a.hashvalues == b.hashvalues)) / len(a.hashvalues)
 
 
-def containment(a: Signature, b: Signature) -> float:
+def containment(a: Signature, b: Signature, j: float | None = None) -> float:
     """Estimated share of the smaller set that lies in the other.
 
-    From J = |A∩B| / |A∪B| and the set sizes: |A∩B| = J (|A|+|B|) / (1+J).
+    From J = |A∩B| / |A∪B| and the set sizes: |A∩B| = J (|A|+|B|) / (1+J). `j`: their `jaccard`, when
+    the caller has it already.
     """
-    j = jaccard(a, b)
+    if j is None:
+        j = jaccard(a, b)
     smaller = min(a.shingles, b.shingles)
     if smaller == 0:
         return 0.0
