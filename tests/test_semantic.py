@@ -101,7 +101,10 @@ def test_concurrent_callers_share_model_calls_and_get_their_own_rows(request, ba
     for thread in threads:
         thread.join()
     batching.close()
-    assert batching.batches < 8  # calls were merged
+    if embedder.batches_texts:
+        assert batching.batches < 8  # calls were merged
+    else:
+        assert batching.batches == 8  # each text runs alone anyway: each caller's texts a call of their own
     np.testing.assert_allclose(np.vstack([results[n] for n in range(8)]), expected, atol=2e-5)
 
 
@@ -251,6 +254,35 @@ def test_a_call_made_now_runs_beside_every_running_call_on_one_thread(request, b
                 embedder._calls.release()
         np.testing.assert_allclose(waiting.result(timeout=60), expected, atol=2e-5)
     np.testing.assert_allclose(got, expected, atol=2e-5)
+
+
+class _Alone:
+    """A model that runs each text alone, one call at a time; each call takes a while."""
+
+    identity, dim, parallel_calls, batches_texts = "alone", 4, 1, False
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts, prefixes=()):
+        self.calls.append(list(texts))
+        time.sleep(0.05)
+        return np.array([[len(t)] * 4 for t in texts], dtype=np.float32)
+
+
+def test_callers_of_a_model_that_runs_texts_alone_are_not_merged_and_get_their_rows_when_made():
+    alone = _Alone()
+    batching = BatchingEmbedder(alone, wait=0.5)  # a merging batcher would wait for company
+    done: dict[int, float] = {}
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(batching.encode, ["x" * n, "y"]) for n in range(1, 5)]
+        for n, future in enumerate(futures):
+            future.add_done_callback(lambda _, n=n: done.__setitem__(n, time.monotonic()))
+        results = [f.result(timeout=60) for f in futures]
+    batching.close()
+    assert sorted(map(tuple, alone.calls)) == [("x" * n, "y") for n in range(1, 5)]  # one caller a call
+    assert [int(r[0, 0]) for r in results] == [1, 2, 3, 4]
+    assert max(done.values()) - min(done.values()) > 0.1  # each answered as its call ended, not all at once
 
 
 class _Busy:
