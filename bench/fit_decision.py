@@ -55,7 +55,7 @@ from samestory.decide import ClusterEvidence
 from samestory.detector import Detector
 from samestory.evaluate import CachingEmbedder, Labelled, PairCounts, pair_counts, read_dataset, run_detector
 from samestory.evaluate import orders as evaluation_orders
-from samestory.profile import Profile, idf
+from samestory.profile import Profile, sums_cosine
 from samestory.replay import GIVEN_OUTCOMES, Prepared, decide_given_events, prepare, replay, replay_clusters
 from samestory.server import load_embedder
 from samestory.store import open_store
@@ -320,13 +320,6 @@ def events_as_wholes(prepared: dict[str, Prepared], topic: dict[str, str], th) -
         profiles.setdefault(article.label, Profile()).add(article.lead, article.entity_counts, article.probe.published)
         frequencies.update(article.entity_counts.keys())
 
-    def tfidf(sums: dict[str, float]) -> dict[str, float]:
-        return {t: w * idf(len(prepared), frequencies[t]) for t, w in sums.items()}
-
-    def cosine(a: dict[str, float], b: dict[str, float]) -> float:
-        dot = sum(v * b.get(t, 0.0) for t, v in a.items())
-        return dot / float(np.linalg.norm(list(a.values())) * np.linalg.norm(list(b.values())) or 1.0)
-
     labels: dict[str, list[str]] = {}
     for article in prepared.values():
         labels.setdefault(topic[article.article_id], [])
@@ -335,7 +328,7 @@ def events_as_wholes(prepared: dict[str, Prepared], topic: dict[str, str], th) -
     pairs = []
     for name, (first, second, *_) in ((t, ls) for t, ls in labels.items() if len(ls) >= 2):
         a, b = profiles[first], profiles[second]
-        entity = cosine(tfidf(a.entities), tfidf(b.entities))
+        entity = sums_cosine(a.entities, b.entities, len(prepared), frequencies)
         lead = float(np.dot(a.lead_sum, b.lead_sum) / (np.linalg.norm(a.lead_sum) * np.linalg.norm(b.lead_sum)))
         ev = ClusterEvidence(first, 0, a.size, round(entity, 6), round(lead, 6), None)
         pairs.append((ev.probability(th), name, a.size, b.size, entity, lead))

@@ -24,6 +24,7 @@ __all__ = [
     "entity_cosine",
     "idf",
     "lead_cosine",
+    "sums_cosine",
     "term_weights",
     "year_conflict",
     "year_mismatch",
@@ -137,8 +138,16 @@ def lead_cosine(lead: np.ndarray, profile: Profile) -> float:
 
 def entity_cosine(counts: Mapping[str, int], profile: Profile, documents: int, frequencies: Mapping[str, int]) -> float:
     """Cosine of the article's and the cluster's TF-IDF vectors over names and figures."""
+    return sums_cosine(term_weights(counts), profile.entities, documents, frequencies)
+
+
+def sums_cosine(
+    a: Mapping[str, float], b: Mapping[str, float], documents: int, frequencies: Mapping[str, int]
+) -> float:
+    """Cosine of two TF-IDF vectors over names and figures, each given by its term weights: an article's
+    `term_weights`, or a cluster's entity sums (`bench/fit_decision.py` weighs two clusters so)."""
     idfs = _Idfs(documents, frequencies)
-    return _cosine(idfs.weigh(term_weights(counts)), profile.entities, idfs)
+    return _cosine(idfs.weigh(a), b, idfs)
 
 
 class _Idfs:
