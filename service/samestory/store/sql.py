@@ -160,6 +160,11 @@ class SQLStore:
             self._kept_frequencies = Kept(KEPT_TERMS)
             self._kept_profiles = Kept(KEPT_PROFILES)
 
+    @property
+    def _writing(self) -> bool:
+        """Inside a `_write`, whose changes are not committed yet: what is read then is not kept."""
+        return self._saved_profiles is not None
+
     def _x(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """Execute on the main connection (the caller holds the lock)."""
         raise NotImplementedError
@@ -308,7 +313,7 @@ class SQLStore:
         if missing:
             marks = ",".join("?" * len(missing))
             read = {row[0]: _profile(row) for row in self._x(f"{_PROFILE_SELECT} WHERE id IN ({marks})", missing)}
-            if kept is not None and self._saved_profiles is None:  # outside a write: what has committed
+            if kept is not None and not self._writing:  # what has committed
                 kept.keep(read)
             found.update(read)
         return {c: found[c].copy() for c in cluster_ids if c in found}
@@ -326,7 +331,7 @@ class SQLStore:
             "UPDATE clusters SET size=?, lead_sum=?, entities=?, first_published=?, last_published=? WHERE id=?",
             (*row[1:], cluster_id),
         )
-        if self._kept_profiles is not None and self._saved_profiles is not None:
+        if self._kept_profiles is not None and self._writing:
             self._saved_profiles[cluster_id] = _profile(row)  # as the next read would give it
 
     def delete(self, article_id: str) -> ArticleRecord:
@@ -431,7 +436,7 @@ class SQLStore:
             if documents is None:
                 row = self._x("SELECT value FROM meta WHERE key='entity_documents'").fetchone()
                 documents = int(row[0]) if row else 0
-                if kept is not None and self._saved_profiles is None:  # outside a write: what has committed
+                if kept is not None and not self._writing:  # what has committed
                     self._kept_documents = documents
             found = {} if kept is None else kept.found(terms)
             read: dict[str, int | None] = dict.fromkeys(t for t in terms if t not in found)
