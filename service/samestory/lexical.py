@@ -45,12 +45,18 @@ class LexicalParams:
     shingle_size: int = 5
     lsh_threshold: float = 0.5
 
+    @property
+    def hash_bytes(self) -> int:
+        """How much of a shingle's SHA-1 its hash value takes: datasketch's sha1_hash64 for affine64, else
+        sha1_hash32 (MinHash's own default for the scheme)."""
+        return 8 if self.scheme == "affine64" else 4
+
     def as_dict(self) -> dict[str, str]:
         return {
             "minhash.num_perm": str(self.num_perm),
             "minhash.seed": str(self.seed),
             "minhash.scheme": self.scheme,
-            "minhash.hashfunc": "sha1_hash32" if self.scheme != "affine64" else "sha1_hash64",
+            "minhash.hashfunc": f"sha1_hash{8 * self.hash_bytes}",
             "shingle.words": str(self.shingle_size),
             "lsh.threshold": str(self.lsh_threshold),
         }
@@ -106,7 +112,7 @@ class Hasher:
             minhash = self._own.minhash = MinHash(num_perm=p.num_perm, seed=p.seed, scheme=p.scheme, hashfunc=int)
         minhash.clear()
         if grams:
-            minhash.update_batch(_sha1_values(grams, 8 if self.params.scheme == "affine64" else 4))
+            minhash.update_batch(_sha1_values(grams, self.params.hash_bytes))
         return Signature(minhash.hashvalues.copy(), len(grams))
 
 
