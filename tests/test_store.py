@@ -1,5 +1,6 @@
 import dataclasses
 import datetime as dt
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -158,6 +159,41 @@ def test_a_data_directory_serves_one_process_at_a_time(tmp_path):
     with pytest.raises(ConfigurationError, match="in use by another Samestory process"):
         SQLiteStore(tmp_path)
     first.close()
+    SQLiteStore(tmp_path).close()
+
+
+def test_an_sqlite_database_of_schema_1_is_migrated_keeping_its_data_and_a_newer_one_refused(tmp_path):
+    import sqlite3
+
+    from samestory.errors import ConfigurationError
+    from samestory.store.sqlite import SCHEMA_VERSION
+
+    s = SQLiteStore(tmp_path)
+    s.add(article("a", "old"))
+    s.add(article("b", "old", new=False))
+    s.close()
+    path = tmp_path / "samestory.sqlite3"
+    with closing(sqlite3.connect(path)) as db, db:  # back to schema 1, as its build made it
+        db.execute("ALTER TABLE entity_df RENAME TO entity_df_2")
+        db.execute("CREATE TABLE entity_df (term TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+        db.execute("INSERT INTO entity_df SELECT term, n FROM entity_df_2")
+        db.execute("DROP TABLE entity_df_2")
+        db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    s = SQLiteStore(tmp_path)
+    assert s.entity_frequencies(["kyiv", "a", "b", "zz"]) == (2, {"kyiv": 2, "a": 1, "b": 1})
+    s.add(article("c", "old", new=False))
+    assert s.entity_frequencies(["kyiv", "c"]) == (3, {"kyiv": 3, "c": 1})
+    s.close()
+    with closing(sqlite3.connect(path)) as db, db:
+        (sql,) = db.execute("SELECT sql FROM sqlite_schema WHERE name='entity_df'").fetchone()
+        assert sql.endswith("WITHOUT ROWID")
+        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+        assert not db.execute("SELECT name FROM sqlite_schema WHERE name LIKE 'entity_df_%'").fetchall()
+        db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION + 1),))
+    with pytest.raises(ConfigurationError, match="upgrade Samestory"):
+        SQLiteStore(tmp_path)
+    with closing(sqlite3.connect(path)) as db, db:  # the refused open let the data directory go
+        db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
     SQLiteStore(tmp_path).close()
 
 
