@@ -157,11 +157,20 @@ CHROME_LINES = [
 
 @pytest.mark.parametrize("line", CHROME_LINES)
 def test_a_short_line_naming_page_chrome_is_dropped_in_any_case(line):
-    for variant in (line, line.upper(), line.lower()):
+    for variant in (line, line.upper(), line.lower(), f"“{line.swapcase()}”"):  # the last one not ASCII
         page = f"{variant}\nThe council approved the new budget on Tuesday after a long debate in the chamber."
         assert [p.text for p in text.clean(page).paragraphs] == [
             "The council approved the new budget on Tuesday after a long debate in the chamber."
         ]
+
+
+def test_an_ascii_lines_lower_case_shows_the_chrome_phrases_that_a_case_blind_search_finds():
+    prose = "Signing the bill, the governor said the logging ban would be reviewed by the shareholders."
+    for line in [*CHROME_LINES, prose, "The NEWSLETTER'S editor SIGNED-IN at 9."]:
+        for variant in (line, line.upper(), line.swapcase()):
+            blind, lower = text._BOILERPLATE.search(variant), text._BOILERPLATE_LOWER.search(variant.lower())
+            assert (blind and blind.span()) == (lower and lower.span()), variant
+            assert (blind is None) == (line == prose)
 
 
 def test_words_that_merely_begin_like_chrome_are_prose():
