@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
 import re
 import subprocess
 import sys
@@ -519,21 +520,29 @@ def test_the_int8_model_is_converted_once_and_reused(tmp_path):
 
 
 def test_a_converted_int8_model_starts_without_torch(int8, model_cache, seed_texts):
-    """Once converted, the int8 backend runs on ONNX Runtime and the model folder's tokenizer alone."""
+    """Once converted, the int8 backend runs on ONNX Runtime and the model folder's tokenizer alone; and
+    the tokenizer starts no threads of its own (a pool whose workers spin between the model's calls)."""
     text = next(iter(seed_texts.values()))[:2000]
     script = (
-        "import json, sys\n"
+        "import json, os, sys\n"
         "from pathlib import Path\n"
         "from samestory.semantic import open_embedder\n"
         f"model = open_embedder(backend='onnx-int8', threads=2, cache_dir=Path({str(model_cache)!r}))\n"
-        "vector = model.encode([sys.stdin.read()])[0]\n"
-        "print(json.dumps({'identity': model.identity, 'vector': vector.tolist(), 'torch': 'torch' in sys.modules}))\n"
+        "threads = len(os.listdir('/proc/self/task'))\n"
+        "text = sys.stdin.read()\n"
+        "model.encode([text[:300], text[:200], text[:100]])\n"
+        "vector = model.encode([text])[0]\n"
+        "threads = len(os.listdir('/proc/self/task')) - threads\n"
+        "print(json.dumps({'identity': model.identity, 'vector': vector.tolist(), 'torch': 'torch' in sys.modules,"
+        " 'threads': threads}))\n"
     )
+    env = {k: v for k, v in os.environ.items() if k != "TOKENIZERS_PARALLELISM"}  # the service's own default
     done = subprocess.run(
-        [sys.executable, "-c", script], input=text, capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", script], input=text, capture_output=True, text=True, timeout=120, check=True, env=env
     )
     started = json.loads(done.stdout.splitlines()[-1])
     assert started["torch"] is False, "starting on a converted model loaded torch"
+    assert started["threads"] == 0, "encoding started threads"
     assert started["identity"] == int8.identity
     np.testing.assert_allclose(np.array(started["vector"], dtype=np.float32), int8.encode([text])[0], atol=1e-6)
 

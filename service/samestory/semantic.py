@@ -41,6 +41,13 @@ __all__ = [
 
 LOG = logging.getLogger(__name__)
 
+# The tokenizer (Hugging Face tokenizers, under both backends) hands every batch of texts to a pool of
+# threads of its own, whose workers spin while they wait for the next. Here the model's calls already
+# keep every core busy: that pool's threads burned 1.3 ms of CPU an article in an onnx-int8 stream,
+# beside 27 ms for the model (bench/ingest_throughput.py, the process's threads by /proc). The setting
+# is read once, at the first tokenization: here, before any. An operator's own setting wins.
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
 
 # (row, of_row): texts[row] is the start of texts[of_row], and its vector is pooled from that text's pass.
 Prefixes = Sequence[tuple[int, int]]
