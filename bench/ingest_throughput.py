@@ -14,7 +14,11 @@ all-at-once baseline and in the stream: the hypervisor's steal is not counted in
 though a loaded host still slows each CPU second (the same `encode` took 76 to
 102 ms of CPU per article here on 2026-11-22), and the whole machine's idle
 and stolen shares of CPU time in each half: idle time while the stream runs
-is time its structure left the cores unused. With --rounds R the pair
+is time its structure left the cores unused. The stream's CPU is also split by
+the server's threads (Linux): the model's workers, the threads that run the
+requests (text, decision, store), the event loop with gRPC, and threads without
+a Python name (a library's own pool: the tokenizer's took 1.3 ms an article
+until 2026-11-23). With --rounds R the pair
 (baseline, stream) runs R times, alternating which half runs first, each stream
 into a fresh server, and the medians are the figures. The default dataset is the
 project's own small labelled set; the ECB+ and PolNeAR files in ../shared/eval
@@ -40,10 +44,12 @@ from model_options import (  # noqa: E402
     arrival_order_baseline,
     articles_parser,
     client_process,
+    cpu_by_role,
     describe,
     machine_shares,
     open_model,
     server_settings,
+    thread_cpu,
 )
 from samestory.server import BackgroundServer  # noqa: E402
 from samestory.text import clean, document_text  # noqa: E402
@@ -89,19 +95,21 @@ def ingest_all(target: str, rows: list[dict]) -> tuple[float, int, float]:
 def _stream(args, embedder, rows: list[dict], apart: Executor | None) -> tuple[float, float, int, str, str]:
     """The articles through IngestStream into a fresh server and data directory: articles a second,
     CPU seconds an article of this process (with the client in it, the client's share too), errors,
-    and what the client's own process spent, when it has one, with the machine's idle and stolen shares
-    while the stream ran (the server's start left out)."""
+    and what the client's own process spent, when it has one, and the stream's CPU by the server's threads,
+    with the machine's idle and stolen shares while the stream ran (the server's start left out)."""
     with tempfile.TemporaryDirectory() as tmp:
         with BackgroundServer(server_settings(args, Path(tmp)), embedder) as server, machine_shares() as shares:
-            cpu = time.process_time()
+            cpu, threads = time.process_time(), thread_cpu()
             if apart is None:
                 seconds, errors, _ = ingest_all(server.target, rows)
-                client = ""
+                detail = ""
             else:
                 seconds, errors, client_cpu = apart.submit(ingest_all, server.target, rows).result()
-                client = f", the client's process {client_cpu / len(rows) * 1000:.1f} ms"
+                detail = f", the client's process {client_cpu / len(rows) * 1000:.1f} ms"
             cpu = time.process_time() - cpu
-        return len(rows) / seconds, cpu / len(rows), errors, client, _shares(shares)
+            if roles := cpu_by_role(threads, thread_cpu(), len(rows)):
+                detail += f"; by thread: {roles} ms"
+        return len(rows) / seconds, cpu / len(rows), errors, detail, _shares(shares)
 
 
 def main() -> int:
@@ -147,18 +155,18 @@ def measure(args, apart: Executor | None) -> int:
     ratios, cpu_ratios, services = [], [], []
     for n in range(args.rounds):
         if n % 2:
-            service, service_cpu, errors, client, shares = _stream(args, embedder, rows, apart)
+            service, service_cpu, errors, detail, shares = _stream(args, embedder, rows, apart)
             raw, raw_cpu, raw_shares = _all_at_once(embedder, docs)
         else:
             raw, raw_cpu, raw_shares = _all_at_once(embedder, docs)
-            service, service_cpu, errors, client, shares = _stream(args, embedder, rows, apart)
+            service, service_cpu, errors, detail, shares = _stream(args, embedder, rows, apart)
         ratios.append(service / raw)
         cpu_ratios.append(raw_cpu / service_cpu)
         services.append(service)
         print(
             f"round {n + 1}: encode all documents at once, batch 8 {raw:.1f} articles/s ({raw_cpu * 1000:.1f} ms of "
             f"CPU each{raw_shares}); IngestStream over gRPC, one client, {service:.1f} articles/s "
-            f"({service_cpu * 1000:.1f} ms{client}, {errors} errors{shares}): ratio {ratios[-1]:.2f}, "
+            f"({service_cpu * 1000:.1f} ms{detail}, {errors} errors{shares}): ratio {ratios[-1]:.2f}, "
             f"by CPU {cpu_ratios[-1]:.2f}"
         )
     service = statistics.median(services)

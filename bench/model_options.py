@@ -12,6 +12,7 @@ import functools
 import json
 import multiprocessing
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -71,6 +72,40 @@ def _cpu_times() -> list[int]:
             return [int(v) for v in stat.readline().split()[1:9]]
     except (OSError, ValueError):
         return []
+
+
+# What each of the server's threads does, by its Python name; a thread without one is a C library's own.
+_THREAD_ROLES = (
+    ("samestory-embedder", "model workers"),
+    ("samestory-model", "model workers"),
+    ("samestory-server", "event loop"),
+    ("samestory", "request threads"),
+)
+
+
+def thread_cpu() -> dict[int, float]:
+    """CPU seconds (user and system) of each of this process's threads, by native id, from /proc (Linux;
+    empty elsewhere). A thread's figure is lost once it ends: read it while the threads run."""
+    out = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    with contextlib.suppress(OSError):
+        for tid in os.listdir("/proc/self/task"):
+            with contextlib.suppress(OSError, ValueError), open(f"/proc/self/task/{tid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+                out[int(tid)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_by_role(before: dict[int, float], after: dict[int, float], count: int) -> str:
+    """The CPU this process's threads spent between two `thread_cpu` readings, in ms per one of `count`
+    items, by what the threads do (`_THREAD_ROLES`; "other" for unnamed ones: a library's own pool)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    spent: Counter = Counter()
+    for tid, seconds in after.items():
+        name = names.get(tid, "")
+        role = next((r for prefix, r in _THREAD_ROLES if name.startswith(prefix)), "other")
+        spent[role] += seconds - before.get(tid, 0.0)
+    return ", ".join(f"{role} {seconds * 1000 / count:.2f}" for role, seconds in spent.most_common())
 
 
 def articles_parser(description: str) -> argparse.ArgumentParser:
