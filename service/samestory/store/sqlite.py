@@ -80,7 +80,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # in all, and 7 now (ECB+, the WAL's frames by B-tree); a lookup descends one tree instead of two.
     1: (
         "CREATE TABLE entity_df_v2 (term TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID",
-        "INSERT INTO entity_df_v2 (term, n) SELECT term, n FROM entity_df",
+        "INSERT INTO entity_df_v2 (term, n) SELECT term, n FROM entity_df ORDER BY term",  # appended in order
         "DROP TABLE entity_df",
         "ALTER TABLE entity_df_v2 RENAME TO entity_df",
     ),
@@ -129,6 +129,7 @@ class SQLiteStore(SQLStore):
             )
         if version == SCHEMA_VERSION:
             return
+        LOG.info("%s has schema version %d: migrating it to %d", self.path, version, SCHEMA_VERSION)
         with self._transaction():
             for step in range(version, SCHEMA_VERSION):
                 for sql in _MIGRATIONS[step]:
