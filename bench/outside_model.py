@@ -13,6 +13,12 @@ contention, and it moves less from run to run than a whole ingest does. The figu
 is the best replay; the baseline, in the same run, is the CPU of the model's calls
 in the first pass.
 
+With --stages, one more replay runs with a thread-CPU timer around each stage of
+the work (the preparation and its text, quotes and MinHash; the commit and its
+candidates, cluster evidence, names' frequencies, decision, quote alignment and
+store write) and prints each stage's CPU per article. The timers add their own
+cost, so these figures say where the time goes, and the best replay says how much.
+
 Last, a digest of the decisions: SHA-256 of their JSON, with cluster ids numbered
 in order of appearance, keys sorted. The same digest before and after a change says that the
 change kept every decision, with its scores and alignments (run the previous commit
@@ -22,6 +28,7 @@ or the vectors did not replay and the bench stops.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import re
@@ -29,14 +36,17 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
 from ingest_throughput import load
 from model_options import articles_parser, clocked, describe, open_model, server_settings
+from samestory import detector as detector_module
+from samestory.lexical import Hasher
 from samestory.records import ArticleIn, Decision
 from samestory.server import build_detector
+from samestory.store.sql import SQLStore
 
 _CLUSTER_ID = re.compile(r"c_[0-9a-f]{24}")
 
@@ -44,6 +54,7 @@ _CLUSTER_ID = re.compile(r"c_[0-9a-f]{24}")
 def main() -> int:
     parser = articles_parser(__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="replays without the model; the best is the figure")
+    parser.add_argument("--stages", action="store_true", help="one more replay, timing each stage of the work")
     args = parser.parse_args()
     rows = load(args.dataset, args.articles)
     articles = [ArticleIn(article_id=r["id"], title=r["title"], text=r["text"]) for r in rows]
@@ -69,7 +80,63 @@ def main() -> int:
     )
     print(f"outside the model / the model's calls (the baseline): {best / model_cpu:.2f}")
     print(f"decisions: sha256 {digest} ({len(articles)} decisions, the same in every replay)")
+    if args.stages:
+        spent: Counter = Counter()
+        with _stage_timers(spent):
+            cpu, _, again = ingest(args, model, articles, lambda call: _replaying(call, kept))
+        if again != digest:
+            print(f"the timed replay decided otherwise ({again[:12]} against {digest[:12]})")
+            return 1
+        print(f"by stage, a replay with timers ({cpu * 1000 / n:.2f} ms of CPU per article in all), µs per article:")
+        for stage, depth, _, _ in _STAGES:
+            print(f"  {'  ' * depth}{stage:{28 - 2 * depth}s} {spent[stage] / n / 1000:7.0f}")
     return 0
+
+
+# (stage, depth, owner, attribute): what --stages times, in the order it prints them; a stage's figure
+# includes the stages below it, and "text: words" also the words `exact_key` reads. The detector reaches
+# text and quotes through its module's references.
+_STAGES = (
+    ("preparation", 0, detector_module.Detector, "_prepare"),
+    ("text: clean", 1, detector_module.text_mod, "clean"),
+    ("text: words", 1, detector_module.text_mod, "tokens"),
+    ("text: exact key", 1, detector_module.text_mod, "exact_key"),
+    ("text: names and figures", 1, detector_module.text_mod, "article_entities"),
+    ("quotes", 1, detector_module.quotes_mod, "extract"),
+    ("MinHash", 1, Hasher, "signature"),
+    ("commit", 0, detector_module.Detector, "_commit_once"),
+    ("candidates", 1, detector_module.Detector, "_candidates"),
+    ("cluster evidence", 2, detector_module.Detector, "_cluster_evidence"),
+    ("names' frequencies", 3, SQLStore, "entity_frequencies"),
+    ("decision", 1, detector_module, "decide"),
+    ("quote alignment", 1, detector_module.Detector, "_align"),
+    ("store write", 1, SQLStore, "add"),
+)
+
+
+@contextlib.contextmanager
+def _stage_timers(spent: Counter) -> Iterator[None]:
+    """Each of _STAGES timed in thread CPU into `spent` (ns) while the block runs."""
+    saved = [(owner, name, owner.__dict__[name]) for _, _, owner, name in _STAGES]
+    for stage, _, owner, name in _STAGES:
+        setattr(owner, name, _timed(getattr(owner, name), spent, stage))
+    try:
+        yield
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+
+
+def _timed(call: Callable, spent: Counter, stage: str) -> Callable:
+    @functools.wraps(call)
+    def run(*args, **kwargs):
+        started = time.thread_time_ns()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            spent[stage] += time.thread_time_ns() - started
+
+    return run
 
 
 def ingest(args, model, articles: list[ArticleIn], wrap: Callable) -> tuple[float, float, str]:
