@@ -89,7 +89,7 @@ def main() -> int:
             return 1
         print(f"by stage, a replay with timers ({cpu * 1000 / n:.2f} ms of CPU per article in all), µs per article:")
         for stage, depth, _, _ in _STAGES:
-            print(f"  {'  ' * depth}{stage:{28 - 2 * depth}s} {spent[stage] / n / 1000:7.0f}")
+            print(f"  {'  ' * depth}{stage:{28 - 2 * depth}s} {spent[stage] / n * 1e6:7.0f}")
     return 0
 
 
@@ -116,27 +116,15 @@ _STAGES = (
 
 @contextlib.contextmanager
 def _stage_timers(spent: Counter) -> Iterator[None]:
-    """Each of _STAGES timed in thread CPU into `spent` (ns) while the block runs."""
+    """Each of _STAGES timed in its thread's CPU seconds into `spent` while the block runs."""
     saved = [(owner, name, owner.__dict__[name]) for _, _, owner, name in _STAGES]
     for stage, _, owner, name in _STAGES:
-        setattr(owner, name, _timed(getattr(owner, name), spent, stage))
+        setattr(owner, name, clocked(getattr(owner, name), spent, stage, time.thread_time))
     try:
         yield
     finally:
         for owner, name, original in saved:
             setattr(owner, name, original)
-
-
-def _timed(call: Callable, spent: Counter, stage: str) -> Callable:
-    @functools.wraps(call)
-    def run(*args, **kwargs):
-        started = time.thread_time_ns()
-        try:
-            return call(*args, **kwargs)
-        finally:
-            spent[stage] += time.thread_time_ns() - started
-
-    return run
 
 
 def ingest(args, model, articles: list[ArticleIn], wrap: Callable) -> tuple[float, float, str]:
