@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 from ingest_throughput import load
-from model_options import articles_parser, clocked, describe, open_model, server_settings
+from model_options import articles_parser, clocked_stages, describe, open_model, server_settings
 from samestory import quotes
 from samestory.records import ArticleIn
 from samestory.server import build_detector
@@ -50,16 +50,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         settings = server_settings(args, Path(tmp))
         detector = build_detector(settings, open_model(args))
+        stages = ((label, getattr(detector, path) if path else detector, name) for label, path, name in STAGES)
         try:
-            for label, path, name in STAGES:
-                owner = detector if not path else getattr(detector, path)
-                setattr(owner, name, clocked(getattr(owner, name), totals, label))
-            detector.ingest(articles[0])  # warm up, not counted
-            totals.clear()
-            wall, cpu = time.perf_counter(), time.process_time()
-            for article in articles[1:]:
-                detector.ingest(article)
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            with clocked_stages(stages, totals):
+                detector.ingest(articles[0])  # warm up, not counted
+                totals.clear()
+                wall, cpu = time.perf_counter(), time.process_time()
+                for article in articles[1:]:
+                    detector.ingest(article)
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             made = detector.unit_vectors.made
         finally:
             detector.close()  # and its batcher

@@ -15,9 +15,10 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -49,6 +50,29 @@ def clocked(call: Callable, totals: Counter, label: str, clock: Callable[[], flo
             totals[label] += clock() - started
 
     return run
+
+
+_UNSET = object()
+
+
+@contextlib.contextmanager
+def clocked_stages(
+    stages: Iterable[tuple[str, Any, str]], totals: Counter, clock: Callable[[], float] = time.process_time
+) -> Iterator[None]:
+    """Each (label, owner, attribute) of `stages` `clocked` into `totals[label]` while the block runs: an
+    instance's method, a class's or a module's function. Each is put back as it was when the block ends."""
+    stages = list(stages)
+    saved = [(owner, name, vars(owner).get(name, _UNSET)) for _, owner, name in stages]
+    for label, owner, name in stages:
+        setattr(owner, name, clocked(getattr(owner, name), totals, label, clock))
+    try:
+        yield
+    finally:
+        for owner, name, original in reversed(saved):
+            if original is _UNSET:
+                delattr(owner, name)  # an instance's method: its class's again
+            else:
+                setattr(owner, name, original)
 
 
 @contextlib.contextmanager

@@ -28,7 +28,6 @@ or the vectors did not replay and the bench stops.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import re
@@ -36,12 +35,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 from ingest_throughput import load
-from model_options import articles_parser, clocked, describe, open_model, server_settings
+from model_options import articles_parser, clocked, clocked_stages, describe, open_model, server_settings
 from samestory import detector as detector_module
 from samestory.lexical import Hasher
 from samestory.records import ArticleIn, Decision
@@ -82,7 +81,7 @@ def main() -> int:
     print(f"decisions: sha256 {digest} ({len(articles)} decisions, the same in every replay)")
     if args.stages:
         spent: Counter = Counter()
-        with _stage_timers(spent):
+        with clocked_stages(((stage, owner, name) for stage, _, owner, name in _STAGES), spent, time.thread_time):
             cpu, _, again = ingest(args, model, articles, lambda call: _replaying(call, kept))
         if again != digest:
             print(f"the timed replay decided otherwise ({again[:12]} against {digest[:12]})")
@@ -112,19 +111,6 @@ _STAGES = (
     ("quote alignment", 1, detector_module.Detector, "_align"),
     ("store write", 1, SQLStore, "add"),
 )
-
-
-@contextlib.contextmanager
-def _stage_timers(spent: Counter) -> Iterator[None]:
-    """Each of _STAGES timed in its thread's CPU seconds into `spent` while the block runs."""
-    saved = [(owner, name, owner.__dict__[name]) for _, _, owner, name in _STAGES]
-    for stage, _, owner, name in _STAGES:
-        setattr(owner, name, clocked(getattr(owner, name), spent, stage, time.thread_time))
-    try:
-        yield
-    finally:
-        for owner, name, original in saved:
-            setattr(owner, name, original)
 
 
 def ingest(args, model, articles: list[ArticleIn], wrap: Callable) -> tuple[float, float, str]:
