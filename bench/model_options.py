@@ -154,18 +154,14 @@ def client_process() -> Iterator[ProcessPoolExecutor]:
         yield pool
 
 
+def model_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The server's settings for running the model as `args` say."""
+    return {"threads": args.threads, "model_calls": args.calls, "backend": args.backend, "max_tokens": args.max_tokens}
+
+
 def server_settings(args: argparse.Namespace, data_dir: Path) -> Settings:
     """A loopback server on a free port over `data_dir`, running the model as `args` say."""
-    return Settings.load(
-        env={},
-        data_dir=data_dir,
-        host="127.0.0.1",
-        port=0,
-        threads=args.threads,
-        model_calls=args.calls,
-        backend=args.backend,
-        max_tokens=args.max_tokens,
-    )
+    return Settings.load(env={}, data_dir=data_dir, host="127.0.0.1", port=0, **model_settings(args))
 
 
 def describe(args: argparse.Namespace) -> str:

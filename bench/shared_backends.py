@@ -1,6 +1,7 @@
 """Embedded against shared backends, in one run: ingest throughput, Check latency, and replica lag.
 
     .venv/bin/python bench/shared_backends.py [--dataset FILE.jsonl] [--articles 150] [--checks 100]
+        [--backend B] [--max-tokens T]
 
 Starts throwaway PostgreSQL and Redis servers (Debian's packages, as the tests
 do) and, for each setup, a real gRPC server with the real model on a fresh
@@ -17,7 +18,6 @@ one is the lag (SAMESTORY_FOLLOW_SECONDS 0.25, the default).
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import os
@@ -32,8 +32,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the tests' throwaway servers
 
+from model_options import articles_parser, describe, model_settings, open_model  # noqa: E402
 from samestory.config import Settings  # noqa: E402
-from samestory.semantic import SentenceTransformerEmbedder  # noqa: E402
 from samestory.server import BackgroundServer  # noqa: E402
 from samestory_client import SamestoryClient, make_article  # noqa: E402
 
@@ -87,16 +87,15 @@ def replica_lag(base: dict, embedder, articles, tmp: Path) -> list[float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", type=Path, default=REPO / "tests/data/labelled_small.jsonl")
-    parser.add_argument("--articles", type=int, default=150)
+    parser = articles_parser(__doc__.splitlines()[0])
+    parser.set_defaults(articles=150)
     parser.add_argument("--checks", type=int, default=100)
     parser.add_argument("--lag-articles", type=int, default=40)
     args = parser.parse_args()
     articles = load(args.dataset, args.articles)
     checks = [make_article("", a.text, title=a.title) for a in articles[: args.checks]]
-    embedder = SentenceTransformerEmbedder(threads=2)
-    common = {"host": "127.0.0.1", "port": 0, "snapshot_seconds": 0}
+    embedder = open_model(args)
+    common = {"host": "127.0.0.1", "port": 0, "snapshot_seconds": 0, **model_settings(args)}
     with postgres_server() as postgres, redis_server() as redis, tempfile.TemporaryDirectory() as tmp:
         setups = {
             "SQLite, in-memory LSH": {},
@@ -111,7 +110,7 @@ def main() -> int:
         lags = replica_lag(shared, embedder, load(args.dataset, args.lag_articles), Path(tmp))
 
     print(f"{args.dataset.name}: {len(articles)} articles ingested over one stream, {len(checks)} Checks one by one")
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, the real model; baseline: the embedded setup")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {describe(args)}; baseline: the embedded setup")
     base = results["SQLite, in-memory LSH"]
     print(f"{'setup':<28} {'ingest/s':>9} {'ratio':>6} {'Check p50 ms':>13} {'p99 ms':>8} {'p50 ratio':>10}")
     for name, r in results.items():
