@@ -172,6 +172,10 @@ class SQLStore:
     def _xmany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         raise NotImplementedError
 
+    def _one_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """The condition that `column` holds one of `values`, and its parameters: an IN list here."""
+        return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
     def _transaction(self) -> contextlib.AbstractContextManager[None]:
         """A write transaction on the main connection, rolled back on any exception."""
         raise NotImplementedError
@@ -311,8 +315,8 @@ class SQLStore:
         found = {} if kept is None else kept.found(cluster_ids)
         missing = [c for c in cluster_ids if c not in found]
         if missing:
-            marks = ",".join("?" * len(missing))
-            read = {row[0]: _profile(row) for row in self._x(f"{_PROFILE_SELECT} WHERE id IN ({marks})", missing)}
+            where, args = self._one_of("id", missing)
+            read = {row[0]: _profile(row) for row in self._x(f"{_PROFILE_SELECT} WHERE {where}", args)}
             if kept is not None and not self._writing:  # what has committed
                 kept.keep(read)
             found.update(read)
@@ -360,9 +364,9 @@ class SQLStore:
     def by_keys(self, keys: Sequence[int]) -> dict[int, CandidateRecord]:
         if not keys:
             return {}
-        marks = ",".join("?" * len(keys))
+        where, args = self._one_of("a.key", keys)
         with self._lock:
-            rows = self._x(f"{_CANDIDATE_SELECT} WHERE a.key IN ({marks})", list(keys)).fetchall()
+            rows = self._x(f"{_CANDIDATE_SELECT} WHERE {where}", args).fetchall()
             return {record.key: record for record in self._candidates(rows)}
 
     def by_exact_key(self, exact_key: str) -> list[CandidateRecord]:
@@ -375,8 +379,8 @@ class SQLStore:
         fixed = self._kept_fixed.found(row[0] for row in rows)
         missing = [row[0] for row in rows if row[0] not in fixed]
         if missing:
-            marks = ",".join("?" * len(missing))
-            read = {row[0]: _fixed(row) for row in self._x(f"{_FIXED_SELECT} WHERE key IN ({marks})", missing)}
+            where, args = self._one_of("key", missing)
+            read = {row[0]: _fixed(row) for row in self._x(f"{_FIXED_SELECT} WHERE {where}", args)}
             self._kept_fixed.keep(read)
             fixed.update(read)
         return [
@@ -402,12 +406,12 @@ class SQLStore:
         missing = [key for key in keys if key not in found]
         if missing:
             read: dict[int, list[tuple[Quote, np.ndarray | None]]] = {}
-            marks = ",".join("?" * len(missing))
+            where, args = self._one_of("a.key", missing)
             with self._lock:  # a row for each stored article: an article that is not (yet) stored keeps nothing
                 rows = self._x(
                     "SELECT a.key, q.quote, q.vectors, q.units FROM articles a"
-                    f" LEFT JOIN quotes q ON q.article_key = a.key WHERE a.key IN ({marks}) ORDER BY a.key, q.idx",
-                    missing,
+                    f" LEFT JOIN quotes q ON q.article_key = a.key WHERE {where} ORDER BY a.key, q.idx",
+                    args,
                 ).fetchall()
             for key, quote, vectors, units in rows:
                 quotes = read.setdefault(key, [])
@@ -442,9 +446,8 @@ class SQLStore:
             read: dict[str, int | None] = dict.fromkeys(t for t in terms if t not in found)
             missing = list(read)
             for start in range(0, len(missing), 900):
-                chunk = missing[start : start + 900]
-                marks = ",".join("?" * len(chunk))
-                read.update(self._x(f"SELECT term, n FROM entity_df WHERE term IN ({marks})", chunk))
+                where, args = self._one_of("term", missing[start : start + 900])
+                read.update(self._x(f"SELECT term, n FROM entity_df WHERE {where}", args))
             if kept is not None:
                 kept.keep(read)
         found.update(read)
@@ -526,8 +529,8 @@ class SQLStore:
             added = sorted({key for _, op, key in rows if op == "add"} - removed)
             entries = []
             for start in range(0, len(added), 500):
-                chunk = added[start : start + 500]
-                entries += _entries(self._x, None, f"AND key IN ({','.join('?' * len(chunk))})", chunk)
+                where, args = self._one_of("key", added[start : start + 500])
+                entries += _entries(self._x, None, f"AND {where}", args)
         return IndexChanges(tuple(entries), tuple(sorted(removed)), max([since, *(seq for seq, _, _ in rows)]))
 
     def counts(self) -> tuple[int, int]:
@@ -542,7 +545,7 @@ def _since(since: float | None) -> tuple[str, tuple[float, ...]]:
 
 
 def _entries(
-    execute: Execute, lock: threading.Lock | None, where: str, args: Sequence[float] = ()
+    execute: Execute, lock: threading.Lock | None, where: str, args: Sequence[Any] = ()
 ) -> Iterator[IndexEntry]:
     """Index entries in key order, read in pages; `lock` is taken per page (None: no other user of `db` to fear)."""
     last = 0
