@@ -48,6 +48,18 @@ def store(request, tmp_path):
     s.close()
 
 
+def test_a_set_of_values_is_matched_alike_by_both_stores(store):
+    """`_one_of`, which every read of several keys or names goes through: an IN list in SQLite, one array
+    parameter in PostgreSQL; an empty set matches nothing."""
+    store.set_parameters({"a": "1", "b": "2"})
+    with store._lock:
+        for values, expected in ((["a", "b", "zz"], {"a", "b"}), (["zz"], set()), ([], set())):
+            where, args = store._one_of("key", values)
+            assert {key for (key,) in store._x(f"SELECT key FROM meta WHERE {where}", args)} == expected
+    a, b = store.add(article("x", "c1")).key, store.add(article("y", "c1", new=False)).key
+    assert set(store.by_keys([a, b, b + 100])) == {a, b}
+
+
 def test_add_and_read_back(store):
     quote = Quote("We will win.", 1, 13, ((1, 13),), "Smith", "he", (20, 22), "said")
     key = store.add(article("a", "c1", quotes=[QuoteRecord(quote, np.ones((2, 4), dtype=np.float32))])).key
