@@ -1,7 +1,7 @@
 """Ingest throughput over gRPC against the raw model throughput of the same texts, in one run.
 
     .venv/bin/python bench/ingest_throughput.py [--dataset FILE.jsonl] [--articles N] [--rounds R]
-        [--in-process]
+        [--in-process] [--stages]
 
 Starts a real server on a loopback port with a fresh data directory, streams
 N real articles through the real client (IngestStream) from a process of its
@@ -20,7 +20,11 @@ requests (text, decision, store), the event loop with gRPC, and threads without
 a Python name (a library's own pool: the tokenizer's took 1.3 ms an article
 until 2026-11-23). With --rounds R the pair
 (baseline, stream) runs R times, alternating which half runs first, each stream
-into a fresh server, and the medians are the figures. The default dataset is the
+into a fresh server, and the medians are the figures. With --stages, each stream
+also times the server's calls by stage (text, quotes, MinHash, candidates, decision,
+quote alignment, store write: the table of `bench/outside_model.py --stages`) by
+their threads' CPU, and prints them in µs an article; the timers cost a little
+throughput themselves. The default dataset is the
 project's own small labelled set; the ECB+ and PolNeAR files in ../shared/eval
 give real volume.
 """
@@ -35,6 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -49,7 +54,9 @@ from model_options import (  # noqa: E402
     machine_shares,
     open_model,
     server_settings,
+    stage_lines,
     thread_cpu,
+    timed_stages,
 )
 from samestory.server import BackgroundServer  # noqa: E402
 from samestory.text import clean, document_text  # noqa: E402
@@ -92,12 +99,15 @@ def ingest_all(target: str, rows: list[dict]) -> tuple[float, int, float]:
         return time.perf_counter() - started, errors, time.process_time() - cpu
 
 
-def _stream(args, embedder, rows: list[dict], apart: Executor | None) -> tuple[float, float, int, str, str]:
+def _stream(
+    args, embedder, rows: list[dict], apart: Executor | None, stages: Counter
+) -> tuple[float, float, int, str, str]:
     """The articles through IngestStream into a fresh server and data directory: articles a second,
     CPU seconds an article of this process (with the client in it, the client's share too), errors,
     and what the client's own process spent, when it has one, and the stream's CPU by the server's threads,
-    with the machine's idle and stolen shares while the stream ran (the server's start left out)."""
-    with tempfile.TemporaryDirectory() as tmp:
+    with the machine's idle and stolen shares while the stream ran (the server's start left out). With
+    --stages, the server's calls are timed by stage into `stages`."""
+    with timed_stages(stages) if args.stages else contextlib.nullcontext(), tempfile.TemporaryDirectory() as tmp:
         with BackgroundServer(server_settings(args, Path(tmp)), embedder) as server, machine_shares() as shares:
             cpu, threads = time.process_time(), thread_cpu()
             if apart is None:
@@ -121,6 +131,7 @@ def main() -> int:
         help="pairs of (all-at-once baseline, stream), alternating which runs first; the median ratio is the figure",
     )
     parser.add_argument("--in-process", action="store_true", help="run the client in the server's process")
+    parser.add_argument("--stages", action="store_true", help="time the server's calls by stage in each stream")
     args = parser.parse_args()
     with contextlib.nullcontext() if args.in_process else client_process() as apart:
         return measure(args, apart)
@@ -154,12 +165,13 @@ def measure(args, apart: Executor | None) -> int:
     # counted, compare what the service spends with what the model does.
     ratios, cpu_ratios, services = [], [], []
     for n in range(args.rounds):
+        spent: Counter = Counter()
         if n % 2:
-            service, service_cpu, errors, detail, shares = _stream(args, embedder, rows, apart)
+            service, service_cpu, errors, detail, shares = _stream(args, embedder, rows, apart, spent)
             raw, raw_cpu, raw_shares = _all_at_once(embedder, docs)
         else:
             raw, raw_cpu, raw_shares = _all_at_once(embedder, docs)
-            service, service_cpu, errors, detail, shares = _stream(args, embedder, rows, apart)
+            service, service_cpu, errors, detail, shares = _stream(args, embedder, rows, apart, spent)
         ratios.append(service / raw)
         cpu_ratios.append(raw_cpu / service_cpu)
         services.append(service)
@@ -169,6 +181,9 @@ def measure(args, apart: Executor | None) -> int:
             f"({service_cpu * 1000:.1f} ms{detail}, {errors} errors{shares}): ratio {ratios[-1]:.2f}, "
             f"by CPU {cpu_ratios[-1]:.2f}"
         )
+        if args.stages:
+            print(f"round {n + 1}, the stream by stage, µs of its threads' CPU an article:")
+            print("\n".join(stage_lines(spent, len(rows))))
     service = statistics.median(services)
     print(f"samestory: IngestStream over gRPC, one client       {service:8.1f} articles/s (median of {args.rounds})")
     print(f"ratio service / raw model (all at once)             {statistics.median(ratios):8.2f} (median)")

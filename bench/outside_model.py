@@ -40,12 +40,9 @@ from pathlib import Path
 
 import orjson
 from ingest_throughput import load
-from model_options import articles_parser, clocked, clocked_stages, describe, open_model, server_settings
-from samestory import detector as detector_module
-from samestory.lexical import Hasher
+from model_options import articles_parser, clocked, describe, open_model, server_settings, stage_lines, timed_stages
 from samestory.records import ArticleIn, Decision
 from samestory.server import build_detector
-from samestory.store.sql import SQLStore
 
 _CLUSTER_ID = re.compile(r"c_[0-9a-f]{24}")
 
@@ -81,36 +78,14 @@ def main() -> int:
     print(f"decisions: sha256 {digest} ({len(articles)} decisions, the same in every replay)")
     if args.stages:
         spent: Counter = Counter()
-        with clocked_stages(((stage, owner, name) for stage, _, owner, name in _STAGES), spent, time.thread_time):
+        with timed_stages(spent):
             cpu, _, again = ingest(args, model, articles, lambda call: _replaying(call, kept))
         if again != digest:
             print(f"the timed replay decided otherwise ({again[:12]} against {digest[:12]})")
             return 1
         print(f"by stage, a replay with timers ({cpu * 1000 / n:.2f} ms of CPU per article in all), µs per article:")
-        for stage, depth, _, _ in _STAGES:
-            print(f"  {'  ' * depth}{stage:{28 - 2 * depth}s} {spent[stage] / n * 1e6:7.0f}")
+        print("\n".join(stage_lines(spent, n)))
     return 0
-
-
-# (stage, depth, owner, attribute): what --stages times, in the order it prints them; a stage's figure
-# includes the stages below it, and "text: words" also the words `exact_key` reads. The detector reaches
-# text and quotes through its module's references.
-_STAGES = (
-    ("preparation", 0, detector_module.Detector, "_prepare"),
-    ("text: clean", 1, detector_module.text_mod, "clean"),
-    ("text: words", 1, detector_module.text_mod, "tokens"),
-    ("text: exact key", 1, detector_module.text_mod, "exact_key"),
-    ("text: names and figures", 1, detector_module.text_mod, "article_entities"),
-    ("quotes", 1, detector_module.quotes_mod, "extract"),
-    ("MinHash", 1, Hasher, "signature"),
-    ("commit", 0, detector_module.Detector, "_commit_once"),
-    ("candidates", 1, detector_module.Detector, "_candidates"),
-    ("cluster evidence", 2, detector_module.Detector, "_cluster_evidence"),
-    ("names' frequencies", 3, SQLStore, "entity_frequencies"),
-    ("decision", 1, detector_module, "decide"),
-    ("quote alignment", 1, detector_module.Detector, "_align"),
-    ("store write", 1, SQLStore, "add"),
-)
 
 
 def ingest(args, model, articles: list[ArticleIn], wrap: Callable) -> tuple[float, float, str]:
