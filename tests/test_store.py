@@ -60,6 +60,25 @@ def test_a_set_of_values_is_matched_alike_by_both_stores(store):
     assert set(store.by_keys([a, b, b + 100])) == {a, b}
 
 
+def test_quote_unit_vectors_not_yet_made_take_no_room(store):
+    """Units are embedded when an alignment first needs them: a quote whose units have none stores nothing
+    for them, and reads back as zeros of the article vector's width; made rows come back as they were."""
+    made = np.zeros((3, 4), dtype=np.float32)
+    made[1] = [0.5, 0.5, 0.5, 0.5]
+    quotes = [
+        QuoteRecord(Quote(f"Q{i}.", 1, 4, ((1, 4),), "", "", None, "said"), v)
+        for i, v in enumerate((np.zeros((2, 4), dtype=np.float32), made, np.zeros((0, 4), dtype=np.float32)))
+    ]
+    key = store.add(article("a", "c1", quotes=quotes)).key
+    with store._lock:
+        stored = [bytes(blob) for (blob,) in store._x("SELECT vectors FROM quotes ORDER BY idx")]
+    assert [len(blob) for blob in stored] == [0, 3 * 4 * 4, 0]
+    store._kept_quotes.clear()  # read from the database, not from what the write kept
+    none, some, empty = store.quotes([key])[key]
+    assert none.vectors.shape == (2, 4) and not none.vectors.any()
+    assert np.array_equal(some.vectors, made) and empty.vectors is None
+
+
 def test_add_and_read_back(store):
     quote = Quote("We will win.", 1, 13, ((1, 13),), "Smith", "he", (20, 22), "said")
     key = store.add(article("a", "c1", quotes=[QuoteRecord(quote, np.ones((2, 4), dtype=np.float32))])).key

@@ -286,7 +286,7 @@ class SQLStore:
             self._xmany(
                 "INSERT INTO quotes VALUES (?, ?, ?, ?, ?)",
                 [
-                    (key, i, _json(q.quote.to_dict()), np.asarray(q.vectors, "<f4").tobytes(), len(q.vectors))
+                    (key, i, _json(q.quote.to_dict()), _unit_blob(q.vectors), len(q.vectors))
                     for i, q in enumerate(article.quotes)
                 ],
             )
@@ -409,16 +409,15 @@ class SQLStore:
             where, args = self._one_of("a.key", missing)
             with self._lock:  # a row for each stored article: an article that is not (yet) stored keeps nothing
                 rows = self._x(
-                    "SELECT a.key, q.quote, q.vectors, q.units FROM articles a"
+                    "SELECT a.key, q.quote, q.vectors, q.units, length(a.vector) FROM articles a"
                     f" LEFT JOIN quotes q ON q.article_key = a.key WHERE {where} ORDER BY a.key, q.idx",
                     args,
                 ).fetchall()
-            for key, quote, vectors, units in rows:
+            for key, quote, vectors, units, vector_bytes in rows:
                 quotes = read.setdefault(key, [])
                 if quote is None:
                     continue
-                matrix = np.frombuffer(vectors, dtype="<f4").astype(np.float32).reshape(units, -1) if units else None
-                quotes.append((Quote.from_dict(orjson.loads(quote)), matrix))
+                quotes.append((Quote.from_dict(orjson.loads(quote)), _unit_matrix(vectors, units, vector_bytes // 4)))
             kept = {key: tuple(quotes) for key, quotes in read.items()}
             self._kept_quotes.keep(kept)
             found.update(kept)
@@ -538,6 +537,22 @@ class SQLStore:
             articles = self._x("SELECT COUNT(*) FROM articles").fetchone()[0]
             clusters = self._x("SELECT COUNT(*) FROM clusters WHERE merged_into IS NULL").fetchone()[0]
         return int(articles), int(clusters)
+
+
+def _unit_blob(vectors: np.ndarray) -> bytes:
+    """A quote's unit vectors as stored: float32, row by row; nothing where none is made yet, as for nearly
+    every quote (a unit is embedded when an alignment first needs it, and only the article's own ingest
+    writes them): 1.5 KB of zeros a unit was a third of an archive's SQLite file."""
+    return np.asarray(vectors, "<f4").tobytes() if vectors.any() else b""
+
+
+def _unit_matrix(blob: bytes, units: int, dim: int) -> np.ndarray | None:
+    """`_unit_blob` read back: `units` rows of `dim` (its article's vector's), zeros where none was stored."""
+    if not units:
+        return None
+    if not blob:
+        return np.zeros((units, dim), dtype=np.float32)
+    return np.frombuffer(blob, dtype="<f4").astype(np.float32).reshape(units, -1)
 
 
 def _since(since: float | None) -> tuple[str, tuple[float, ...]]:
