@@ -19,6 +19,9 @@ candidates, cluster evidence, names' frequencies, decision, quote alignment and
 store write) and prints each stage's CPU per article. The timers add their own
 cost, so these figures say where the time goes, and the best replay says how much.
 
+The size of the SQLite file the first pass leaves, an article, is printed beside
+the size of the articles' text.
+
 Last, a digest of the decisions: SHA-256 of their JSON, with cluster ids numbered
 in order of appearance, keys sorted. The same digest before and after a change says that the
 change kept every decision, with its scores and alignments (run the previous commit
@@ -57,10 +60,10 @@ def main() -> int:
     model = open_model(args)
     kept: dict[tuple, object] = {}
 
-    first, model_cpu, digest = ingest(args, model, articles, lambda call: _keeping(call, kept))
+    first, model_cpu, digest, stored = ingest(args, model, articles, lambda call: _keeping(call, kept))
     replays = []
     for _ in range(args.repeat):
-        cpu, _, again = ingest(args, model, articles, lambda call: _replaying(call, kept))
+        cpu, _, again, _ = ingest(args, model, articles, lambda call: _replaying(call, kept))
         if again != digest:
             print(f"a replay decided otherwise ({again[:12]} against {digest[:12]}): the vectors did not replay")
             return 1
@@ -76,10 +79,14 @@ def main() -> int:
     )
     print(f"outside the model / the model's calls (the baseline): {best / model_cpu:.2f}")
     print(f"decisions: sha256 {digest} ({len(articles)} decisions, the same in every replay)")
+    text = sum(len(a.text.encode("utf-8")) for a in articles) / len(articles)
+    print(
+        f"the store: {stored / len(articles) / 1024:.1f} KB an article on disk (SQLite), its text {text / 1024:.1f} KB"
+    )
     if args.stages:
         spent: Counter = Counter()
         with timed_stages(spent):
-            cpu, _, again = ingest(args, model, articles, lambda call: _replaying(call, kept))
+            cpu, _, again, _ = ingest(args, model, articles, lambda call: _replaying(call, kept))
         if again != digest:
             print(f"the timed replay decided otherwise ({again[:12]} against {digest[:12]})")
             return 1
@@ -88,9 +95,10 @@ def main() -> int:
     return 0
 
 
-def ingest(args, model, articles: list[ArticleIn], wrap: Callable) -> tuple[float, float, str]:
+def ingest(args, model, articles: list[ArticleIn], wrap: Callable) -> tuple[float, float, str, int]:
     """The articles one at a time into a fresh data directory, the model's calls through `wrap`: CPU
-    seconds (the first article, a warm-up, not counted), of which the model's calls, and the digest."""
+    seconds (the first article, a warm-up, not counted), of which the model's calls, the digest, and the
+    size of the SQLite file once closed (its log written back)."""
     model_cpu: Counter = Counter()
     # On the model itself, before the detector is built: its batcher and its quote units' vectors call these.
     calls = [name for name in ("encode", "encode_now") if hasattr(model, name)]
@@ -107,10 +115,11 @@ def ingest(args, model, articles: list[ArticleIn], wrap: Callable) -> tuple[floa
                 cpu = time.process_time() - cpu
             finally:
                 detector.close()
+            stored = (Path(tmp) / "samestory.sqlite3").stat().st_size
     finally:
         for name in calls:
             delattr(model, name)  # the class's own method again
-    return cpu, model_cpu["model"], _digest(decisions)
+    return cpu, model_cpu["model"], _digest(decisions), stored
 
 
 def _keeping(call: Callable, kept: dict) -> Callable:
