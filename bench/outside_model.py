@@ -15,7 +15,8 @@ in the first pass.
 
 With --stages, one more replay runs with a thread-CPU timer around each stage of
 the work (the preparation and its text, quotes and MinHash; the commit and its
-candidates, cluster evidence, names' frequencies, decision, quote alignment and
+candidates, cluster evidence, names' frequencies, decision, quote alignment (with
+the quote units' vectors, made on the model and here replayed) and
 store write) and prints each stage's CPU per article. The timers add their own
 cost, so these figures say where the time goes, and the best replay says how much.
 

@@ -73,7 +73,7 @@ def test_quote_unit_vectors_not_yet_made_take_no_room(store):
     with store._lock:
         stored = [bytes(blob) for (blob,) in store._x("SELECT vectors FROM quotes ORDER BY idx")]
     assert [len(blob) for blob in stored] == [0, 3 * 4 * 4, 0]
-    store._kept_quotes.clear()  # read from the database, not from what the write kept
+    store._kept_quotes.clear()  # the read below goes to the database, whatever a write may keep
     none, some, empty = store.quotes([key])[key]
     assert none.vectors.shape == (2, 4) and not none.vectors.any()
     assert np.array_equal(some.vectors, made) and empty.vectors is None

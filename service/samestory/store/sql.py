@@ -542,7 +542,7 @@ class SQLStore:
 def _unit_blob(vectors: np.ndarray) -> bytes:
     """A quote's unit vectors as stored: float32, row by row; nothing where none is made yet, as for nearly
     every quote (a unit is embedded when an alignment first needs it, and only the article's own ingest
-    writes them): 1.5 KB of zeros a unit was a third of an archive's SQLite file."""
+    writes them): 1.5 KB of zeros a unit were more than a quarter of an archive's SQLite file."""
     return np.asarray(vectors, "<f4").tobytes() if vectors.any() else b""
 
 
