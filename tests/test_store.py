@@ -3,6 +3,7 @@ import datetime as dt
 from contextlib import closing
 
 import numpy as np
+import orjson
 import pytest
 from samestory.errors import AlreadyExists, NotFound
 from samestory.lexical import Signature
@@ -77,6 +78,20 @@ def test_quote_unit_vectors_not_yet_made_take_no_room(store):
     none, some, empty = store.quotes([key])[key]
     assert none.vectors.shape == (2, 4) and not none.vectors.any()
     assert np.array_equal(some.vectors, made) and empty.vectors is None
+
+
+def test_a_decision_reads_back_as_written_and_sqlite_keeps_it_compressed(store):
+    match = {"article_id": "x", "lexical": 0.0, "semantic": 0.8059, "relation": "SAME_EVENT", "days_apart": None}
+    decision = orjson.dumps({"verdict": "SAME_EVENT", "matches": [dict(match, article_id=f"a{n}") for n in range(20)]})
+    store.add(dataclasses.replace(article("a", "c1"), decision=decision.decode()))
+    store.add(article("b", "c1", new=False))
+    assert store.by_id("a").decision == decision.decode() and store.by_id("b").decision == "{}"
+    if isinstance(store, SQLiteStore):
+        with store._lock:
+            kind, size = store._x("SELECT typeof(decision), length(decision) FROM articles WHERE id='a'").fetchone()
+            assert kind == "blob" and size < len(decision) / 3
+            store._x("UPDATE articles SET decision='{\"old\": 1}' WHERE id='b'")  # as schema 2 wrote them: text
+        assert store.by_id("b").decision == '{"old": 1}'
 
 
 def test_add_and_read_back(store):

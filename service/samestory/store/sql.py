@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
+import zlib
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
@@ -100,8 +101,13 @@ def _record(row: tuple) -> ArticleRecord:
         signature=Signature.from_bytes(bytes(row[13]), row[14]),
         entities=frozenset(entity_counts),
         entity_counts=entity_counts,
-        decision=row[16],
+        decision=_decision_text(row[16]),
     )
+
+
+def _decision_text(stored: str | bytes) -> str:
+    """A stored decision's JSON: text as written, or the zlib a store's `_stored_decision` made of it."""
+    return stored if isinstance(stored, str) else zlib.decompress(stored).decode("utf-8")
 
 
 _PROFILE_SELECT = "SELECT id, size, lead_sum, entities, first_published, last_published FROM clusters"
@@ -171,6 +177,10 @@ class SQLStore:
 
     def _xmany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         raise NotImplementedError
+
+    def _stored_decision(self, decision: str) -> str | bytes:
+        """A decision as this store writes it (`_decision_text` reads it back): as it is here."""
+        return decision
 
     def _one_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         """The condition that `column` holds one of `values`, and its parameters: an IN list here."""
@@ -277,7 +287,7 @@ class SQLStore:
                     np.asarray(article.vector, dtype="<f4").tobytes(),
                     np.asarray(article.lead_vector, dtype="<f4").tobytes(),
                     _json(article.entity_counts),
-                    article.decision,
+                    self._stored_decision(article.decision),
                 ),
             )
             key = int(cursor.fetchone()[0])
