@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 import pytest
-from samestory.profile import Profile, entity_cosine, idf, lead_cosine, term_weights
+from samestory.profile import PROFILE_TERMS, Profile, entity_cosine, idf, lead_cosine, term_weights
 
 DAY = dt.timedelta(days=1)
 T0 = dt.datetime(2024, 10, 29, tzinfo=dt.UTC)
@@ -25,6 +25,27 @@ def test_add_remove_and_absorb_are_inverse_sums():
     b.add(np.array([0.0, 2.0]), {"reid": 1}, T0 - DAY)
     a.absorb(b)
     assert a.size == 2 and set(a.entities) == {"lohan", "reid"} and a.first_published == T0 - DAY
+
+
+def test_a_long_story_keeps_its_heaviest_names_only():
+    """Past a quarter more than PROFILE_TERMS names, a profile keeps the PROFILE_TERMS heaviest (ties by name), so a
+    story's cost per decision stops growing; the story's own names stay, and a merge is pruned too."""
+    story = Profile()
+    lead = np.ones(2)
+    for n in range(PROFILE_TERMS):  # each member: the protagonist, and two names of its own
+        story.add(lead, {"zelensky": 2, f"a{n:05d}": 1, f"b{n:05d}": 1}, None)
+        assert len(story.entities) <= PROFILE_TERMS * 5 // 4 + 3
+    assert PROFILE_TERMS <= len(story.entities) <= PROFILE_TERMS * 5 // 4
+    assert story.entities["zelensky"] == pytest.approx(PROFILE_TERMS * (1 + math.log(2)), rel=1e-6)
+    tied = Profile(entities={f"t{n:05d}": 1.0 for n in reversed(range(PROFILE_TERMS * 5 // 4 + 1))})
+    tied.add(lead, {}, None)  # equal weights go by name, not by arrival: the same in every replica
+    assert sorted(tied.entities) == [f"t{n:05d}" for n in range(PROFILE_TERMS)]
+    story.add(lead, {"zelensky": 2, "a00000": 1, "b00000": 1}, None, sign=-1)  # a member removed: no negative sums
+    assert min(story.entities.values()) > 0
+    other = Profile()
+    other.add(lead, {f"c{n:05d}": 1 for n in range(PROFILE_TERMS)}, None)
+    story.absorb(other)
+    assert len(story.entities) <= PROFILE_TERMS * 5 // 4 and "zelensky" in story.entities
 
 
 def test_days_from_the_members_span():
