@@ -18,6 +18,7 @@ from samestory.lexical import (
     band_keys,
     containment,
     jaccard,
+    most_shared,
     shingles,
 )
 from samestory.text import tokens
@@ -177,6 +178,19 @@ def test_band_key_of_one_band_equals_the_vectorised_one(values):
     assert int(band_keys(band[None, :], [(0, len(values))])[0, 0]) == scalar
 
 
+def test_a_query_gives_the_keys_that_share_the_most_buckets_first():
+    """A caller takes the first `lexical_candidates`: the copies closest to the query, however many older
+    ones a syndicated story left in its buckets."""
+    assert most_shared([{1, 2}, {2, 3}, {2}, {3, 9}, ()]) == [2, 3, 9, 1]  # by buckets shared, then newest
+    rng = np.random.default_rng(11)
+    query = rng.integers(0, 2**32 - 1, size=PARAMS.num_perm, dtype=np.uint64)
+    index = LexicalIndex(PARAMS)
+    for key, changed in enumerate((0.0, 0.3, 0.05, 0.15), start=1):  # the share of values an edit changed
+        sig = np.where(rng.random(PARAMS.num_perm) < changed, rng.integers(0, 2**32 - 1, PARAMS.num_perm), query)
+        index.add(key, Signature(sig.astype(np.uint64), 100))
+    assert index.query(Signature(query, 100)) == [1, 3, 4, 2]
+
+
 # ------------------------------------------------------------ Redis
 
 
@@ -197,6 +211,9 @@ def test_the_redis_lsh_answers_like_the_in_memory_one(redis_url):
     # finds what `add` wrote, as the one-by-one reads of datasketch's query did.
     assert _query_all(shared, sigs) == [sorted(shared._lsh.query(shared._lean(Signature(s, 100)))) for s in sigs]
     assert shared.query(Signature(sigs[5], 0)) == []
+    # Ordered alike: the exact copy (key 300) and its original (1) share every bucket, the newer first.
+    assert shared.query(Signature(sigs[0], 100)) == memory.query(Signature(sigs[0], 100))
+    assert shared.query(Signature(sigs[0], 100))[:2] == [300, 1]
     removed = list(range(1, 301, 3))
     shared.remove_many(removed)
     shared.remove_many(removed)  # another replica got there first: no error

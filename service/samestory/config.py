@@ -68,6 +68,9 @@ class Settings:
     max_batch: int = 10_000
     grace_seconds: float = 10.0
     semantic_candidates: int = 20
+    # Of the articles sharing an LSH bucket with a new one, those sharing the most buckets: a story syndicated
+    # to hundreds of outlets would otherwise bring every earlier copy to every decision.
+    lexical_candidates: int = 50
     align_articles: int = 20
     group_articles: int = 50
     log_level: str = "INFO"
@@ -120,6 +123,7 @@ class Settings:
             "max_concurrent_calls",
             "max_batch",
             "semantic_candidates",
+            "lexical_candidates",
             "snapshot_changes",
             "ivf_lists",
             "ivf_probe",
@@ -185,6 +189,7 @@ _TYPES: dict[str, type] = {
     "max_batch": int,
     "grace_seconds": float,
     "semantic_candidates": int,
+    "lexical_candidates": int,
     "align_articles": int,
     "group_articles": int,
     "log_level": str,

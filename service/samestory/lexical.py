@@ -9,7 +9,8 @@ import logging
 import pickle
 import struct
 import threading
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,7 @@ __all__ = [
     "band_keys",
     "containment",
     "jaccard",
+    "most_shared",
     "shingles",
 ]
 
@@ -114,6 +116,18 @@ class Hasher:
         if grams:
             minhash.update_batch(_sha1_values(grams, self.params.hash_bytes))
         return Signature(minhash.hashvalues.copy(), len(grams))
+
+
+def most_shared(buckets: Iterable[Iterable[int]]) -> list[int]:
+    """The keys of a query's buckets (one a table), those in the most buckets first, the newest first among
+    equals: the number of bands two signatures share grows with their Jaccard similarity, so a caller that
+    takes the first few takes the closest (the detector's `lexical_candidates`)."""
+    return _ranked(Counter(key for members in buckets for key in members))
+
+
+def _ranked(shared: Mapping[int, int]) -> list[int]:
+    """Keys by how many buckets they share (`shared`), most first, the newest first among equals."""
+    return sorted(shared, key=lambda key: (-shared[key], -key))
 
 
 def jaccard(a: Signature, b: Signature) -> float:
@@ -349,12 +363,11 @@ class LexicalIndex(_Index):
                 table.insert(bucket, key)
 
     def query(self, sig: Signature) -> list[int]:
+        """The keys that share a bucket with `sig`, those that share the most first (`most_shared`)."""
         if not sig.shingles:
             return []
-        found: set[int] = set()
-        for bucket, table in zip(self._bucket_keys(sig), self._lsh.hashtables, strict=True):
-            found.update(table.get(bucket))
-        return list(found)
+        tables = zip(self._bucket_keys(sig), self._lsh.hashtables, strict=True)
+        return most_shared(table.get(bucket) for bucket, table in tables)
 
     def add_arrays(self, keys: np.ndarray, shingles: np.ndarray, signatures: np.ndarray) -> None:
         """Bulk insert (start-up): the bands of all signatures are hashed at once, in numpy.
@@ -468,7 +481,8 @@ class RedisLexicalIndex(_Index):
         pipe = self._redis.pipeline(transaction=False)
         for bucket, table in zip(self._band_hashes(sig), self._lsh.hashtables, strict=True):
             table._get_items(pipe, table.redis_key(bucket))
-        return [pickle.loads(stored) for stored in set().union(*pipe.execute())]
+        shared = Counter(stored for members in pipe.execute() for stored in members)  # pickled keys
+        return _ranked({pickle.loads(stored): n for stored, n in shared.items()})  # each key unpickled once
 
     @property
     def seq(self) -> int:

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import Settings
 from .decide import Candidate, Outcome, Probe, Thresholds, decide, merges_on_evidence
 from .detector import Detector
 from .evaluate import Labelled, Quality, quality
+from .lexical import most_shared
 from .profile import Profile, cluster_evidence
 
 __all__ = ["GIVEN_OUTCOMES", "Prepared", "decide_given_events", "prepare", "replay", "replay_clusters"]
@@ -73,20 +75,30 @@ def prepare(detector: Detector, rows: Iterable[Labelled]) -> list[Prepared]:
     return out
 
 
-def replay(stream: Sequence[Prepared], thresholds: Thresholds, semantic_candidates: int) -> Quality:
+def replay(
+    stream: Sequence[Prepared],
+    thresholds: Thresholds,
+    semantic_candidates: int,
+    lexical_candidates: int = Settings.lexical_candidates,
+) -> Quality:
     """Decide each article of `stream` in turn as the detector would, and score the clusters it makes."""
-    clusters = replay_clusters(stream, thresholds, semantic_candidates)
+    clusters = replay_clusters(stream, thresholds, semantic_candidates, lexical_candidates)
     return quality(clusters, {a.article_id: a.label for a in stream})
 
 
-def replay_clusters(stream: Sequence[Prepared], thresholds: Thresholds, semantic_candidates: int) -> dict[str, str]:
+def replay_clusters(
+    stream: Sequence[Prepared],
+    thresholds: Thresholds,
+    semantic_candidates: int,
+    lexical_candidates: int = Settings.lexical_candidates,
+) -> dict[str, str]:
     """Each article's cluster (merged ones followed to where they went) after the stream."""
-    return _Replay(thresholds, semantic_candidates).run(stream)
+    return _Replay(thresholds, semantic_candidates, lexical_candidates).run(stream)
 
 
 class _Replay:
-    def __init__(self, thresholds: Thresholds, k: int) -> None:
-        self.th, self.k = thresholds, k
+    def __init__(self, thresholds: Thresholds, k: int, lexical: int = Settings.lexical_candidates) -> None:
+        self.th, self.k, self.lexical = thresholds, k, lexical
         self.vectors = np.zeros((0, 0), dtype=np.float32)  # by store position, sized by `run`
         self.stored: list[Prepared] = []
         self.cluster_of: list[str] = []  # by store position; merged ids are followed through `alias`
@@ -114,8 +126,8 @@ class _Replay:
         scores = self.vectors[:n] @ article.vector
         top = np.argsort(-scores, kind="stable")[: self.k]
         keys = {int(i) for i in top if scores[i] >= self.th.semantic_floor}
-        for band, key in zip(self.buckets, article.bands, strict=False):
-            keys |= band.get(key, set())
+        shared = most_shared(band.get(key, ()) for band, key in zip(self.buckets, article.bands, strict=False))
+        keys |= set(shared[: self.lexical])
         keys |= self.exact.get(article.probe.exact_key, set())
         candidates = []
         for key in keys:
