@@ -20,6 +20,7 @@ first pass are replayed in the second, so both decide on the same vectors.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import random
@@ -27,10 +28,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
-from model_options import REPO, articles_parser, clocked_stages, describe, open_model, server_settings
+from model_options import REPO, add_model_arguments, clocked_stages, describe, open_model, server_settings
 from samestory import profile as profile_module
 from samestory.detector import Detector
 from samestory.records import ArticleIn
@@ -40,8 +40,9 @@ _WINDOWS = 5
 
 
 def main() -> int:
-    parser = articles_parser(__doc__.splitlines()[0])
-    parser.set_defaults(articles=2000)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=2000)
+    add_model_arguments(parser)
     args = parser.parse_args()
     articles = story(args.articles)
     model = open_model(args)
@@ -127,7 +128,7 @@ def _kept_call(call, kept: dict):
     return run
 
 
-@contextmanager
+@contextlib.contextmanager
 def uncapped():
     """Profiles that keep every name."""
     saved = profile_module.PROFILE_TERMS, profile_module._PRUNE_PAST
