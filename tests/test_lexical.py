@@ -207,7 +207,7 @@ def test_the_redis_lsh_answers_like_the_in_memory_one(redis_url):
     assert all(len(shared._lsh.keys.get(pickle.dumps(k))) == shared.bands for k in (1, 120, 250))  # no double entries
     assert len(shared) == len(memory) == 300
     assert _query_all(shared, sigs) == _query_all(memory, sigs)
-    # Its own query and insert, one round trip each, keep datasketch's layout: datasketch's own query
+    # Its own query and insert (one round trip, and two) keep datasketch's layout: datasketch's own query
     # finds what `add` wrote, as the one-by-one reads of datasketch's query did.
     assert _query_all(shared, sigs) == [sorted(shared._lsh.query(shared._lean(Signature(s, 100)))) for s in sigs]
     assert shared.query(Signature(sigs[5], 0)) == []
