@@ -191,6 +191,25 @@ def test_a_query_gives_the_keys_that_share_the_most_buckets_first():
     assert index.query(Signature(query, 100)) == [1, 3, 4, 2]
 
 
+def test_a_bucket_full_of_copies_gives_a_query_its_newest_only():
+    """A story syndicated to thousands of outlets: with `per_bucket`, each bucket gives its newest keys only,
+    whether the copies came one by one or in bulk (start-up), and after some are removed."""
+    sig = np.random.default_rng(12).integers(0, 2**32 - 1, size=PARAMS.num_perm, dtype=np.uint64)
+    copies = np.tile(sig, (300, 1))
+    one_by_one, bulk = LexicalIndex(PARAMS), LexicalIndex(PARAMS)
+    for key in range(1, 301):
+        one_by_one.add(key, Signature(sig, 100))
+    bulk.add_arrays(np.arange(1, 201), np.full(200, 100), copies[:200])
+    bulk.add_arrays(np.arange(1, 301), np.full(300, 100), copies)  # the rest, after a snapshot's
+    for index in (one_by_one, bulk):
+        assert index.query(Signature(sig, 100), per_bucket=5) == [300, 299, 298, 297, 296]
+        assert index.query(Signature(sig, 100)) == list(range(300, 0, -1))
+        index.remove_many([300, 298])
+        assert index.query(Signature(sig, 100), per_bucket=3) == [299, 297, 296]
+        index.remove_many(range(3, 300))
+        assert index.query(Signature(sig, 100), per_bucket=3) == [2, 1]
+
+
 # ------------------------------------------------------------ Redis
 
 

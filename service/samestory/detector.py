@@ -568,8 +568,9 @@ class Detector:
         semantic = dict(self._vectors.search(prep.vector, self.settings.semantic_candidates))
         watch.lap("faiss")
         # Only what this replica indexes: a shared LSH also holds what its window or its lag leave out.
-        lexical = [k for k in self._lexical.query(prep.signature) if k in self._vectors]
-        keys = set(lexical[: self.settings.lexical_candidates])
+        limit = self.settings.lexical_candidates
+        lexical = [k for k in self._lexical.query(prep.signature, limit) if k in self._vectors]
+        keys = set(lexical[:limit])
         watch.lap("lsh")
         keys |= {k for k, s in semantic.items() if s >= th.semantic_floor}
         exact = self.store.by_exact_key(prep.exact_key)

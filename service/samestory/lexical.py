@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import pickle
@@ -206,15 +207,17 @@ def _band_columns(hashranges: tuple[tuple[int, int], ...]) -> np.ndarray:
 
 
 class CompactBuckets(UnorderedStorage):
-    """One LSH hash table: bucket key -> the article key, or a set when several share the bucket.
+    """One LSH hash table: bucket key -> the article key, or, when several share the bucket, their keys in the
+    order they came (a dict of keys to None: keys grow, so the newest are last).
 
     datasketch's in-memory storage keeps a set per bucket (216 bytes even for one
     member), and nearly every bucket of a news archive has one member: that set
-    was most of the index's 9 KB per article.
+    was most of the index's 9 KB per article. A story syndicated to thousands of
+    outlets fills its buckets with every copy; `newest` gives a query the last few.
     """
 
     def __init__(self) -> None:
-        self._dict: dict[int, int | set[int]] = {}
+        self._dict: dict[int, int | dict[int, None]] = {}
 
     def keys(self):
         return self._dict.keys()
@@ -223,7 +226,14 @@ class CompactBuckets(UnorderedStorage):
         members = self._dict.get(key)
         if members is None:
             return ()
-        return members if isinstance(members, set) else (members,)
+        return members if isinstance(members, dict) else (members,)
+
+    def newest(self, key: int, count: int) -> Iterable[int]:
+        """The bucket's last `count` keys, the newest first."""
+        members = self._dict.get(key)
+        if members is None:
+            return ()
+        return itertools.islice(reversed(members), count) if isinstance(members, dict) else (members,)
 
     def insert(self, key, *vals, **kwargs) -> None:
         d = self._dict
@@ -231,12 +241,12 @@ class CompactBuckets(UnorderedStorage):
             members = d.get(key)
             if members is None:
                 d[key] = val
-            elif isinstance(members, set):
-                members.add(val)
+            elif isinstance(members, dict):
+                members[val] = None
             elif members != val:
-                d[key] = {members, val}
+                d[key] = {members: None, val: None}
 
-    def merge(self, buckets: dict[int, int | set[int]]) -> None:
+    def merge(self, buckets: dict[int, int | dict[int, None]]) -> None:
         """Bulk insert of whole buckets (the dict is taken over, not copied)."""
         if not self._dict:
             self._dict = buckets
@@ -246,7 +256,7 @@ class CompactBuckets(UnorderedStorage):
         self._dict.update(buckets)
         for h, members in before.items():
             self._dict[h] = members
-            self.insert(h, *(buckets[h] if isinstance(buckets[h], set) else (buckets[h],)))
+            self.insert(h, *(buckets[h] if isinstance(buckets[h], dict) else (buckets[h],)))
 
     def remove(self, *keys, **kwargs) -> None:
         for key in keys:
@@ -254,8 +264,8 @@ class CompactBuckets(UnorderedStorage):
 
     def remove_val(self, key, val, **kwargs) -> None:
         members = self._dict.get(key)
-        if isinstance(members, set):
-            members.discard(val)
+        if isinstance(members, dict):
+            members.pop(val, None)
             if len(members) == 1:
                 self._dict[key] = next(iter(members))
         elif members == val:
@@ -265,7 +275,7 @@ class CompactBuckets(UnorderedStorage):
         return len(self._dict)
 
     def itemcounts(self, **kwargs) -> dict:
-        return {k: len(v) if isinstance(v, set) else 1 for k, v in self._dict.items()}
+        return {k: len(v) if isinstance(v, dict) else 1 for k, v in self._dict.items()}
 
     def has_key(self, key) -> bool:
         return key in self._dict
@@ -362,12 +372,16 @@ class LexicalIndex(_Index):
             for bucket, table in zip(bucket_keys, self._lsh.hashtables, strict=True):
                 table.insert(bucket, key)
 
-    def query(self, sig: Signature) -> list[int]:
-        """The keys that share a bucket with `sig`, those that share the most first (`most_shared`)."""
+    def query(self, sig: Signature, per_bucket: int | None = None) -> list[int]:
+        """The keys that share a bucket with `sig`, those that share the most first (`most_shared`); with
+        `per_bucket`, of each bucket only its newest that many, so that a query costs the same however many
+        copies of a story its buckets hold."""
         if not sig.shingles:
             return []
         tables = zip(self._bucket_keys(sig), self._lsh.hashtables, strict=True)
-        return most_shared(table.get(bucket) for bucket, table in tables)
+        if per_bucket is None:
+            return most_shared(table.get(bucket) for bucket, table in tables)
+        return most_shared(table.newest(bucket, per_bucket) for bucket, table in tables)
 
     def add_arrays(self, keys: np.ndarray, shingles: np.ndarray, signatures: np.ndarray) -> None:
         """Bulk insert (start-up): the bands of all signatures are hashed at once, in numpy.
@@ -386,14 +400,14 @@ class LexicalIndex(_Index):
         self._lsh.keys.insert_packed(members, bucket_keys)
         for band, table in enumerate(self._lsh.hashtables):
             column = bucket_keys[:, band]
-            buckets: dict[int, int | set[int]] = dict(zip(column.tolist(), members, strict=True))
-            if len(buckets) < len(members):  # articles sharing a bucket (near-copies): sets for those
+            buckets: dict[int, int | dict[int, None]] = dict(zip(column.tolist(), members, strict=True))
+            if len(buckets) < len(members):  # articles sharing a bucket (near-copies): their keys in order
                 values, counts = np.unique(column, return_counts=True)
                 shared = values[counts > 1]
                 for h in shared.tolist():
-                    buckets[h] = set()
+                    buckets[h] = {}
                 for row in np.flatnonzero(np.isin(column, shared)).tolist():
-                    buckets[int(column[row])].add(members[row])
+                    buckets[int(column[row])][members[row]] = None
             table.merge(buckets)
 
     def remove(self, key: int) -> None:
@@ -474,8 +488,9 @@ class RedisLexicalIndex(_Index):
             table._insert(pipe, bucket, stored)
         pipe.execute()
 
-    def query(self, sig: Signature) -> list[int]:
-        """datasketch's query, every table's bucket read in one pipeline."""
+    def query(self, sig: Signature, per_bucket: int | None = None) -> list[int]:
+        """datasketch's query, every table's bucket read in one pipeline, those sharing the most first. Its
+        buckets are Redis sets, in no order: `per_bucket` does not apply, and every member is counted."""
         if not sig.shingles:
             return []
         pipe = self._redis.pipeline(transaction=False)

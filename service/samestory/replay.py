@@ -18,6 +18,7 @@ streams are shorter than any window), deletes, or several replicas.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -103,7 +104,7 @@ class _Replay:
         self.stored: list[Prepared] = []
         self.cluster_of: list[str] = []  # by store position; merged ids are followed through `alias`
         self.alias: dict[str, str] = {}
-        self.buckets: list[dict[bytes, set[int]]] = []  # one per LSH band, sized by `run`
+        self.buckets: list[dict[bytes, dict[int, None]]] = []  # one per LSH band, keys in order, sized by `run`
         self.exact: dict[str, set[int]] = {}
         self.profiles: dict[str, Profile] = {}
         self.ranks: dict[str, int] = {}
@@ -126,8 +127,11 @@ class _Replay:
         scores = self.vectors[:n] @ article.vector
         top = np.argsort(-scores, kind="stable")[: self.k]
         keys = {int(i) for i in top if scores[i] >= self.th.semantic_floor}
-        shared = most_shared(band.get(key, ()) for band, key in zip(self.buckets, article.bands, strict=False))
-        keys |= set(shared[: self.lexical])
+        newest = (
+            itertools.islice(reversed(band.get(key, {})), self.lexical)
+            for band, key in zip(self.buckets, article.bands, strict=False)
+        )
+        keys |= set(most_shared(newest)[: self.lexical])
         keys |= self.exact.get(article.probe.exact_key, set())
         candidates = []
         for key in keys:
@@ -172,7 +176,7 @@ class _Replay:
         _add_as_stored(profile, article)
         self.vectors[key] = article.vector
         for band, band_key in zip(self.buckets, article.bands, strict=False):
-            band.setdefault(band_key, set()).add(key)
+            band.setdefault(band_key, {})[key] = None
         self.exact.setdefault(article.probe.exact_key, set()).add(key)
         self.frequencies.update(article.entity_counts.keys())
         self.stored.append(article)
