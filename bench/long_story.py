@@ -28,9 +28,20 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
-from model_options import REPO, add_model_arguments, clocked_stages, describe, open_model, server_settings
+from model_options import (
+    REPO,
+    add_model_arguments,
+    clocked_stages,
+    describe,
+    keeping,
+    model_calls_through,
+    open_model,
+    replaying,
+    server_settings,
+)
 from samestory import profile as profile_module
 from samestory.detector import Detector
 from samestory.records import ArticleIn
@@ -48,9 +59,9 @@ def main() -> int:
     model = open_model(args)
     kept: dict[tuple, object] = {}
     print(f"{args.articles} articles of one story, one at a time, {describe(args)}, python {sys.version.split()[0]}")
-    for label, capped in (("the service", True), ("baseline, no caps", False)):
+    for label, capped, wrap in (("the service", True, keeping), ("baseline, no caps", False, replaying)):
         with contextlib.nullcontext() if capped else uncapped():
-            windows = ingest(args, model, articles, kept, capped)
+            windows = ingest(args, model, articles, lambda call, wrap=wrap: wrap(call, kept), capped)
         print(label)
         for first, last, cpu, names, row in windows:
             print(
@@ -82,50 +93,38 @@ def story(count: int) -> list[ArticleIn]:
     return out
 
 
-def ingest(args, model, articles: list[ArticleIn], kept: dict, capped: bool) -> list[tuple[int, int, float, int, int]]:
-    """The articles into a fresh data directory; per window: first and last article, commit CPU seconds an
-    article, and the cluster's profile's names and stored row size at the window's end."""
+def ingest(
+    args, model, articles: list[ArticleIn], wrap: Callable, capped: bool
+) -> list[tuple[int, int, float, int, int]]:
+    """The articles into a fresh data directory, the model's calls through `wrap`; per window: first and last
+    article, commit CPU seconds an article, and the cluster's profile's names and stored row size at the
+    window's end."""
     settings = server_settings(args, Path(tempfile.gettempdir()))
     if not capped:
         settings = dataclasses.replace(settings, lexical_candidates=sys.maxsize)
     spent: Counter = Counter()
-    calls = [name for name in ("encode", "encode_now") if hasattr(model, name)]
-    for name in calls:
-        setattr(model, name, _kept_call(getattr(model, name), kept))
     windows = []
-    try:
-        commit = [("commit", Detector, "_commit_once")]
-        with clocked_stages(commit, spent, time.thread_time), tempfile.TemporaryDirectory() as tmp:
-            detector = build_detector(dataclasses.replace(settings, data_dir=Path(tmp)), model)
-            try:
-                size = max(1, len(articles) // _WINDOWS)
-                for first in range(0, len(articles), size):
-                    spent.clear()
-                    chunk = articles[first : first + size]
-                    cluster_id = [detector.ingest(article) for article in chunk][-1].cluster_id
-                    store = detector.store
-                    with store._lock:
-                        (row,) = store._x("SELECT length(entities) FROM clusters WHERE id=?", (cluster_id,)).fetchone()
-                    names = len(store.profiles([cluster_id])[cluster_id].entities)
-                    windows.append((first + 1, first + len(chunk), spent["commit"] / len(chunk), names, row))
-            finally:
-                detector.close()
-    finally:
-        for name in calls:
-            delattr(model, name)
+    commit = [("commit", Detector, "_commit_once")]
+    with (
+        model_calls_through(model, wrap),
+        clocked_stages(commit, spent, time.thread_time),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        detector = build_detector(dataclasses.replace(settings, data_dir=Path(tmp)), model)
+        try:
+            size = max(1, len(articles) // _WINDOWS)
+            for first in range(0, len(articles), size):
+                spent.clear()
+                chunk = articles[first : first + size]
+                cluster_id = [detector.ingest(article) for article in chunk][-1].cluster_id
+                store = detector.store
+                with store._lock:
+                    (row,) = store._x("SELECT length(entities) FROM clusters WHERE id=?", (cluster_id,)).fetchone()
+                names = len(store.profiles([cluster_id])[cluster_id].entities)
+                windows.append((first + 1, first + len(chunk), spent["commit"] / len(chunk), names, row))
+        finally:
+            detector.close()
     return windows
-
-
-def _kept_call(call, kept: dict):
-    """The model's call, its vectors kept by text on the first pass and given back on the next."""
-
-    def run(texts, *args):
-        key = (call.__name__, tuple(texts), *(tuple(a) for a in args))
-        if key not in kept:
-            kept[key] = call(texts, *args).copy()
-        return kept[key].copy()
-
-    return run
 
 
 @contextlib.contextmanager

@@ -78,6 +78,47 @@ def clocked_stages(
                 setattr(owner, name, original)
 
 
+@contextlib.contextmanager
+def model_calls_through(model: LocalEmbedder, wrap: Callable[[Callable], Callable]) -> Iterator[None]:
+    """The model's `encode` and `encode_now` (what its batcher and the quote units' vectors call) through
+    `wrap` while the block runs, its class's own methods again after. Enter before the detector is built."""
+    calls = [name for name in ("encode", "encode_now") if hasattr(model, name)]
+    for name in calls:
+        setattr(model, name, wrap(getattr(model, name)))
+    try:
+        yield
+    finally:
+        for name in calls:
+            delattr(model, name)
+
+
+def keeping(call: Callable, kept: dict) -> Callable:
+    """A model call whose vectors are kept in `kept`, by its method, texts and prefixes, for `replaying`."""
+
+    @functools.wraps(call)
+    def run(texts, *args):
+        vectors = call(texts, *args)
+        kept[_call_key(call, texts, args)] = vectors.copy()
+        return vectors
+
+    return run
+
+
+def replaying(call: Callable, kept: dict) -> Callable:
+    """A model call answered from what `keeping` kept: the same vectors, without the model."""
+
+    @functools.wraps(call)
+    def run(texts, *args):
+        return kept[_call_key(call, texts, args)].copy()
+
+    return run
+
+
+def _call_key(call: Callable, texts, args: tuple) -> tuple:
+    """A model call's method, texts and prefixes, hashable."""
+    return (call.__name__, tuple(texts), *(tuple(a) for a in args))
+
+
 # (stage, depth, owner, attribute): the stages of an ingest that `--stages` times, in the order they print; a
 # stage's figure includes the stages below it, and "text: words" also the words `exact_key` reads. The detector
 # reaches text and quotes through its module's references; the quote units' vectors are made on the model,

@@ -32,7 +32,6 @@ or the vectors did not replay and the bench stops.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import sys
@@ -44,7 +43,18 @@ from pathlib import Path
 
 import orjson
 from ingest_throughput import load
-from model_options import articles_parser, clocked, describe, open_model, server_settings, stage_lines, timed_stages
+from model_options import (
+    articles_parser,
+    clocked,
+    describe,
+    keeping,
+    model_calls_through,
+    open_model,
+    replaying,
+    server_settings,
+    stage_lines,
+    timed_stages,
+)
 from samestory.records import ArticleIn, Decision
 from samestory.server import build_detector
 
@@ -61,10 +71,10 @@ def main() -> int:
     model = open_model(args)
     kept: dict[tuple, object] = {}
 
-    first, model_cpu, digest, stored = ingest(args, model, articles, lambda call: _keeping(call, kept))
+    first, model_cpu, digest, stored = ingest(args, model, articles, lambda call: keeping(call, kept))
     replays = []
     for _ in range(args.repeat):
-        cpu, _, again, _ = ingest(args, model, articles, lambda call: _replaying(call, kept))
+        cpu, _, again, _ = ingest(args, model, articles, lambda call: replaying(call, kept))
         if again != digest:
             print(f"a replay decided otherwise ({again[:12]} against {digest[:12]}): the vectors did not replay")
             return 1
@@ -87,7 +97,7 @@ def main() -> int:
     if args.stages:
         spent: Counter = Counter()
         with timed_stages(spent):
-            cpu, _, again, _ = ingest(args, model, articles, lambda call: _replaying(call, kept))
+            cpu, _, again, _ = ingest(args, model, articles, lambda call: replaying(call, kept))
         if again != digest:
             print(f"the timed replay decided otherwise ({again[:12]} against {digest[:12]})")
             return 1
@@ -101,49 +111,19 @@ def ingest(args, model, articles: list[ArticleIn], wrap: Callable) -> tuple[floa
     seconds (the first article, a warm-up, not counted), of which the model's calls, the digest, and the
     size of the SQLite file once closed (its log written back)."""
     model_cpu: Counter = Counter()
-    # On the model itself, before the detector is built: its batcher and its quote units' vectors call these.
-    calls = [name for name in ("encode", "encode_now") if hasattr(model, name)]
-    for name in calls:
-        setattr(model, name, clocked(wrap(getattr(model, name)), model_cpu, "model"))
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            detector = build_detector(server_settings(args, Path(tmp)), model)
-            try:
-                decisions = [detector.ingest(articles[0])]
-                model_cpu.clear()
-                cpu = time.process_time()
-                decisions += [detector.ingest(article) for article in articles[1:]]
-                cpu = time.process_time() - cpu
-            finally:
-                detector.close()
-            stored = (Path(tmp) / "samestory.sqlite3").stat().st_size
-    finally:
-        for name in calls:
-            delattr(model, name)  # the class's own method again
+    through = model_calls_through(model, lambda call: clocked(wrap(call), model_cpu, "model"))
+    with through, tempfile.TemporaryDirectory() as tmp:
+        detector = build_detector(server_settings(args, Path(tmp)), model)
+        try:
+            decisions = [detector.ingest(articles[0])]
+            model_cpu.clear()
+            cpu = time.process_time()
+            decisions += [detector.ingest(article) for article in articles[1:]]
+            cpu = time.process_time() - cpu
+        finally:
+            detector.close()
+        stored = (Path(tmp) / "samestory.sqlite3").stat().st_size
     return cpu, model_cpu["model"], _digest(decisions), stored
-
-
-def _keeping(call: Callable, kept: dict) -> Callable:
-    @functools.wraps(call)
-    def run(texts, *args):
-        vectors = call(texts, *args)
-        kept[_call_key(call, texts, args)] = vectors.copy()
-        return vectors
-
-    return run
-
-
-def _replaying(call: Callable, kept: dict) -> Callable:
-    @functools.wraps(call)
-    def run(texts, *args):
-        return kept[_call_key(call, texts, args)].copy()
-
-    return run
-
-
-def _call_key(call: Callable, texts, args: tuple) -> tuple:
-    """A model call's method, texts and prefixes, hashable."""
-    return (call.__name__, tuple(texts), *(tuple(a) for a in args))
 
 
 def _digest(decisions: list[Decision]) -> str:
