@@ -21,6 +21,7 @@ from datasketch.storage import OrderedStorage, UnorderedStorage
 from .errors import ConfigurationError, IncompatibleData
 
 __all__ = [
+    "CompactBuckets",
     "Hasher",
     "LexicalIndex",
     "LexicalParams",
@@ -228,7 +229,7 @@ class CompactBuckets(UnorderedStorage):
             return ()
         return members if isinstance(members, dict) else (members,)
 
-    def newest(self, key: int, count: int) -> Iterable[int]:
+    def newest(self, key, count: int) -> Iterable[int]:
         """The bucket's last `count` keys, the newest first."""
         members = self._dict.get(key)
         if members is None:

@@ -18,7 +18,6 @@ streams are shorter than any window), deletes, or several replicas.
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from .config import Settings
 from .decide import Candidate, Outcome, Probe, Thresholds, decide, merges_on_evidence
 from .detector import Detector
 from .evaluate import Labelled, Quality, quality
-from .lexical import most_shared
+from .lexical import CompactBuckets, most_shared
 from .profile import Profile, cluster_evidence
 
 __all__ = ["GIVEN_OUTCOMES", "Prepared", "decide_given_events", "prepare", "replay", "replay_clusters"]
@@ -104,7 +103,7 @@ class _Replay:
         self.stored: list[Prepared] = []
         self.cluster_of: list[str] = []  # by store position; merged ids are followed through `alias`
         self.alias: dict[str, str] = {}
-        self.buckets: list[dict[bytes, dict[int, None]]] = []  # one per LSH band, keys in order, sized by `run`
+        self.buckets: list[CompactBuckets] = []  # one per LSH band (keyed by the band's bytes), sized by `run`
         self.exact: dict[str, set[int]] = {}
         self.profiles: dict[str, Profile] = {}
         self.ranks: dict[str, int] = {}
@@ -112,7 +111,7 @@ class _Replay:
 
     def run(self, stream: Sequence[Prepared]) -> dict[str, str]:
         self.vectors = np.zeros((len(stream), len(stream[0].vector) if stream else 0), dtype=np.float32)
-        self.buckets = [{} for _ in range(max((len(a.bands) for a in stream), default=0))]
+        self.buckets = [CompactBuckets() for _ in range(max((len(a.bands) for a in stream), default=0))]
         for article in stream:
             self._store(article, self._decide(article))
         return {a.article_id: self._canonical(c) for a, c in zip(self.stored, self.cluster_of, strict=True)}
@@ -127,10 +126,7 @@ class _Replay:
         scores = self.vectors[:n] @ article.vector
         top = np.argsort(-scores, kind="stable")[: self.k]
         keys = {int(i) for i in top if scores[i] >= self.th.semantic_floor}
-        newest = (
-            itertools.islice(reversed(band.get(key, {})), self.lexical)
-            for band, key in zip(self.buckets, article.bands, strict=False)
-        )
+        newest = (band.newest(key, self.lexical) for band, key in zip(self.buckets, article.bands, strict=False))
         keys |= set(most_shared(newest)[: self.lexical])
         keys |= self.exact.get(article.probe.exact_key, set())
         candidates = []
@@ -176,7 +172,7 @@ class _Replay:
         _add_as_stored(profile, article)
         self.vectors[key] = article.vector
         for band, band_key in zip(self.buckets, article.bands, strict=False):
-            band.setdefault(band_key, {})[key] = None
+            band.insert(band_key, key)
         self.exact.setdefault(article.probe.exact_key, set()).add(key)
         self.frequencies.update(article.entity_counts.keys())
         self.stored.append(article)
