@@ -229,8 +229,8 @@ class CompactBuckets(UnorderedStorage):
             return ()
         return members if isinstance(members, dict) else (members,)
 
-    def newest(self, key, count: int) -> Iterable[int]:
-        """The bucket's last `count` keys, the newest first."""
+    def newest(self, key, count: int | None) -> Iterable[int]:
+        """The bucket's last `count` keys (None: all), the newest first."""
         members = self._dict.get(key)
         if members is None:
             return ()
@@ -380,8 +380,6 @@ class LexicalIndex(_Index):
         if not sig.shingles:
             return []
         tables = zip(self._bucket_keys(sig), self._lsh.hashtables, strict=True)
-        if per_bucket is None:
-            return most_shared(table.get(bucket) for bucket, table in tables)
         return most_shared(table.newest(bucket, per_bucket) for bucket, table in tables)
 
     def add_arrays(self, keys: np.ndarray, shingles: np.ndarray, signatures: np.ndarray) -> None:
