@@ -72,12 +72,24 @@ def _pair(text_a, text_b):
 
 
 def test_align_verbatim_variant_and_partial():
-    verbatim = _pair('"We will win this war," he said.', 'He said: "We will win this war."')
-    assert verbatim.kind is AlignmentKind.VERBATIM
+    text_a, text_b = '"We will win this war," he said.', 'He said: "We will WIN this war."'
+    verbatim = _pair(text_a, text_b)
+    assert verbatim.kind is AlignmentKind.VERBATIM and verbatim.similarity == 1.0
+    # Each quote whole.
+    assert (text_a[slice(*verbatim.span)], text_b[slice(*verbatim.other_span)]) == (
+        "We will win this war",
+        "We will WIN this war.",
+    )
     variant = _pair(
         '"This war is becoming internationalized," he said.', 'He wrote: "This war is becoming internationalised."'
     )
-    assert variant.kind is AlignmentKind.VARIANT
+    assert variant.kind is AlignmentKind.VARIANT and variant.similarity == 1.0
+    # One word more on one side: difflib's match, not a copy.
+    close = _pair(
+        '"We will win this war and we will rebuild the country," he said.',
+        'He said: "We will win this war and we will rebuild the whole country."',
+    )
+    assert close.kind is AlignmentKind.VARIANT and close.similarity == round(2 * 11 / 23, 4)
     long_text = 'She wrote: "We met the president. This war is becoming internationalised, beyond two countries."'
     partial = _pair('"This war is becoming internationalized, beyond two countries," she wrote.', long_text)
     assert partial.kind is AlignmentKind.PARTIAL

@@ -148,26 +148,39 @@ def _span_of(words: Sequence[_Word], first: int, last: int) -> Span:
 
 
 @functools.lru_cache(maxsize=1024)
+def _norms(text: str, quote: Quote) -> tuple[str, ...]:
+    return tuple(w.norm for w in _words(text, quote))
+
+
+@functools.lru_cache(maxsize=1024)
+def _plains(text: str, quote: Quote) -> tuple[str, ...]:
+    return tuple(w.plain for w in _words(text, quote))
+
+
+@functools.lru_cache(maxsize=1024)
 def _norm_counts(text: str, quote: Quote) -> Counter[str]:
-    return Counter(w.norm for w in _words(text, quote))
+    return Counter(_norms(text, quote))
 
 
 def _lexical(text_a: str, a: Quote, text_b: str, b: Quote):
     wa, wb = _words(text_a, a), _words(text_b, b)
     if not wa or not wb:
         return None
+    norms_a, norms_b = _norms(text_a, a), _norms(text_b, b)
+    if norms_a == norms_b:  # a quote copied (syndication): what difflib would find, without it
+        kind = AlignmentKind.VERBATIM if _plains(text_a, a) == _plains(text_b, b) else AlignmentKind.VARIANT
+        return kind, (a.start, a.end), (b.start, b.end), 1.0
     # Every match below covers at least 80 % of the shorter quote's words, and difflib matches no more
     # words than the two quotes have in common: most pairs end here, before difflib.
     if 10 * (_norm_counts(text_a, a) & _norm_counts(text_b, b)).total() < 8 * min(len(wa), len(wb)):
         return None
-    matcher = SequenceMatcher(None, [w.norm for w in wa], [w.norm for w in wb], autojunk=False)
+    matcher = SequenceMatcher(None, norms_a, norms_b, autojunk=False)
     blocks = [blk for blk in matcher.get_matching_blocks() if blk.size]
     matched = sum(blk.size for blk in blocks)
     cover_a, cover_b = matched / len(wa), matched / len(wb)
     solid = [blk for blk in blocks if blk.size >= 2] or blocks
     if cover_a >= 0.9 and cover_b >= 0.9:
-        same = [w.plain for w in wa] == [w.plain for w in wb]
-        kind = AlignmentKind.VERBATIM if same else AlignmentKind.VARIANT
+        kind = AlignmentKind.VERBATIM if _plains(text_a, a) == _plains(text_b, b) else AlignmentKind.VARIANT
         return kind, (a.start, a.end), (b.start, b.end), 2 * matched / (len(wa) + len(wb))
     if cover_a >= 0.8 and len(wb) > len(wa):
         first, last = solid[0].b, solid[-1].b + solid[-1].size - 1
