@@ -10,7 +10,6 @@ both start a cluster.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import datetime as dt
 import heapq
 import logging
@@ -626,7 +625,7 @@ class Detector:
             )
             if by_member is not None and theirs:
                 by_member[member.key] = pair
-            found.extend(dataclasses.replace(result, other_article=member.article_id) for _, _, result in pair)
+            found.extend(result.to(member.article_id) for _, _, result in pair)
         return tuple(found)
 
     def _decision(
