@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import struct
 import time
 from pathlib import Path
 
@@ -45,6 +47,27 @@ def test_snapshot_round_trip(tmp_path, count, centroids):
     for name in ("keys", "shingles", "signatures", "vectors", "lists", "times", "centroids"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(original, name))
     assert not path.with_name("index.snapshot.tmp").exists()
+
+
+def test_signatures_take_four_bytes_a_value_where_they_fit(tmp_path):
+    # datasketch's affine32 scheme (the default) gives 32-bit values: 4 bytes each, not 8.
+    narrow, wide = tmp_path / "narrow", tmp_path / "wide"
+    snapshot = _snapshot(25)
+    write_snapshot(narrow, snapshot)
+    wide_snapshot = dataclasses.replace(snapshot, signatures=snapshot.signatures | np.uint64(1 << 40))
+    write_snapshot(wide, wide_snapshot)
+    assert wide.stat().st_size - narrow.stat().st_size == 25 * 16 * 4
+    np.testing.assert_array_equal(read_snapshot(narrow).signatures, snapshot.signatures)
+    np.testing.assert_array_equal(read_snapshot(wide).signatures, wide_snapshot.signatures)
+    # A snapshot written before the width was a choice has no `signature_bytes` in its header: 8.
+    data = wide.read_bytes()
+    start = len(MAGIC) + 4
+    (length,) = struct.unpack_from("<I", data, len(MAGIC))
+    header = data[start : start + length].replace(b', "signature_bytes": 8', b"")
+    assert len(header) < length
+    old = tmp_path / "old"
+    old.write_bytes(MAGIC + struct.pack("<I", len(header)) + header + data[start + length :])
+    np.testing.assert_array_equal(read_snapshot(old).signatures, wide_snapshot.signatures)
 
 
 def test_every_truncation_and_flipped_byte_is_detected(tmp_path):

@@ -181,12 +181,12 @@ def band_keys(signatures: np.ndarray, hashranges: Sequence[tuple[int, int]]) -> 
     """`band_key` of every band of every signature: shape (n, bands), uint64. All bands at once, so that
     one signature (an article's query and insert) costs a few numpy operations, not one call a band; many
     (a bulk load) go in blocks, which bounds the temporary arrays."""
-    signatures = np.asarray(signatures, dtype=np.uint64)
     columns = _band_columns(tuple((int(start), int(end)) for start, end in hashranges))
     out = np.empty((len(signatures), len(hashranges)), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for first in range(0, len(signatures), _BAND_BLOCK):
-            block = signatures[first : first + _BAND_BLOCK]
+            # Widened a block at a time: a snapshot's signatures come as 32-bit values.
+            block = np.asarray(signatures[first : first + _BAND_BLOCK], dtype=np.uint64)
             h = np.full((len(block), len(columns)), _FNV_OFFSET, dtype=np.uint64)
             for column in columns.T:
                 h = (h ^ block[:, column]) * np.uint64(_FNV_PRIME)

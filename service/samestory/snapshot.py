@@ -11,7 +11,9 @@ rebuilt from the store.
 File layout: a 16-byte magic, a little-endian u32 header length, a JSON
 header (format version, seq, parameters, count, dimensions, number of
 centroids, horizon, and the SHA-256 of the body), then the body: keys
-(int64), shingle counts (int64), signatures (uint64, count x num_perm),
+(int64), shingle counts (int64), signatures (count x num_perm, little-endian
+unsigned integers of `signature_bytes` each: 4 where every value fits, as
+datasketch's 32-bit schemes give, else 8; a header without it means 8),
 vectors (float32, count x dim), inverted lists (int64, -1 for none),
 times (float64) and centroids (float32, centroids x dim; none while the
 vector index is exact).
@@ -48,7 +50,7 @@ class Snapshot:
     parameters: dict[str, str]
     keys: np.ndarray  # int64 (n,)
     shingles: np.ndarray  # int64 (n,)
-    signatures: np.ndarray  # uint64 (n, num_perm)
+    signatures: np.ndarray  # (n, num_perm), uint32 or uint64 (`signature_bytes`)
     vectors: np.ndarray  # float32 (n, dim)
     lists: np.ndarray  # int64 (n,): each vector's inverted list, -1 where none
     times: np.ndarray  # float64 (n,): when each article was ingested (POSIX seconds)
@@ -59,11 +61,16 @@ class Snapshot:
         return len(self.keys)
 
 
-def _sections(snapshot: Snapshot) -> list[bytes]:
+def _signature_bytes(signatures: np.ndarray) -> int:
+    """4 where every value fits in 32 bits (datasketch's affine32 scheme, the default), else 8."""
+    return 4 if signatures.dtype.itemsize <= 4 or not signatures.size or int(signatures.max()) >> 32 == 0 else 8
+
+
+def _sections(snapshot: Snapshot, width: int) -> list[bytes]:
     return [
         np.ascontiguousarray(snapshot.keys, dtype="<i8").tobytes(),
         np.ascontiguousarray(snapshot.shingles, dtype="<i8").tobytes(),
-        np.ascontiguousarray(snapshot.signatures, dtype="<u8").tobytes(),
+        np.ascontiguousarray(snapshot.signatures, dtype=f"<u{width}").tobytes(),
         np.ascontiguousarray(snapshot.vectors, dtype="<f4").tobytes(),
         np.ascontiguousarray(snapshot.lists, dtype="<i8").tobytes(),
         np.ascontiguousarray(snapshot.times, dtype="<f8").tobytes(),
@@ -73,7 +80,8 @@ def _sections(snapshot: Snapshot) -> list[bytes]:
 
 def write_snapshot(path: Path, snapshot: Snapshot) -> int:
     """Write atomically (temporary file, fsync, rename, fsync of the folder); returns the bytes written."""
-    sections = _sections(snapshot)
+    width = _signature_bytes(snapshot.signatures)
+    sections = _sections(snapshot, width)
     digest = hashlib.sha256()
     for section in sections:
         digest.update(section)
@@ -85,6 +93,7 @@ def write_snapshot(path: Path, snapshot: Snapshot) -> int:
             "parameters": snapshot.parameters,
             "count": count,
             "num_perm": int(snapshot.signatures.shape[1]),
+            "signature_bytes": width,
             "dim": int(snapshot.vectors.shape[1]),
             "centroids": int(len(snapshot.centroids)),
             "horizon": float(snapshot.horizon),
@@ -129,12 +138,15 @@ def read_snapshot(path: Path) -> Snapshot:
         centroids, horizon = int(header["centroids"]), float(header["horizon"])
         seq, version, expected = int(header["seq"]), header["format"], header["sha256"]
         parameters = {str(k): str(v) for k, v in header["parameters"].items()}
+        width = int(header.get("signature_bytes", 8))  # snapshots written before it was a choice: 8
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SnapshotError(f"{path} has an unreadable header: {exc}") from exc
     if version != FORMAT_VERSION:
         raise SnapshotError(f"{path} has format {version!r}; this build reads {FORMAT_VERSION}")
+    if width not in (4, 8):
+        raise SnapshotError(f"{path} has signatures of {width} bytes a value; this build reads 4 or 8")
     body = memoryview(data)[prefix + header_length :]
-    sizes = [8 * count, 8 * count, 8 * count * num_perm, 4 * count * dim, 8 * count, 8 * count, 4 * centroids * dim]
+    sizes = [8 * count, 8 * count, width * count * num_perm, 4 * count * dim, 8 * count, 8 * count, 4 * centroids * dim]
     if min(count, num_perm, dim, centroids) < 0 or len(body) != sum(sizes):
         raise SnapshotError(f"{path} holds {len(body)} bytes of index data where its header promises {sum(sizes)}")
     if hashlib.sha256(body).hexdigest() != expected:
@@ -146,7 +158,7 @@ def read_snapshot(path: Path) -> Snapshot:
         parameters=parameters,
         keys=np.frombuffer(section[0], dtype="<i8").astype(np.int64, copy=False),
         shingles=np.frombuffer(section[1], dtype="<i8").astype(np.int64, copy=False),
-        signatures=np.frombuffer(section[2], dtype="<u8").reshape(count, num_perm).astype(np.uint64, copy=False),
+        signatures=np.frombuffer(section[2], f"<u{width}").reshape(count, num_perm).astype(f"u{width}", copy=False),
         vectors=np.frombuffer(section[3], dtype="<f4").reshape(count, dim).astype(np.float32, copy=False),
         lists=np.frombuffer(section[4], dtype="<i8").astype(np.int64, copy=False),
         times=np.frombuffer(section[5], dtype="<f8").astype(np.float64, copy=False),
