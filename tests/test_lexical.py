@@ -1,4 +1,6 @@
 import dataclasses
+import json
+import logging
 import pickle
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -227,7 +229,7 @@ def test_the_redis_lsh_answers_like_the_in_memory_one(redis_url):
     assert len(shared) == len(memory) == 300
     assert _query_all(shared, sigs) == _query_all(memory, sigs)
     # Its own query and insert (one round trip, and two) keep datasketch's layout: datasketch's own query
-    # finds what `add` wrote, as the one-by-one reads of datasketch's query did.
+    # (over the same list buckets) finds what `add` wrote, as the one-by-one reads of datasketch's query did.
     assert _query_all(shared, sigs) == [sorted(shared._lsh.query(shared._lean(Signature(s, 100)))) for s in sigs]
     assert shared.query(Signature(sigs[5], 0)) == []
     # Ordered alike: the exact copy (key 300) and its original (1) share every bucket, the newer first.
@@ -242,6 +244,49 @@ def test_the_redis_lsh_answers_like_the_in_memory_one(redis_url):
     shared.set_seq(42)
     again = RedisLexicalIndex(PARAMS, redis_url, "lexical-test")
     assert again.seq == 42 and len(again) == 200 and 2 in again
+
+
+def test_the_redis_lsh_gives_a_query_the_newest_of_a_full_bucket(redis_url):
+    """As the in-memory index does: its buckets are lists, oldest first, and a query reads their newest."""
+    sig = np.random.default_rng(12).integers(0, 2**32 - 1, size=PARAMS.num_perm, dtype=np.uint64)
+    index = RedisLexicalIndex(PARAMS, redis_url, "newest-test")
+    index.clear()
+    index.add_arrays(np.arange(1, 201), np.full(200, 100), np.tile(sig, (200, 1)))
+    for key in range(201, 301):
+        index.add(key, Signature(sig, 100))
+    assert index.query(Signature(sig, 100), per_bucket=5) == [300, 299, 298, 297, 296]
+    assert index.query(Signature(sig, 100)) == list(range(300, 0, -1))
+    index.remove_many([300, 298])
+    assert index.query(Signature(sig, 100), per_bucket=3) == [299, 297, 296]
+    index.remove_many(range(3, 300))
+    assert index.query(Signature(sig, 100), per_bucket=3) == [2, 1]
+    # An emptied bucket leaves nothing behind: not its list, nor its name in its table.
+    index.remove_many([1, 2, 2])
+    assert len(index) == 0 and all(table.size() == 0 for table in index._lsh.hashtables)
+    assert list(index._redis.scan_iter(match=b"newest-test_*")) == []
+
+
+def test_a_redis_lsh_of_datasketch_sets_is_cleared_to_be_built_again(redis_url, caplog):
+    """Samestory kept the buckets as datasketch's sets before 2026-11-23, and recorded no layout."""
+    sig = np.random.default_rng(13).integers(0, 2**32 - 1, size=PARAMS.num_perm, dtype=np.uint64)
+    RedisLexicalIndex(PARAMS, redis_url, "layout-test").clear()
+    config = {"type": "redis", "basename": b"layout-test", "redis": {"host": "127.0.0.1", "port": _port(redis_url)}}
+    old = MinHashLSH(threshold=PARAMS.lsh_threshold, num_perm=PARAMS.num_perm, storage_config=config)
+    old.insert(7, LeanMinHash(seed=PARAMS.seed, hashvalues=sig, scheme=PARAMS.scheme))
+    fields = {**PARAMS.as_dict(), "lsh.bands": old.b, "lsh.rows": old.r}
+    old.keys._redis.set("layout-test:params", json.dumps(fields, sort_keys=True))
+    old.keys._redis.set("layout-test:seq", 5)
+    with caplog.at_level(logging.WARNING, logger="samestory.lexical"):
+        index = RedisLexicalIndex(PARAMS, redis_url, "layout-test")
+    assert "keeps its buckets as sets" in caplog.text
+    assert len(index) == 0 and index.seq == 0  # the detector builds it again from the store
+    index.add(7, Signature(sig, 100))
+    assert index.query(Signature(sig, 100), per_bucket=5) == [7]
+    assert RedisLexicalIndex(PARAMS, redis_url, "layout-test").query(Signature(sig, 100)) == [7]  # kept now
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/")[0])
 
 
 def test_the_redis_lsh_refuses_other_parameters_and_keeps_basenames_apart(redis_url):

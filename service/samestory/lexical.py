@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
-from datasketch.storage import OrderedStorage, UnorderedStorage
+from datasketch.storage import OrderedStorage, UnorderedStorage, ordered_storage
 
 from .errors import ConfigurationError, IncompatibleData
 
@@ -418,6 +418,17 @@ class LexicalIndex(_Index):
             self.remove(key)
 
 
+# Removes a key from one bucket, and the bucket from its table's index of buckets once it is empty.
+# KEYS: the bucket's list, the table's hash; ARGV: the pickled key, the bucket's name in the table.
+_DROP_FROM_BUCKET = """
+redis.call('LREM', KEYS[1], 0, ARGV[1])
+if redis.call('LLEN', KEYS[1]) == 0 then redis.call('HDEL', KEYS[2], ARGV[2]) end
+"""
+# How the buckets are kept, recorded with the parameters. An index recorded without it holds datasketch's
+# sets (Samestory before 2026-11-23): it is cleared at start and built again from the store.
+_REDIS_LAYOUT = {"lsh.buckets": "lists, oldest first"}
+
+
 class RedisLexicalIndex(_Index):
     """MinHash-LSH on Redis through datasketch's own Redis storage, shared by every replica.
 
@@ -425,12 +436,15 @@ class RedisLexicalIndex(_Index):
     the MinHash scheme and LSH parameters (checked on start: a mismatch is refused) and
     `<basename>:seq` the newest change of the store's log it reflects, so a write lost
     between the store and Redis (a crash in between) is replayed by the next replica
-    that syncs. Bulk inserts go through `insertion_session`, deletes through `deletion_session`:
-    one round trip per batch. An article's query takes one round trip too, and its insert two
-    (whether the key is there, then one transaction): datasketch's own `query` reads the tables
-    one by one, and its `insert` writes each table on its own (about 80 round trips an article,
-    9 ms here, against 1.1 ms). They read and write the layout datasketch's storage gives its
-    keys, through that storage's own methods.
+    that syncs. Each table's buckets are datasketch's Redis lists (`ordered_storage`, which
+    datasketch keeps its keys' entries in), not its sets, so that a query reads each bucket's
+    newest keys only: a story syndicated to thousands of outlets fills its buckets with copies.
+    Bulk inserts go through `insertion_session`: one round trip per batch. An article's query
+    takes one round trip too, its insert two (whether the key is there, then one transaction),
+    a batch of deletes two: datasketch's own `query` reads the tables one by one, and its
+    `insert` writes each table on its own (about 80 round trips an article, 9 ms here, against
+    1.1 ms). They read and write the layout datasketch's storage gives its keys, through that
+    storage's own methods.
     """
 
     persistent = True
@@ -452,19 +466,31 @@ class RedisLexicalIndex(_Index):
             "basename": basename.encode("utf-8"),
             "redis": {k: pool[k] for k in ("host", "port", "db", "username", "password") if pool.get(k) is not None},
         }
-        super().__init__(
-            params, MinHashLSH(threshold=params.lsh_threshold, num_perm=params.num_perm, storage_config=config)
-        )
+        lsh = MinHashLSH(threshold=params.lsh_threshold, num_perm=params.num_perm, storage_config=config)
+        lsh.hashtables = [ordered_storage(config, name=table._name) for table in lsh.hashtables]
+        super().__init__(params, lsh)
+        self._drop_from_bucket = self._redis.register_script(_DROP_FROM_BUCKET)
         self._check_parameters()
 
     def _check_parameters(self) -> None:
         fields = {**self.params.as_dict(), "lsh.bands": self.bands, "lsh.rows": self.rows}
-        described = json.dumps(fields, sort_keys=True)
+        described = json.dumps({**fields, **_REDIS_LAYOUT}, sort_keys=True)
         name = f"{self.basename}:params"
-        if self._redis.set(name, described, nx=True):
-            return
-        stored = self._redis.get(name).decode("utf-8")
-        if stored != described:
+        while not self._redis.set(name, described, nx=True):
+            stored = self._redis.get(name)
+            if stored is None:  # another replica cleared it in between
+                continue
+            stored = stored.decode("utf-8")
+            if stored == described:
+                return
+            if stored == json.dumps(fields, sort_keys=True):
+                LOG.warning(
+                    "the Redis LSH %r keeps its buckets as sets (an earlier Samestory): clearing it, to be built "
+                    "again from the store",
+                    self.basename,
+                )
+                self.clear()
+                return
             raise IncompatibleData(
                 f"the Redis LSH under basename {self.basename!r} was built with other parameters ({stored}; "
                 f"these settings give {described}): use another SAMESTORY_LSH_BASENAME, or the settings "
@@ -488,14 +514,16 @@ class RedisLexicalIndex(_Index):
         pipe.execute()
 
     def query(self, sig: Signature, per_bucket: int | None = None) -> list[int]:
-        """datasketch's query, every table's bucket read in one pipeline, those sharing the most first. Its
-        buckets are Redis sets, in no order: `per_bucket` does not apply, and every member is counted."""
+        """datasketch's query, every table's bucket read in one pipeline (its newest `per_bucket` keys, or
+        all), those sharing the most first."""
         if not sig.shingles:
             return []
         pipe = self._redis.pipeline(transaction=False)
+        first = 0 if per_bucket is None else -per_bucket
         for bucket, table in zip(self._band_hashes(sig), self._lsh.hashtables, strict=True):
-            table._get_items(pipe, table.redis_key(bucket))
-        shared = Counter(stored for members in pipe.execute() for stored in members)  # pickled keys
+            pipe.lrange(table.redis_key(bucket), first, -1)
+        # Pickled keys; a list never holds one twice (`add` checks first), but a set costs nothing here.
+        shared = Counter(stored for members in pipe.execute() for stored in set(members))
         return _ranked({pickle.loads(stored): n for stored, n in shared.items()})  # each key unpickled once
 
     @property
@@ -519,12 +547,23 @@ class RedisLexicalIndex(_Index):
         self.remove_many([key])
 
     def remove_many(self, keys: Iterable[int]) -> None:
-        """Batched and idempotent: another replica may have removed some already."""
-        present = [key for key in keys if key in self._lsh]
-        if present:
-            with self._lsh.deletion_session(buffer_size=50_000) as session:
-                for key in present:
-                    session.remove(key)
+        """Batched and idempotent: another replica may have removed some already. Two round trips: each key's
+        buckets (datasketch's entry for it), then one transaction. datasketch's own removal from list buckets
+        calls redis-py's `lrem` without its count."""
+        stored = [pickle.dumps(key) for key in keys]
+        entries = self._lsh.keys
+        pipe = self._redis.pipeline(transaction=False)
+        for key in stored:
+            entries._get_items(pipe, entries.redis_key(key))
+        buckets = pipe.execute()
+        pipe = self._redis.pipeline(transaction=True)
+        for key, its in zip(stored, buckets, strict=True):
+            if not its:
+                continue
+            for bucket, table in zip(its, self._lsh.hashtables, strict=True):
+                self._drop_from_bucket(keys=[table.redis_key(bucket), table._name], args=[key, bucket], client=pipe)
+            entries._remove(pipe, key)
+        pipe.execute()
 
     def clear(self) -> None:
         """Remove every key under this basename (the index is rebuilt from the store after)."""
