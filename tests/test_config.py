@@ -30,6 +30,25 @@ def test_bad_values_say_which_variable():
         Settings.load(env={"SAMESTORY_MAX_TOKENS": "0"})
     with pytest.raises(ConfigurationError, match="model_calls must be at least 1"):
         Settings.load(env={"SAMESTORY_MODEL_CALLS": "0"})
+    for bad in ("0", "-1", "nan", "5000"):
+        with pytest.raises(ConfigurationError, match="switch_interval_ms must be above 0"):
+            Settings.load(env={"SAMESTORY_SWITCH_INTERVAL_MS": bad})
+
+
+def test_a_server_sets_its_process_switch_interval(embedder, tmp_path):
+    """The model's calls wait for the interpreter's lock when done (config.Settings.switch_interval_ms)."""
+    import sys
+
+    from samestory.server import BackgroundServer
+
+    before = sys.getswitchinterval()
+    try:
+        settings = Settings.load(env={"SAMESTORY_SWITCH_INTERVAL_MS": "2"}, data_dir=tmp_path, port=0)
+        with BackgroundServer(settings, embedder):
+            assert sys.getswitchinterval() == pytest.approx(0.002)
+        assert Settings.load(env={}).switch_interval_ms == 0.5
+    finally:
+        sys.setswitchinterval(before)
 
 
 def test_every_backend_has_calibrated_thresholds_stored_with_the_data():

@@ -65,6 +65,10 @@ class Settings:
     max_message_bytes: int = 4 * 1024 * 1024
     max_id_chars: int = 256
     max_concurrent_calls: int = 64
+    # How long a thread running Python keeps the interpreter's lock while another waits for it (Python's
+    # own default is 5 ms). A model call that has finished waits for the lock to hand back its vectors and
+    # take the next text, and its core idles meanwhile: the server sets this for its whole process.
+    switch_interval_ms: float = 0.5
     max_batch: int = 10_000
     grace_seconds: float = 10.0
     semantic_candidates: int = 20
@@ -140,6 +144,10 @@ class Settings:
             raise ConfigurationError(
                 "a Redis LSH is shared by replicas, so it needs their shared store: set SAMESTORY_STORE=postgresql://..."
             )
+        if not 0 < self.switch_interval_ms <= 1000:
+            raise ConfigurationError(
+                f"switch_interval_ms must be above 0 and at most 1000, got {self.switch_interval_ms}"
+            )
         if self.ivf_from < 0 or self.index_window_days < 0:
             raise ConfigurationError("ivf_from and index_window_days must not be negative (0 turns them off)")
         if self.ivf_from and self.ivf_from < 39 * self.ivf_lists:
@@ -186,6 +194,7 @@ _TYPES: dict[str, type] = {
     "max_message_bytes": int,
     "max_id_chars": int,
     "max_concurrent_calls": int,
+    "switch_interval_ms": float,
     "max_batch": int,
     "grace_seconds": float,
     "semantic_candidates": int,

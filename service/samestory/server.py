@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -62,6 +63,9 @@ class SamestoryServer:
     def __init__(self, settings: Settings, detector: Detector) -> None:
         self.settings = settings
         self.detector = detector
+        # For the whole process: the model's calls let go of the interpreter's lock while they run, and each
+        # waits for it when done, behind whichever thread runs Python (config.Settings.switch_interval_ms).
+        sys.setswitchinterval(settings.switch_interval_ms / 1000)
         # Calls mostly wait on the model's batcher or the writer lock: enough threads for
         # every call allowed at once to have its article in the next batch.
         self._executor = ThreadPoolExecutor(max_workers=settings.max_concurrent_calls, thread_name_prefix="samestory")
