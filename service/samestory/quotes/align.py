@@ -53,8 +53,8 @@ class Alignment:
 
     def mirrored(self) -> Alignment:
         """The same alignment from the other article's side (`other_article` unknown there: empty)."""
-        # Made directly, as in `to`: dataclasses.replace takes three times as long, and a syndicated story
-        # makes a hundred of these a decision.
+        # Made directly here and in `to`: dataclasses.replace takes three times as long, and a syndicated
+        # story's decision makes a hundred of each.
         return Alignment(self.other, self.quote, self.other_span, self.span, self.similarity, self.kind)
 
     def to(self, other_article: str) -> Alignment:
