@@ -204,12 +204,17 @@ def test_a_bucket_full_of_copies_gives_a_query_its_newest_only():
     bulk.add_arrays(np.arange(1, 201), np.full(200, 100), copies[:200])
     bulk.add_arrays(np.arange(1, 301), np.full(300, 100), copies)  # the rest, after a snapshot's
     for index in (one_by_one, bulk):
-        assert index.query(Signature(sig, 100), per_bucket=5) == [300, 299, 298, 297, 296]
-        assert index.query(Signature(sig, 100)) == list(range(300, 0, -1))
-        index.remove_many([300, 298])
-        assert index.query(Signature(sig, 100), per_bucket=3) == [299, 297, 296]
-        index.remove_many(range(3, 300))
-        assert index.query(Signature(sig, 100), per_bucket=3) == [2, 1]
+        _check_newest(index, sig)
+
+
+def _check_newest(index, sig: np.ndarray) -> None:
+    """`index` holds 300 copies of `sig`, keys 1 to 300: its queries give the newest, also after removals."""
+    assert index.query(Signature(sig, 100), per_bucket=5) == [300, 299, 298, 297, 296]
+    assert index.query(Signature(sig, 100)) == list(range(300, 0, -1))
+    index.remove_many([300, 298])
+    assert index.query(Signature(sig, 100), per_bucket=3) == [299, 297, 296]
+    index.remove_many(range(3, 300))
+    assert index.query(Signature(sig, 100), per_bucket=3) == [2, 1]
 
 
 # ------------------------------------------------------------ Redis
@@ -254,12 +259,7 @@ def test_the_redis_lsh_gives_a_query_the_newest_of_a_full_bucket(redis_url):
     index.add_arrays(np.arange(1, 201), np.full(200, 100), np.tile(sig, (200, 1)))
     for key in range(201, 301):
         index.add(key, Signature(sig, 100))
-    assert index.query(Signature(sig, 100), per_bucket=5) == [300, 299, 298, 297, 296]
-    assert index.query(Signature(sig, 100)) == list(range(300, 0, -1))
-    index.remove_many([300, 298])
-    assert index.query(Signature(sig, 100), per_bucket=3) == [299, 297, 296]
-    index.remove_many(range(3, 300))
-    assert index.query(Signature(sig, 100), per_bucket=3) == [2, 1]
+    _check_newest(index, sig)
     # An emptied bucket leaves nothing behind: not its list, nor its name in its table.
     index.remove_many([1, 2, 2])
     assert len(index) == 0 and all(table.size() == 0 for table in index._lsh.hashtables)
