@@ -142,6 +142,37 @@ def test_restart_loads_the_snapshot_and_replays_later_changes(tmp_path, embedder
     restarted.store.close()
 
 
+def test_the_sole_writer_reads_its_log_only_after_a_write_failed(tmp_path, embedder, seed_texts, other_events):
+    """SQLite has one writer, whose writes reach its indexes directly: an ingest reads the store's change log
+    only after a write raised, which may still have landed (a commit that fails after writing)."""
+    articles = _articles(seed_texts, other_events)
+    detector = _detector(tmp_path / "data", embedder)
+    store = detector.store
+    real_add, real_changes, reads = store.add, store.index_changes, []
+    store.index_changes = lambda since: reads.append(since) or real_changes(since)
+    detector.ingest(articles[0])  # the first write after start-up reads it
+    detector.ingest(articles[1])
+    detector.delete(articles[1].article_id)
+    assert len(reads) == 1
+
+    def landed_then_failed(article):
+        real_add(article)
+        raise OSError("disk I/O error")
+
+    store.add = landed_then_failed
+    with pytest.raises(OSError):
+        detector.ingest(articles[2])
+    store.add = real_add
+    stats = detector.stats()
+    assert (stats["articles"], stats["semantic_index_size"]) == (2, 1)  # stored, not yet indexed
+    detector.ingest(articles[3])
+    assert len(reads) == 2
+    assert _index_view(detector, [])[0] == 3  # the landed write is indexed too
+    detector.ingest(articles[4])
+    assert len(reads) == 2
+    store.close()
+
+
 @pytest.mark.parametrize(
     ("damage", "reason"),
     [

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import faiss
 import numpy as np
@@ -48,6 +49,7 @@ from .store import ArticleRecord, ClusterPage, IndexEntry, NewArticle, QuoteReco
 __all__ = ["CLUSTER_PAGE", "MAX_CLUSTER_PAGE", "Detector", "Pending", "Stopwatch"]
 
 LOG = logging.getLogger(__name__)
+_R = TypeVar("_R")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_FIELD_CHARS = 4096
@@ -148,6 +150,10 @@ class Detector:
         self._snapshot_lock = threading.Lock()
         self._snapshot_seq: int | None = None
         self._applied = 0  # the newest change of the store's log that the indexes reflect
+        # Whether the store may hold changes the indexes lack, so that a write reads its log first: always
+        # where other replicas write; for the sole writer only after one of its writes failed (a commit that
+        # fails may still have landed). Reading the log otherwise cost 60 us an ingest (bench/outside_model.py).
+        self._may_lag = True
         self._load_indexes()
         self._vectors.train_when_due()  # nobody is waiting yet: train here
         if self._lexical.persistent:
@@ -327,7 +333,9 @@ class Detector:
 
     def _before_write(self) -> None:
         """Under the decision lock: the indexes, and a shared LSH, up to the store's newest change."""
-        self._catch_up()
+        if self._may_lag:
+            self._catch_up()
+            self._may_lag = self.store.shared
         if self._lexical.persistent:
             self._sync_lexical()
 
@@ -749,7 +757,8 @@ class Detector:
             decision = self._decision(prep, outcome, cluster_id, stored=True, by_member=by_member)
             if deadline is not None and time.monotonic() > deadline:
                 raise DeadlineExceeded(f"the call's deadline passed before {article.article_id!r} was stored")
-            stored = self.store.add(
+            stored = self._written(
+                self.store.add,
                 NewArticle(
                     article_id=article.article_id,
                     title=article.title,
@@ -770,8 +779,10 @@ class Detector:
                     decision=decision.to_json(),
                     quotes=prep.quotes,
                     ingested_at=ingested_at,
-                    decided_at_change=self._applied,
-                )
+                    # Another writer may have come between (a shared store checks); the sole writer's log
+                    # is where its last write left it.
+                    decided_at_change=self._applied if self.store.shared else None,
+                ),
             )
             key, self._applied = stored.key, stored.change  # the store checked that no change came between
             # Cluster reads align pairs of members: they find this article's pairs with the members it was
@@ -787,6 +798,14 @@ class Detector:
             self._train_when_due()
         LOG.info("ingest %s -> %s %s: %s", article.article_id, outcome.verdict.name, cluster_id, outcome.reason)
         return decision
+
+    def _written(self, write: Callable[[Any], _R], arg: Any) -> _R:
+        """`write(arg)` to the store; if it fails, the next write reads the log first (`_may_lag`)."""
+        try:
+            return write(arg)
+        except BaseException:
+            self._may_lag = True
+            raise
 
     def _replay(self, article: ArticleIn, content_hash: str) -> Decision | None:
         if not article.article_id:
@@ -847,7 +866,7 @@ class Detector:
     def delete(self, article_id: str) -> ArticleRecord:
         with self._lock, self.store.decision_lock():
             self._before_write()
-            record = self.store.delete(article_id)
+            record = self._written(self.store.delete, article_id)
             # The applied position stays where it was: reading the store's newest change here could
             # step over another writer's. The next catch-up replays this delete, a no-op by then.
             self._lexical.remove(record.key)
