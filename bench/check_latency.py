@@ -82,6 +82,8 @@ def fill(path: Path, n: int, num_perm: int, dim: int) -> None:
             "INSERT INTO meta VALUES ('entity_documents', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (str(n),),
         )
+        # The names' counts are whole (the synthetic articles name nothing): nothing is left to fold in.
+        db.execute("UPDATE meta SET value = (SELECT CAST(MAX(seq) AS TEXT) FROM changes) WHERE key='entity_df_change'")
     db.close()
 
 

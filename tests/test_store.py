@@ -1,3 +1,4 @@
+import contextlib
 import dataclasses
 import datetime as dt
 from contextlib import closing
@@ -225,6 +226,7 @@ def test_an_sqlite_database_of_schema_1_is_migrated_keeping_its_data_and_a_newer
         db.execute("INSERT INTO entity_df SELECT term, n FROM entity_df_2")
         db.execute("DROP TABLE entity_df_2")
         db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+        db.execute("DELETE FROM meta WHERE key='entity_df_change'")  # counted with each article, as then
     s = SQLiteStore(tmp_path)
     assert s.entity_frequencies(["kyiv", "a", "b", "zz"]) == (2, {"kyiv": 2, "a": 1, "b": 1})
     s.add(article("c", "old", new=False))
@@ -299,6 +301,78 @@ def test_sqlite_keeps_the_frequencies_it_read_and_follows_only_committed_changes
     reopened = SQLiteStore(tmp_path)
     assert reopened.entity_frequencies(terms) == (1, {"kyiv": 1, "a": 0, "b": 1})
     reopened.close()
+
+
+def _counted(path) -> tuple[int, dict[str, int], int]:
+    """What an SQLite store holds of the names' document counts: (articles, term -> n, the change they are
+    whole up to), read beside it, as a process opening it after a crash would."""
+    import sqlite3
+
+    with closing(sqlite3.connect(path)) as db:
+        meta = dict(db.execute("SELECT key, value FROM meta"))
+        terms = dict(db.execute("SELECT term, n FROM entity_df WHERE n > 0"))
+    return int(meta.get("entity_documents", 0)), terms, int(meta["entity_df_change"])
+
+
+def _crash(store: SQLiteStore) -> None:
+    """Let go of the store as a process killed would: nothing folded, nothing written on the way out."""
+    store._db.close()
+    store._lockfile.close()
+
+
+def test_sqlite_folds_the_names_counts_in_every_few_articles_and_a_crash_loses_none(tmp_path):
+    path = tmp_path / "samestory.sqlite3"
+    store = SQLiteStore(tmp_path)
+    store.fold_every = 3
+    terms = ["kyiv", "a", "b", "c", "d", "zz"]
+    store.add(article("a", "c1"))
+    store.add(article("b", "c1", new=False))
+    assert _counted(path) == (0, {}, 0)  # not written with each article
+    assert store.entity_frequencies(terms) == (2, {"kyiv": 2, "a": 1, "b": 1})
+    third = store.add(article("c", "c1", new=False))
+    assert _counted(path) == (3, {"kyiv": 3, "a": 1, "b": 1, "c": 1}, third.change)  # folded in, one transaction
+    assert store.entity_frequencies(terms) == (3, {"kyiv": 3, "a": 1, "b": 1, "c": 1})
+    store.add(article("d", "c1", new=False))
+    _crash(store)
+
+    store = SQLiteStore(tmp_path)  # the fourth article's names are counted from the change log
+    store.fold_every = 3
+    assert store.entity_frequencies(terms) == (4, {"kyiv": 4, "a": 1, "b": 1, "c": 1, "d": 1})
+    fifth = store.add(article("e", "c1", new=False))
+    store.delete("b")  # folds what is unfolded first, in its own transaction
+    assert _counted(path) == (4, {"kyiv": 4, "a": 1, "c": 1, "d": 1, "e": 1}, fifth.change)
+    assert store.entity_frequencies(["kyiv", "b", "e"]) == (4, {"kyiv": 4, "b": 0, "e": 1})
+    store.add(article("f", "c1", new=False))
+    store.close()  # folds on the way out
+    assert _counted(path)[:2] == (5, {"kyiv": 5, "a": 1, "c": 1, "d": 1, "e": 1, "f": 1})
+    reopened = SQLiteStore(tmp_path)
+    assert reopened.entity_frequencies(["kyiv", "b", "f"]) == (5, {"kyiv": 5, "b": 0, "f": 1})
+    reopened.close()
+
+
+def test_sqlite_counts_an_article_whose_failed_commit_landed(tmp_path):
+    """A commit that raises may still have written the article: its names are then counted from the log."""
+    store = SQLiteStore(tmp_path)
+    store.fold_every = 3
+    store.add(article("a", "c1"))
+    assert store.entity_frequencies(["kyiv", "b"]) == (1, {"kyiv": 1})
+    transaction = store._transaction
+
+    @contextlib.contextmanager
+    def landed_then_failed():
+        with transaction():
+            yield
+        raise OSError("disk I/O error")
+
+    store._transaction = landed_then_failed
+    with pytest.raises(OSError):
+        store.add(article("b", "c1", new=False))
+    store._transaction = transaction
+    assert store.by_id("b") is not None
+    assert store.entity_frequencies(["kyiv", "b"]) == (2, {"kyiv": 2, "b": 1})
+    third = store.add(article("c", "c1", new=False))  # the third unfolded: folded in
+    assert _counted(tmp_path / "samestory.sqlite3") == (3, {"kyiv": 3, "a": 1, "b": 1, "c": 1}, third.change)
+    store.close()
 
 
 def test_sqlite_keeps_the_profiles_it_read_or_saved_and_follows_only_committed_changes(tmp_path):

@@ -8,11 +8,14 @@ behind a lock: its calls are short next to the model.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
+import logging
 import threading
 import zlib
 from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,6 +41,8 @@ from .base import (
 )
 
 __all__ = ["SQLStore"]
+
+LOG = logging.getLogger(__name__)
 
 # execute(sql, args) -> a cursor, for the main connection or a read view.
 Execute = Callable[[str, Sequence[Any]], Any]
@@ -127,6 +132,22 @@ def _profile(row: tuple) -> Profile:
 # What a candidate record takes from a stored article that never changes: (published, signature, entities).
 _Fixed = tuple[dt.datetime | None, Signature, frozenset[str]]
 
+# The names' document counts are whole up to this change of the log (see `SQLStore.fold_every`).
+_FOLDED = "entity_df_change"
+_COUNT_DOCUMENTS = (
+    "INSERT INTO meta VALUES ('entity_documents', ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + ? AS TEXT)"
+)
+
+
+@dataclass
+class _Unfolded:
+    """The articles added since the change the names' document counts are whole up to (`_FOLDED`)."""
+
+    counts: collections.Counter  # term -> articles that name it
+    documents: int
+    upto: int  # the newest of those changes (the folded one where there are none)
+
 
 def _fixed(row: tuple) -> _Fixed:
     return _dt(row[1]), Signature.from_bytes(bytes(row[2]), row[3]), frozenset(orjson.loads(row[4]))
@@ -148,6 +169,19 @@ class SQLStore:
     # an identity column) and those columns are never updated, so what is kept stays true whoever writes.
     _kept_fixed: Kept[int, _Fixed]
     _added: dict[int, _Fixed]  # by the write transaction under way, kept once it commits
+    # Where this process is the store's only writer, an article's write leaves the names' document counts
+    # (`entity_df`, and the count of articles) alone: they took 10 of the 24 pages an article wrote to the
+    # WAL over ECB+, and more as the names pile up, each rare name on a page of its own. The articles added
+    # since the counts were last made whole are counted in memory (`_unfolded`), and every `fold_every` of
+    # them are folded in at once, in one transaction that also records the change the counts are whole up
+    # to (`_FOLDED`); a delete folds them in first, within its own transaction. Where what memory holds is
+    # in doubt (at start, after a failed write, which may have landed), the change log says what is
+    # unfolded: the articles added after the folded change (a delete always comes before it).
+    # 0: each write counts its names (other replicas read them).
+    fold_every = 0
+    _unfolded: _Unfolded | None = None  # None: in doubt, counted from the change log when next needed
+    _folds: _Unfolded | None = None  # what the write transaction under way folds in
+    _change = 0  # the change an add under way made
     # Stored articles' quotes, decoded, by key: never changed once stored (alignment fills the unit
     # vectors of the copies it is given, never the stored ones), so what is kept stays true whoever writes.
     _kept_quotes: Kept[int, tuple[tuple[Quote, np.ndarray | None], ...]]
@@ -200,6 +234,7 @@ class SQLStore:
         once it has committed."""
         with self._lock:
             self._uncounted, self._added, self._saved_profiles = [], {}, {}
+            self._folds, self._change = None, 0
             try:
                 with self._transaction():
                     yield
@@ -207,6 +242,7 @@ class SQLStore:
                 if self._kept_frequencies is not None:  # a commit that failed may have landed or not
                     self._kept_frequencies.clear()
                     self._kept_documents = None
+                self._unfolded = None
                 if self._kept_profiles is not None:
                     self._kept_profiles.clear()
                 raise
@@ -222,13 +258,70 @@ class SQLStore:
                 for counts, sign in self._uncounted:
                     kept = self._kept_frequencies.found(counts)
                     self._kept_frequencies.keep({term: (n or 0) + sign for term, n in kept.items()})
+            if self.fold_every:
+                self._follow_unfolded()
+
+    def _follow_unfolded(self) -> None:
+        """Under the lock, once a write has committed: what it folded in and what it added, in `_unfolded`."""
+        if self._folds is not None:
+            self._unfolded = _Unfolded(collections.Counter(), 0, self._folds.upto)
+        unfolded = self._unfolded
+        if unfolded is None:
+            return  # the change log counts them when next needed
+        for counts, sign in self._uncounted:
+            if sign > 0:
+                unfolded.counts.update(counts.keys())
+                unfolded.documents += 1
+        unfolded.upto = max(unfolded.upto, self._change)
+
+    def _unfolded_now(self) -> _Unfolded:
+        """Under the lock: `_unfolded`, counted from the change log where it is in doubt."""
+        if self._unfolded is not None:
+            return self._unfolded
+        row = self._x("SELECT value FROM meta WHERE key=?", (_FOLDED,)).fetchone()
+        folded = int(row[0]) if row else 0
+        unfolded = _Unfolded(collections.Counter(), 0, folded)
+        for seq, entities in self._x(
+            "SELECT c.seq, a.entities FROM changes c JOIN articles a ON a.key = c.article_key"
+            " WHERE c.seq > ? AND c.op = 'add'",
+            (folded,),
+        ):
+            unfolded.counts.update(orjson.loads(entities).keys())
+            unfolded.documents += 1
+            unfolded.upto = max(unfolded.upto, int(seq))
+        if not self._writing:  # what has committed
+            self._unfolded = unfolded
+        return unfolded
+
+    def _fold_in(self) -> None:
+        """Inside a write transaction: fold the unfolded names' counts into `entity_df`; `_write` forgets
+        them once it has committed."""
+        unfolded = self._unfolded_now()
+        if unfolded.documents:
+            self._xmany(
+                "INSERT INTO entity_df VALUES (?, ?) ON CONFLICT (term) DO UPDATE SET n = entity_df.n + excluded.n",
+                sorted(unfolded.counts.items()),
+            )
+            self._x(_COUNT_DOCUMENTS, (str(unfolded.documents), unfolded.documents))
+        self._x(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (_FOLDED, str(unfolded.upto)),
+        )
+        self._folds = unfolded
+
+    def fold(self) -> None:
+        """Fold the names' counts of the articles added since the last fold into the store (see `fold_every`):
+        what the next start would otherwise count from the change log."""
+        if self.fold_every:
+            with self._write():
+                self._fold_in()
 
     # ------------------------------------------------------------- parameters
 
     def parameters(self) -> dict[str, str]:
         with self._lock:
             rows = self._x(
-                "SELECT key, value FROM meta WHERE key NOT IN ('schema_version', 'entity_documents')"
+                "SELECT key, value FROM meta WHERE key NOT IN ('schema_version', 'entity_documents', ?)", (_FOLDED,)
             ).fetchall()
         return dict(rows)
 
@@ -304,19 +397,23 @@ class SQLStore:
             (change,) = self._x(
                 "INSERT INTO changes (op, article_key) VALUES ('add', ?) RETURNING seq", (key,)
             ).fetchone()
+            self._change = int(change)
+        if self.fold_every and self._unfolded is not None and self._unfolded.documents >= self.fold_every:
+            try:
+                self.fold()
+            except Exception:  # the article is stored; its names stay unfolded, counted from the log
+                LOG.exception("folding the names' document counts into the store failed; a later write tries again")
         return Stored(key, int(change))
 
     def _count_entities(self, counts: dict[str, int], sign: int) -> None:
+        self._uncounted.append((counts, sign))
+        if sign > 0 and self.fold_every:
+            return  # counted in `_unfolded` once committed, and folded in later
         self._xmany(
             "INSERT INTO entity_df VALUES (?, ?) ON CONFLICT (term) DO UPDATE SET n = entity_df.n + excluded.n",
             [(term, sign) for term in counts],
         )
-        self._uncounted.append((counts, sign))
-        self._x(
-            "INSERT INTO meta VALUES ('entity_documents', ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + ? AS TEXT)",
-            (str(max(sign, 0)), sign),
-        )
+        self._x(_COUNT_DOCUMENTS, (str(max(sign, 0)), sign))
 
     def _profiles(self, cluster_ids: Sequence[str]) -> dict[str, Profile]:
         """Under the lock: the profiles of those of `cluster_ids` that exist, in that order; each a copy
@@ -354,6 +451,8 @@ class SQLStore:
             if row is None:
                 raise NotFound(f"no article with id {article_id!r}")
             record = _record(row)
+            if self.fold_every:
+                self._fold_in()  # what is unfolded must not outlive an article it counts (see `fold_every`)
             (lead,) = self._x("SELECT lead_vector FROM articles WHERE key=?", (record.key,)).fetchone()
             profile = self._profiles([record.cluster_id])[record.cluster_id]
             profile.add(np.frombuffer(lead, dtype="<f4"), record.entity_counts, None, sign=-1)
@@ -445,10 +544,11 @@ class SQLStore:
     def entity_frequencies(self, terms: Collection[str]) -> tuple[int, dict[str, int]]:
         kept = self._kept_frequencies
         with self._lock:
+            unfolded = self._unfolded_now() if self.fold_every else None
             documents = self._kept_documents
             if documents is None:
                 row = self._x("SELECT value FROM meta WHERE key='entity_documents'").fetchone()
-                documents = int(row[0]) if row else 0
+                documents = (int(row[0]) if row else 0) + (unfolded.documents if unfolded else 0)
                 if kept is not None and not self._writing:  # what has committed
                     self._kept_documents = documents
             found = {} if kept is None else kept.found(terms)
@@ -457,6 +557,10 @@ class SQLStore:
             for start in range(0, len(missing), 900):
                 where, args = self._one_of("term", missing[start : start + 900])
                 read.update(self._x(f"SELECT term, n FROM entity_df WHERE {where}", args))
+            if unfolded is not None:
+                for term in missing:
+                    if term in unfolded.counts:
+                        read[term] = (read[term] or 0) + unfolded.counts[term]
             if kept is not None:
                 kept.keep(read)
         found.update(read)
