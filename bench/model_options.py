@@ -39,6 +39,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--backend", choices=BACKENDS, default="torch-fp32")
     parser.add_argument("--max-tokens", type=int, default=256, help="how much of an article the model reads")
+    parser.add_argument(
+        "--idle-calls",
+        type=int,
+        default=Settings.idle_model_calls,
+        help="the server's model calls run at idle CPU priority (onnx-int8; SAMESTORY_IDLE_MODEL_CALLS)",
+    )
 
 
 def clocked(call: Callable, totals: Counter, label: str, clock: Callable[[], float] = time.process_time) -> Callable:
@@ -238,7 +244,13 @@ def client_process() -> Iterator[ProcessPoolExecutor]:
 
 def model_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The server's settings for running the model as `args` say."""
-    return {"threads": args.threads, "model_calls": args.calls, "backend": args.backend, "max_tokens": args.max_tokens}
+    return {
+        "threads": args.threads,
+        "model_calls": args.calls,
+        "backend": args.backend,
+        "max_tokens": args.max_tokens,
+        "idle_model_calls": args.idle_calls,
+    }
 
 
 def server_settings(args: argparse.Namespace, data_dir: Path) -> Settings:
@@ -247,7 +259,10 @@ def server_settings(args: argparse.Namespace, data_dir: Path) -> Settings:
 
 
 def describe(args: argparse.Namespace) -> str:
-    return f"backend {args.backend}, {args.max_tokens} tokens, {args.threads} threads, {args.calls} call(s) at once"
+    return (
+        f"backend {args.backend}, {args.max_tokens} tokens, {args.threads} threads, {args.calls} call(s) at once, "
+        f"{args.idle_calls} at idle priority"
+    )
 
 
 def load_documents(path: Path, count: int) -> list[str]:

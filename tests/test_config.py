@@ -15,6 +15,8 @@ def test_defaults_env_then_flags():
     assert Settings.load(env={}).max_tokens == 256
     assert Settings.load(env={}).model_calls == 2
     assert Settings.load(env={"SAMESTORY_MODEL_CALLS": "1"}).model_calls == 1
+    assert Settings.load(env={}).idle_model_calls == 1
+    assert Settings.load(env={"SAMESTORY_IDLE_MODEL_CALLS": "0"}).idle_model_calls == 0
 
 
 def test_bad_values_say_which_variable():
@@ -30,6 +32,8 @@ def test_bad_values_say_which_variable():
         Settings.load(env={"SAMESTORY_MAX_TOKENS": "0"})
     with pytest.raises(ConfigurationError, match="model_calls must be at least 1"):
         Settings.load(env={"SAMESTORY_MODEL_CALLS": "0"})
+    with pytest.raises(ConfigurationError, match="idle_model_calls must not be negative"):
+        Settings.load(env={"SAMESTORY_IDLE_MODEL_CALLS": "-1"})
     for bad in ("0", "-1", "nan", "5000"):
         with pytest.raises(ConfigurationError, match="switch_interval_ms must be above 0"):
             Settings.load(env={"SAMESTORY_SWITCH_INTERVAL_MS": bad})
@@ -51,7 +55,21 @@ def test_a_server_sets_its_process_switch_interval(embedder, tmp_path):
         sys.setswitchinterval(before)
 
 
-def test_every_backend_has_calibrated_thresholds_stored_with_the_data():
+def test_an_onnx_server_runs_one_of_its_two_model_calls_at_idle_priority(int8, tmp_path):
+    """The requests' own work never takes turns on a core with a model call (config.Settings.idle_model_calls)."""
+    import os
+    import threading
+
+    from samestory.server import BackgroundServer
+
+    settings = Settings.load(env={}, data_dir=tmp_path, port=0, backend="onnx-int8")
+    with BackgroundServer(settings, int8):
+        workers = {t.name: t.native_id for t in threading.enumerate() if t.name.startswith("samestory-embedder-")}
+        assert {name: os.sched_getscheduler(tid) for name, tid in workers.items()} == {
+            "samestory-embedder-0": os.SCHED_OTHER,
+            "samestory-embedder-1": os.SCHED_IDLE,
+        }
+
     assert set(CALIBRATED) == set(BACKENDS)
     for backend in BACKENDS:
         assert Settings.load(env={"SAMESTORY_BACKEND": backend}).thresholds == CALIBRATED[backend]

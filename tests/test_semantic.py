@@ -364,6 +364,38 @@ def test_the_batcher_closes_the_model_only_when_it_owns_it():
     assert (lent.closed, owned.closed) == (0, 1)
 
 
+class _Policies:
+    """Records the scheduling policy of the thread each call runs on; two calls at once."""
+
+    identity, dim = "policies", 4
+    parallel_calls = 2
+    batches_texts = False
+
+    def __init__(self, on_caller: bool) -> None:
+        self.calls_on_caller = on_caller
+        self.seen: dict[str, int] = {}
+        self._both = threading.Barrier(2, timeout=10)  # both workers take a call
+
+    def encode(self, texts, prefixes=()):
+        self.seen[threading.current_thread().name] = os.sched_getscheduler(0)
+        self._both.wait()
+        return np.ones((len(texts), 4), dtype=np.float32)
+
+
+@pytest.mark.parametrize(("on_caller", "idle_calls", "idle"), [(True, 1, 1), (True, 5, 1), (True, 0, 0), (False, 1, 0)])
+def test_the_batcher_runs_some_model_calls_at_idle_priority(on_caller, idle_calls, idle):
+    """Calls that run on the calling thread (onnx-int8) may run at idle priority, never all of them."""
+    model = _Policies(on_caller)
+    batching = BatchingEmbedder(model, wait=0, idle_calls=idle_calls)
+    with ThreadPoolExecutor(2) as pool:
+        assert [v.shape for v in pool.map(batching.encode, [["a"], ["b"]])] == [(1, 4), (1, 4)]
+    batching.close()
+    assert sorted(model.seen) == ["samestory-embedder-0", "samestory-embedder-1"]
+    assert sorted(model.seen.values()) == sorted([os.SCHED_OTHER] * (2 - idle) + [os.SCHED_IDLE] * idle)
+    if idle:
+        assert model.seen["samestory-embedder-1"] == os.SCHED_IDLE
+
+
 def _model_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("samestory-model")]
 

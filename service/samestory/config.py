@@ -69,6 +69,11 @@ class Settings:
     # own default is 5 ms). A model call that has finished waits for the lock to hand back its vectors and
     # take the next text, and its core idles meanwhile: the server sets this for its whole process.
     switch_interval_ms: float = 0.5
+    # How many of the model's parallel calls run at idle CPU priority (Linux's SCHED_IDLE), taking only the
+    # CPU the rest of the service leaves: a model call then never shares a core with the requests' own work,
+    # which cost about 1.6 times as much when it did (README, speed). At least one call keeps normal
+    # priority. Only for a backend whose calls run on their own thread (onnx-int8); 0 turns it off.
+    idle_model_calls: int = 1
     max_batch: int = 10_000
     grace_seconds: float = 10.0
     semantic_candidates: int = 20
@@ -144,6 +149,10 @@ class Settings:
             raise ConfigurationError(
                 "a Redis LSH is shared by replicas, so it needs their shared store: set SAMESTORY_STORE=postgresql://..."
             )
+        if self.idle_model_calls < 0:
+            raise ConfigurationError(
+                f"idle_model_calls must not be negative (0 turns it off), got {self.idle_model_calls}"
+            )
         if not 0 < self.switch_interval_ms <= 1000:
             raise ConfigurationError(
                 f"switch_interval_ms must be above 0 and at most 1000, got {self.switch_interval_ms}"
@@ -195,6 +204,7 @@ _TYPES: dict[str, type] = {
     "max_id_chars": int,
     "max_concurrent_calls": int,
     "switch_interval_ms": float,
+    "idle_model_calls": int,
     "max_batch": int,
     "grace_seconds": float,
     "semantic_candidates": int,

@@ -585,6 +585,7 @@ class OnnxEmbedder(LocalEmbedder):
         options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
         self.parallel_calls = self.raw_calls = max(1, threads)
         self.batches_texts = False  # each text runs alone (`encode`)
+        self.calls_on_caller = True  # one thread a call: the calling thread
         self._session = ort.InferenceSession(str(converted), options, providers=["CPUExecutionProvider"])
         # The tokenizer sentence-transformers runs (its fast tokenizer is this file), read directly.
         self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
@@ -805,9 +806,22 @@ class BatchingEmbedder:
     clients: Ingest p99 340-392 ms against 458-484 merged, at the same calls/s;
     one client 32.8-33.3 calls/s against 30.3-30.5). With `owns`, `close` closes
     the embedder too (it was loaded for this one).
+
+    `idle_calls` of the workers (at most all but one) run at idle CPU priority
+    (SCHED_IDLE), where the embedder's calls run on the calling thread
+    (`calls_on_caller`, onnx-int8): the kernel gives them only what the other
+    threads leave, so a model call never takes turns on a core with the
+    requests' own work, whose caches it would flush at each turn.
     """
 
-    def __init__(self, embedder: Embedder, wait: float = 0.002, max_texts: int = 256, owns: bool = False) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        wait: float = 0.002,
+        max_texts: int = 256,
+        owns: bool = False,
+        idle_calls: int = 0,
+    ) -> None:
         self.embedder = embedder
         self._owns = owns
         self.identity, self.dim = embedder.identity, embedder.dim
@@ -818,12 +832,15 @@ class BatchingEmbedder:
         self._count_lock = threading.Lock()
         # As many workers as the embedder runs calls at once: while one waits on the model,
         # another collects the next batch and runs it on its own cores.
+        count = max(1, getattr(embedder, "parallel_calls", 1))
+        idle = min(idle_calls, count - 1) if getattr(embedder, "calls_on_caller", False) else 0
         self._workers = [
-            threading.Thread(target=self._run, name=f"samestory-embedder-{n}", daemon=True)
-            for n in range(max(1, getattr(embedder, "parallel_calls", 1)))
+            threading.Thread(target=self._run, name=f"samestory-embedder-{n}", daemon=True) for n in range(count)
         ]
         for worker in self._workers:
             worker.start()
+        for worker in self._workers[count - idle :]:
+            _idle_priority(worker)
 
     def encode(self, texts: Sequence[str], prefixes: Prefixes = ()) -> np.ndarray:
         if not texts:
@@ -884,6 +901,14 @@ class BatchingEmbedder:
             for request in batch:
                 request.future.set_result(vectors[row : row + len(request.texts)])
                 row += len(request.texts)
+
+
+def _idle_priority(thread: threading.Thread) -> None:
+    """A started thread to SCHED_IDLE, where the system has it (Linux: a thread's policy is its own)."""
+    try:
+        os.sched_setscheduler(thread.native_id, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError) as exc:  # not Linux, or refused: the calls run at normal priority
+        LOG.warning("a model call could not be given idle priority (%s); it runs at normal priority", exc)
 
 
 @dataclass

@@ -46,7 +46,9 @@ def build_detector(settings: Settings, embedder: Embedder | None = None) -> Dete
     owns = embedder is None
     if embedder is None:
         embedder = load_embedder(settings)
-    batching = BatchingEmbedder(embedder, wait=settings.batch_wait_ms / 1000, owns=owns)
+    batching = BatchingEmbedder(
+        embedder, wait=settings.batch_wait_ms / 1000, owns=owns, idle_calls=settings.idle_model_calls
+    )
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # the index snapshot lives here, whatever the store
     store = open_store(settings.data_dir, settings.store)
     try:
