@@ -170,13 +170,14 @@ class SQLStore:
     _kept_fixed: Kept[int, _Fixed]
     _added: dict[int, _Fixed]  # by the write transaction under way, kept once it commits
     # Where this process is the store's only writer, an article's write leaves the names' document counts
-    # (`entity_df`, and the count of articles) alone: they took 10 of the 24 pages an article wrote to the
-    # WAL over ECB+, and more as the names pile up, each rare name on a page of its own. The articles added
-    # since the counts were last made whole are counted in memory (`_unfolded`), and every `fold_every` of
-    # them are folded in at once, in one transaction that also records the change the counts are whole up
-    # to (`_FOLDED`); a delete folds them in first, within its own transaction. Where what memory holds is
-    # in doubt (at start, after a failed write, which may have landed), the change log says what is
-    # unfolded: the articles added after the folded change (a delete always comes before it).
+    # (`entity_df`, and the count of articles) alone: they took 7.5 of the 21 pages an article wrote to the
+    # WAL over ECB+, and 28 of 41 once a million names are counted, each rare name on a page of its own
+    # (bench/store_writes.py). The articles added since the counts were last made whole are counted in
+    # memory (`_unfolded`), and every `fold_every` of them are folded in at once, in one transaction that
+    # also records the change the counts are whole up to (`_FOLDED`); a delete folds them in first, within
+    # its own transaction. Where what memory holds is in doubt (at start, after a failed write, which may
+    # have landed), the change log says what is unfolded: the articles added after the folded change (a
+    # delete always folds first, so none comes after it).
     # 0: each write counts its names (other replicas read them).
     fold_every = 0
     _unfolded: _Unfolded | None = None  # None: in doubt, counted from the change log when next needed
