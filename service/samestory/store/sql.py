@@ -134,6 +134,7 @@ _Fixed = tuple[dt.datetime | None, Signature, frozenset[str]]
 
 # The names' document counts are whole up to this change of the log (see `SQLStore.fold_every`).
 _FOLDED = "entity_df_change"
+_COUNT_TERMS = "INSERT INTO entity_df VALUES (?, ?) ON CONFLICT (term) DO UPDATE SET n = entity_df.n + excluded.n"
 _COUNT_DOCUMENTS = (
     "INSERT INTO meta VALUES ('entity_documents', ?) "
     "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + ? AS TEXT)"
@@ -299,10 +300,7 @@ class SQLStore:
         them once it has committed."""
         unfolded = self._unfolded_now()
         if unfolded.documents:
-            self._xmany(
-                "INSERT INTO entity_df VALUES (?, ?) ON CONFLICT (term) DO UPDATE SET n = entity_df.n + excluded.n",
-                sorted(unfolded.counts.items()),
-            )
+            self._xmany(_COUNT_TERMS, sorted(unfolded.counts.items()))
             self._x(_COUNT_DOCUMENTS, (str(unfolded.documents), unfolded.documents))
         self._x(
             "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -410,10 +408,7 @@ class SQLStore:
         self._uncounted.append((counts, sign))
         if sign > 0 and self.fold_every:
             return  # counted in `_unfolded` once committed, and folded in later
-        self._xmany(
-            "INSERT INTO entity_df VALUES (?, ?) ON CONFLICT (term) DO UPDATE SET n = entity_df.n + excluded.n",
-            [(term, sign) for term in counts],
-        )
+        self._xmany(_COUNT_TERMS, [(term, sign) for term in counts])
         self._x(_COUNT_DOCUMENTS, (str(max(sign, 0)), sign))
 
     def _profiles(self, cluster_ids: Sequence[str]) -> dict[str, Profile]:
