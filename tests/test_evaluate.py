@@ -1,9 +1,11 @@
+import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from samestory.evaluate import PairCounts, pair_counts, quality, read_dataset
+from samestory.evaluate import PairCounts, gold_of, orders, pair_counts, quality, read_dataset
 
 from .conftest import DATA
 
@@ -54,6 +56,58 @@ def test_read_dataset_needs_labels(tmp_path):
         read_dataset(bad)
 
 
+def _unlabelled(tmp_path):
+    path = tmp_path / "articles.jsonl"
+    lines = [
+        {"id": "a", "text": "first text", "date": "2016-02-02"},
+        {"id": "b", "text": "second text", "date": "2016-02-01"},
+        {"id": "c", "text": "third text", "date": "2016-02-01"},
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def test_labels_from_a_file_of_their_own_score_only_the_labelled(tmp_path):
+    labels = tmp_path / "labels.jsonl"
+    sha = hashlib.sha1(b"first text").hexdigest()[:12]
+    labels.write_text(json.dumps({"id": "a", "label": "x", "sha1": sha}) + "\n" + '{"id": "c", "label": "x"}\n')
+    rows = read_dataset(_unlabelled(tmp_path), labels)
+    assert [(r.article.article_id, r.label) for r in rows] == [("a", "x"), ("b", None), ("c", "x")]
+    assert gold_of(rows) == {"a": "x", "c": "x"}
+    # b is streamed but not scored: putting it with a and c costs nothing.
+    assert quality({"a": "1", "b": "1", "c": "1"}, gold_of(rows)).pairwise == (1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"id": "z", "label": "x"}', "1 labelled ids are not in"),
+        ('{"id": "a", "label": "x", "sha1": "0000"}', "is not the one labelled"),
+        ('{"id": "a"}', "needs id and label"),
+        ('{"id": "a", "label": "x"}\n{"id": "a", "label": "y"}', "labelled twice"),
+    ],
+)
+def test_labels_that_do_not_fit_the_dataset_are_refused(tmp_path, line, message):
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(line + "\n")
+    with pytest.raises(ValueError, match=message):
+        read_dataset(_unlabelled(tmp_path), labels)
+
+
+def test_streaming_by_date_sorts_and_shuffles_only_the_ties(tmp_path):
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text('{"id": "a", "label": "x"}\n')
+    rows = read_dataset(_unlabelled(tmp_path), labels)
+    ((name, ordered),) = orders(rows, by_date=True)
+    assert name == "date order" and [r.article.article_id for r in ordered] == ["b", "c", "a"]
+    shuffled = [[r.article.article_id for r in s] for _, s in orders(rows, shuffles=8, by_date=True)]
+    assert {tuple(s) for s in shuffled} == {("b", "c", "a"), ("c", "b", "a")}
+    undated = tmp_path / "undated.jsonl"
+    undated.write_text('{"id": "u", "text": "t", "label": "x"}\n')
+    with pytest.raises(ValueError, match="1 have none, such as 'u'"):
+        orders(read_dataset(undated), by_date=True)
+
+
 def test_read_dataset_keeps_a_topic_where_the_file_gives_one(tmp_path):
     path = tmp_path / "topics.jsonl"
     path.write_text('{"id": "1", "text": "x", "label": "a", "topic": 7}\n{"id": "2", "text": "y", "label": "b"}\n')
@@ -84,3 +138,32 @@ def test_eval_command_reports_the_detector_and_the_baselines():
     assert all("1.000 1.000 1.000" in line for line in detector_rows), detector_rows
     assert "near-duplicates: 7/7 edited copies called NEAR_DUPLICATE" in out
     assert "same-event rewrites called near-duplicates: 0" in out
+
+
+def _samestory(*args):
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "samestory"), *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_eval_refuses_undated_articles_by_date_before_loading_the_model():
+    result = _samestory("eval", str(DATA / "labelled_small.jsonl"), "--by-date")
+    assert result.returncode == 2
+    assert "samestory eval: streaming by date needs every article's date; 7 have none" in result.stderr
+
+
+@pytest.mark.slow
+def test_eval_streams_every_article_by_date_and_scores_the_labelled(tmp_path):
+    # The small set, dated, its labels in a file of their own: the seeds and one ECB+ article labelled,
+    # the other three ECB+ articles streamed unscored.
+    rows = [json.loads(line) for line in (DATA / "labelled_small.jsonl").read_text().splitlines() if line.strip()]
+    dataset, labels = tmp_path / "dated.jsonl", tmp_path / "labels.jsonl"
+    dates = ["2024-10-29", "2024-10-29", "2024-10-30", "2008-12-19", "2005-11-27", "2009-01-06", "2012-03-01"]
+    unlabelled = [{k: v for k, v in r.items() if k != "label"} | {"date": d} for r, d in zip(rows, dates, strict=True)]
+    dataset.write_text("".join(json.dumps(r) + "\n" for r in unlabelled))
+    labels.write_text("".join(json.dumps({"id": r["id"], "label": r["label"]}) + "\n" for r in rows[:4]))
+    result = _samestory("eval", str(dataset), "--labels", str(labels), "--by-date")
+    assert result.returncode == 0, result.stderr
+    assert "7 articles, 2 gold events, 4 of them labelled" in result.stdout
+    detector = [line for line in result.stdout.splitlines() if line.startswith("date order") and "samestory" in line]
+    assert len(detector) == 1 and "1.000 1.000 1.000" in detector[0], result.stdout

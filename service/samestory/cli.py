@@ -81,12 +81,17 @@ def _eval(args: argparse.Namespace) -> int:
     from . import evaluate
     from .server import load_embedder
 
-    rows = evaluate.read_dataset(args.dataset)
+    try:
+        rows = evaluate.read_dataset(args.dataset, args.labels)
+        evaluate.orders(rows, by_date=args.by_date)  # refuses undated articles before the model loads
+    except (OSError, ValueError) as exc:
+        print(f"samestory eval: {exc}", file=sys.stderr)
+        return 2
     settings = _settings(args, data_dir=Path(tempfile.gettempdir()))
     embedder = load_embedder(settings)
     if args.embedding_cache:
         embedder = evaluate.CachingEmbedder(embedder, args.embedding_cache)
-    results = evaluate.evaluate(rows, settings, embedder, shuffles=args.shuffles, seed=args.seed)
+    results = evaluate.evaluate(rows, settings, embedder, shuffles=args.shuffles, seed=args.seed, by_date=args.by_date)
     print(evaluate.report(results, args.dataset.name, rows), flush=True)
     if args.near_duplicates:
         nd = evaluate.near_duplicate_recall(rows, settings, embedder, seed=args.seed)
@@ -161,6 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("dataset", type=Path, help="JSONL with id, title, text, date and label (the gold event)")
     evaluation.add_argument("--shuffles", type=int, default=0, help="N seeded shuffles instead of file order")
     evaluation.add_argument("--seed", type=int, default=0, help="seed of the first shuffle")
+    evaluation.add_argument(
+        "--labels",
+        type=Path,
+        help="JSONL of id and label (and optionally sha1 of the text): every article is streamed, the labelled scored",
+    )
+    evaluation.add_argument(
+        "--by-date", action="store_true", help="stream in publication order (a shuffle breaks only the ties)"
+    )
     evaluation.add_argument(
         "--near-duplicates", action="store_true", help="also measure near-duplicate recall on edited copies"
     )

@@ -5,6 +5,10 @@
 gold events. The baselines see the same articles in the same order, each at
 the threshold that suits it best on this very data, so they are an upper
 bound on what the naive method can do.
+
+The labels may come in a file of their own (`--labels`): every article of the
+dataset is streamed, as a real stream would bring them, and the figures are
+those of the labelled ones, in the clusters the stream left them in.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ __all__ = [
     "PairCounts",
     "Quality",
     "evaluate",
+    "gold_of",
     "near_duplicate_recall",
     "orders",
     "pair_counts",
@@ -51,7 +56,7 @@ LOG = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Labelled:
     article: ArticleIn
-    label: str
+    label: str | None  # the gold event; None: streamed but not scored (see `read_dataset`'s labels)
     topic: str | None = None  # a group of events (ECB+: two events of one kind), where the file gives one
 
 
@@ -82,15 +87,21 @@ class Run:
     false_near_duplicates: list[tuple[str, str]] = field(default_factory=list)
 
 
-def read_dataset(path: Path) -> list[Labelled]:
-    """JSONL with id, title, text, date (ISO or null) and label (the gold event)."""
+def read_dataset(path: Path, labels: Path | None = None) -> list[Labelled]:
+    """JSONL with id, title, text, date (ISO or null) and label (the gold event).
+
+    With `labels`, the labels come from that JSONL instead (id and label, and optionally `sha1`, a
+    prefix of the SHA-1 of the article's text as labelled): the dataset's articles need none, and
+    those it leaves out are streamed but not scored. A labelled id the dataset lacks, or a text that
+    is not the one labelled, is refused."""
+    given = _read_labels(labels) if labels is not None else None
     rows = []
     with path.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             data = json.loads(line)
-            if "label" not in data or "text" not in data or "id" not in data:
+            if "text" not in data or "id" not in data or (given is None and "label" not in data):
                 raise ValueError(f"{path}:{number}: each line needs id, text and label")
             published = None
             if data.get("date"):
@@ -98,9 +109,38 @@ def read_dataset(path: Path) -> list[Labelled]:
                 if published.tzinfo is None:
                     published = published.replace(tzinfo=dt.UTC)
             article = ArticleIn(str(data["id"]), data["text"], title=data.get("title") or "", published=published)
+            if given is None:
+                label = str(data["label"])
+            else:
+                label, digest = given.pop(article.article_id, (None, None))
+                if digest and not hashlib.sha1(article.text.encode("utf-8")).hexdigest().startswith(digest):
+                    raise ValueError(f"{path}:{number}: the text of {article.article_id!r} is not the one labelled")
             topic = data.get("topic")
-            rows.append(Labelled(article, str(data["label"]), None if topic is None else str(topic)))
+            rows.append(Labelled(article, label, None if topic is None else str(topic)))
+    if given:
+        raise ValueError(f"{labels}: {len(given)} labelled ids are not in {path}, such as {next(iter(given))!r}")
     return rows
+
+
+def _read_labels(path: Path) -> dict[str, tuple[str, str | None]]:
+    """id -> (label, SHA-1 prefix of the text or None) from a labels JSONL."""
+    out = {}
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            data = json.loads(line)
+            if "id" not in data or "label" not in data:
+                raise ValueError(f"{path}:{number}: each line needs id and label")
+            if str(data["id"]) in out:
+                raise ValueError(f"{path}:{number}: {data['id']!r} is labelled twice")
+            out[str(data["id"])] = (str(data["label"]), data.get("sha1"))
+    return out
+
+
+def gold_of(rows: Sequence[Labelled]) -> dict[str, str]:
+    """The gold event of each labelled article, by id."""
+    return {r.article.article_id: r.label for r in rows if r.label is not None}
 
 
 # ----------------------------------------------------------------- metrics
@@ -208,7 +248,7 @@ def _single_pass(vectors: np.ndarray, threshold: float) -> list[int]:
 
 
 def _best(name: str, rows: Sequence[Labelled], assign: Callable[[float], list], thresholds: Iterable[float]) -> Run:
-    gold = {r.article.article_id: r.label for r in rows}
+    gold = gold_of(rows)
     best: Run | None = None
     for t in thresholds:
         labels = assign(t)
@@ -318,8 +358,7 @@ def run_detector(rows: Sequence[Labelled], settings: Settings, embedder: Embedde
         vectors = {e.key: e.vector for e in detector.store.index_entries()}
         ordered = np.vstack([vectors[records[r.article.article_id].key] for r in rows])
         detector.close()
-    gold = {r.article.article_id: r.label for r in rows}
-    run = Run(name, quality(predicted, gold), verdicts, seconds, len(rows), false_near_duplicates=false_near)
+    run = Run(name, quality(predicted, gold_of(rows)), verdicts, seconds, len(rows), false_near_duplicates=false_near)
     return run, ordered
 
 
@@ -375,24 +414,44 @@ def near_duplicate_recall(
     return NearDuplicateRecall(len(rows), near, exact, tuple(misses))
 
 
-def orders(rows: Sequence[Labelled], shuffles: int = 0, seed: int = 0) -> list[tuple[str, list[Labelled]]]:
-    """The streams an evaluation runs, named: file order alone, or `shuffles` seeded shuffles."""
+def orders(
+    rows: Sequence[Labelled], shuffles: int = 0, seed: int = 0, by_date: bool = False
+) -> list[tuple[str, list[Labelled]]]:
+    """The streams an evaluation runs, named: file order alone, or `shuffles` seeded shuffles.
+
+    `by_date` streams in publication order, as a real stream brings the articles (every article
+    needs a date): file order breaks the ties (articles of one day), and each shuffle breaks them
+    at random."""
+    if by_date:
+        undated = [r.article.article_id for r in rows if r.article.published is None]
+        if undated:
+            raise ValueError(
+                f"streaming by date needs every article's date; {len(undated)} have none, such as {undated[0]!r}"
+            )
     if shuffles == 0:
-        return [("file order", list(rows))]
+        ordered = sorted(rows, key=lambda r: r.article.published) if by_date else list(rows)
+        return [("date order" if by_date else "file order", ordered)]
     out = []
     for n in range(shuffles):
         shuffled = list(rows)
         random.Random(seed + n).shuffle(shuffled)
+        if by_date:
+            shuffled.sort(key=lambda r: r.article.published)  # stable: the shuffle breaks the ties
         out.append((f"shuffle {seed + n}", shuffled))
     return out
 
 
 def evaluate(
-    rows: Sequence[Labelled], settings: Settings, embedder: Embedder, shuffles: int = 0, seed: int = 0
+    rows: Sequence[Labelled],
+    settings: Settings,
+    embedder: Embedder,
+    shuffles: int = 0,
+    seed: int = 0,
+    by_date: bool = False,
 ) -> list[tuple[str, list[Run]]]:
-    """Per order (file order, then each shuffle): the detector's run and the baselines'."""
+    """Per order (file or date order, then each shuffle): the detector's run and the baselines'."""
     results = []
-    for label, ordered in orders(rows, shuffles, seed):
+    for label, ordered in orders(rows, shuffles, seed, by_date):
         detector_run, vectors = run_detector(ordered, settings, embedder, "samestory")
         runs = [
             detector_run,
@@ -405,9 +464,11 @@ def evaluate(
 
 
 def report(results: list[tuple[str, list[Run]]], dataset: str, rows: Sequence[Labelled]) -> str:
-    events = len({r.label for r in rows})
+    gold = gold_of(rows)
+    events = len(set(gold.values()))
+    scored = f", {len(gold)} of them labelled" if len(gold) < len(rows) else ""
     lines = [
-        f"dataset {dataset}: {len(rows)} articles, {events} gold events",
+        f"dataset {dataset}: {len(rows)} articles, {events} gold events{scored}",
         f"{'order':<12} {'method':<24} {'pairwise P   R     F1':<21}   {'B-cubed P    R     F1':<21}   "
         f"clusters  threshold  articles/s  verdicts",
     ]
