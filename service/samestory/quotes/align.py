@@ -152,13 +152,17 @@ def _span_of(words: _Words, first: int, last: int) -> Span:
     return words.spans[first][0], words.spans[last][1]
 
 
+def _whole(wa: _Words, wb: _Words) -> AlignmentKind:
+    """Two quotes aligned whole: word for word (VERBATIM), or with other spellings or punctuation (VARIANT)."""
+    return AlignmentKind.VERBATIM if wa.plains == wb.plains else AlignmentKind.VARIANT
+
+
 def _lexical(text_a: str, a: Quote, text_b: str, b: Quote):
     wa, wb = _words(text_a, a), _words(text_b, b)
     if not wa.norms or not wb.norms:
         return None
     if wa.norms == wb.norms:  # a quote copied (syndication): what difflib would find, without it
-        kind = AlignmentKind.VERBATIM if wa.plains == wb.plains else AlignmentKind.VARIANT
-        return kind, (a.start, a.end), (b.start, b.end), 1.0
+        return _whole(wa, wb), (a.start, a.end), (b.start, b.end), 1.0
     # Every match below covers at least 80 % of the shorter quote's words, and difflib matches no more
     # words than the two quotes have in common: most pairs end here, before difflib.
     na, nb = len(wa.norms), len(wb.norms)
@@ -171,8 +175,7 @@ def _lexical(text_a: str, a: Quote, text_b: str, b: Quote):
     cover_a, cover_b = matched / na, matched / nb
     solid = [blk for blk in blocks if blk.size >= 2] or blocks
     if cover_a >= 0.9 and cover_b >= 0.9:
-        kind = AlignmentKind.VERBATIM if wa.plains == wb.plains else AlignmentKind.VARIANT
-        return kind, (a.start, a.end), (b.start, b.end), 2 * matched / (na + nb)
+        return _whole(wa, wb), (a.start, a.end), (b.start, b.end), 2 * matched / (na + nb)
     if cover_a >= 0.8 and nb > na:
         first, last = solid[0].b, solid[-1].b + solid[-1].size - 1
         return AlignmentKind.PARTIAL, (a.start, a.end), _span_of(wb, first, last), cover_a
