@@ -114,21 +114,15 @@ def test_read_dataset_keeps_a_topic_where_the_file_gives_one(tmp_path):
     assert [r.topic for r in read_dataset(path)] == ["7", None]
 
 
+def _samestory(*args):
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "samestory"), *args], capture_output=True, text=True, timeout=600
+    )
+
+
 @pytest.mark.slow
 def test_eval_command_reports_the_detector_and_the_baselines():
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "samestory"),
-            "eval",
-            str(DATA / "labelled_small.jsonl"),
-            "--shuffles",
-            "2",
-            "--near-duplicates",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = _samestory("eval", str(DATA / "labelled_small.jsonl"), "--shuffles", "2", "--near-duplicates")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "7 articles, 5 gold events" in out
@@ -138,12 +132,6 @@ def test_eval_command_reports_the_detector_and_the_baselines():
     assert all("1.000 1.000 1.000" in line for line in detector_rows), detector_rows
     assert "near-duplicates: 7/7 edited copies called NEAR_DUPLICATE" in out
     assert "same-event rewrites called near-duplicates: 0" in out
-
-
-def _samestory(*args):
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "samestory"), *args], capture_output=True, text=True, timeout=600
-    )
 
 
 def test_eval_refuses_undated_articles_by_date_before_loading_the_model():
