@@ -127,8 +127,15 @@ class Bound:
         features, same, _ = self._pairs(kinds, members)
         return LogisticRegression(C=100.0, max_iter=2000).fit(features, same)
 
-    def cuts(self, model: LogisticRegression, kinds: Sequence[str], members: np.ndarray) -> list[Cut]:
-        """The members clustered by each linkage on the model's probabilities, at every cut."""
+    def cuts(
+        self,
+        model: LogisticRegression,
+        kinds: Sequence[str],
+        members: np.ndarray,
+        linkages: Sequence[str] = LINKAGES,
+        distances: Sequence[float] = CUTS,
+    ) -> list[Cut]:
+        """The members clustered by each of `linkages` on the model's probabilities, cut at each of `distances`."""
         features, _, upper = self._pairs(kinds, members)
         distance = np.zeros((len(members), len(members)))
         distance[upper] = 1.0 - model.predict_proba(features)[:, 1]
@@ -136,9 +143,9 @@ class Bound:
         ids = [self.ids[m] for m in members]
         gold = {i: str(self.labels[m]) for i, m in zip(ids, members, strict=True)}
         out = []
-        for method in LINKAGES:
+        for method in linkages:
             tree = linkage(condensed, method)
-            for cut in CUTS:
+            for cut in distances:
                 clusters = fcluster(tree, cut, "distance")
                 out.append(Cut(method, float(cut), quality(dict(zip(ids, map(str, clusters), strict=True)), gold)))
         return out
@@ -206,8 +213,8 @@ def main() -> int:
         for train, test in split:
             model = bound.fit(kinds, train)
             chosen = best(bound.cuts(model, kinds, train))
-            scored = bound.cuts(model, kinds, test)
-            held.append(next(c for c in scored if (c.linkage, c.distance) == (chosen.linkage, chosen.distance)).quality)
+            (scored,) = bound.cuts(model, kinds, test, [chosen.linkage], [chosen.distance])
+            held.append(scored.quality)
         pairwise, bcubed = (float(np.mean([getattr(q, kind)[2] for q in held])) for kind in ("pairwise", "bcubed"))
         shown = " ".join(f"{q.pairwise[2]:>9.3f} / {q.bcubed[2]:.3f}" for q in in_sample)
         print(f"{label:<44} {shown} {pairwise:>6.3f} / {bcubed:.3f}")
