@@ -83,7 +83,8 @@ def _eval(args: argparse.Namespace) -> int:
 
     try:
         rows = evaluate.read_dataset(args.dataset, args.labels)
-        evaluate.orders(rows, by_date=args.by_date)  # refuses undated articles before the model loads
+        if args.by_date:
+            evaluate.need_dates(rows)  # before the model loads
     except (OSError, ValueError) as exc:
         print(f"samestory eval: {exc}", file=sys.stderr)
         return 2

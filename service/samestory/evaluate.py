@@ -44,6 +44,7 @@ __all__ = [
     "evaluate",
     "gold_of",
     "near_duplicate_recall",
+    "need_dates",
     "orders",
     "pair_counts",
     "quality",
@@ -414,6 +415,15 @@ def near_duplicate_recall(
     return NearDuplicateRecall(len(rows), near, exact, tuple(misses))
 
 
+def need_dates(rows: Sequence[Labelled]) -> None:
+    """Refuse (ValueError) a dataset with an undated article: it cannot be streamed by date."""
+    undated = [r.article.article_id for r in rows if r.article.published is None]
+    if undated:
+        raise ValueError(
+            f"streaming by date needs every article's date; {len(undated)} have none, such as {undated[0]!r}"
+        )
+
+
 def orders(
     rows: Sequence[Labelled], shuffles: int = 0, seed: int = 0, by_date: bool = False
 ) -> list[tuple[str, list[Labelled]]]:
@@ -423,11 +433,7 @@ def orders(
     needs a date): file order breaks the ties (articles of one day), and each shuffle breaks them
     at random."""
     if by_date:
-        undated = [r.article.article_id for r in rows if r.article.published is None]
-        if undated:
-            raise ValueError(
-                f"streaming by date needs every article's date; {len(undated)} have none, such as {undated[0]!r}"
-            )
+        need_dates(rows)
     if shuffles == 0:
         ordered = sorted(rows, key=lambda r: r.article.published) if by_date else list(rows)
         return [("date order" if by_date else "file order", ordered)]
