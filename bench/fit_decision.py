@@ -5,11 +5,11 @@
 
 Streams the labelled articles through the real detector (file order, or N seeded
 shuffles) and records, for every article, the evidence against each candidate
-cluster (entity cosine, lead cosine, year conflict, year mismatch, time penalty) with whether
+cluster (entity cosine, lead cosine, year conflict, year mismatch, time) with whether
 the cluster's gold event (its members' majority) is the article's. A logistic
-regression (Newton's method, the time penalty as a fixed offset) gives the
-weights; it prints them with the current ones and the log-likelihood of both
-on the same evidence, which is the baseline.
+regression (Newton's method; time, the freshness bonus less the time penalty, as a
+fixed offset) gives the weights; it prints them with the current ones and the
+log-likelihood of both on the same evidence, which is the baseline.
 
 With --folds K it asks whether the weights carry over to news they were not fitted
 on: the dataset's topics (its `topic` field; each ECB+ topic holds two events of one
@@ -86,7 +86,7 @@ def collect(rows, settings: Settings, embedder) -> tuple[np.ndarray, np.ndarray,
                     continue
                 dates = (float(ev.year_conflict), float(ev.year_mismatch))
                 features.append((1.0, ev.entity_similarity, ev.lead_similarity, *dates))
-                offsets.append(-ev.penalty(settings.thresholds))
+                offsets.append(ev.time_term(settings.thresholds))
                 labels.append(float(majority[0][0] == gold[article_id]))
             target = members.setdefault(decision.cluster_id, Counter())
             for merged in decision.merged:

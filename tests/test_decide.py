@@ -29,7 +29,8 @@ def cand(key, cluster, rank, values=None, exact="x", semantic=0.8):
 
 
 def evidence(cluster, rank, entity, lead, days=None):
-    return ClusterEvidence(cluster, rank, 5, entity, lead, days)
+    """`days`: how many days the story would span with the probe in it."""
+    return ClusterEvidence(cluster, rank, 5, entity, lead, None, days_spanned=days)
 
 
 PROBE = Probe("k", sig(BASE), frozenset({"kyiv"}), NOW)
@@ -95,7 +96,20 @@ def test_time_distance_weakens_the_evidence():
     assert within["c1"].penalty(TH) == 0.0
     assert decide(PROBE, [cand(1, "c1", 1)], within, TH).verdict is Verdict.SAME_EVENT
     assert far["c1"].penalty(TH) == TH.max_time_penalty
-    assert decide(PROBE, [cand(1, "c1", 1)], far, TH).verdict is Verdict.NEW_STORY
+    out = decide(PROBE, [cand(1, "c1", 1)], far, TH)
+    assert out.verdict is Verdict.NEW_STORY and f"{5 * TH.window_days:.1f} days spanned with it" in out.reason
+
+
+def test_a_story_of_the_same_days_gets_the_freshness_bonus_tapering_to_none():
+    undated = evidence("c1", 1, 0.1, 0.4)
+    spans = [evidence("c1", 1, 0.1, 0.4, days=d) for d in (0.0, TH.fresh_days / 2, TH.fresh_days, TH.window_days)]
+    assert undated.freshness(TH) == 0.0 and undated.penalty(TH) == 0.0
+    assert [ev.freshness(TH) for ev in spans] == pytest.approx([TH.fresh_bonus, TH.fresh_bonus / 2, 0.0, 0.0])
+    assert spans[0].logit(TH) == pytest.approx(undated.logit(TH) + TH.fresh_bonus)
+    # Weak evidence (names 0.1, lead 0.4) joins a story of the same day, not one a week older.
+    assert decide(PROBE, [cand(1, "c1", 1)], {"c1": undated}, TH).verdict is Verdict.NEW_STORY
+    assert decide(PROBE, [cand(1, "c1", 1)], {"c1": spans[0]}, TH).verdict is Verdict.SAME_EVENT
+    assert decide(PROBE, [cand(1, "c1", 1)], {"c1": spans[3]}, TH).verdict is Verdict.NEW_STORY
 
 
 def test_the_most_likely_cluster_wins():

@@ -60,6 +60,19 @@ def test_the_page_dates_an_article_sent_without_a_publication_time(client, seed_
     assert given.published_at.ToDatetime() == dt.datetime(2025, 1, 2, 3, 4, 5)  # the caller's time wins
 
 
+def test_matches_say_how_long_the_story_would_run(client, seed_texts):
+    noon = dt.datetime(2024, 10, 29, 12, tzinfo=dt.UTC)
+    client.ingest(make_article(SEED_000, seed_texts[SEED_000], published_at=noon))
+    decision = client.ingest(seed_article(seed_texts, SEED_002))  # dated 2024-10-29 by its page
+    assert decision.verdict == pb.SAME_EVENT, decision.reason
+    (match,) = [m for m in decision.matches if m.article_id == SEED_000]
+    assert match.HasField("cluster_days_spanned") and match.cluster_days_spanned == pytest.approx(0.5)
+    assert "0.5 days spanned with it" in decision.reason
+    undated = client.check(make_article("undated", seed_texts[SEED_002].split("\n", 1)[1]))
+    assert not undated.HasField("published_at")
+    assert undated.matches and not any(m.HasField("cluster_days_spanned") for m in undated.matches)
+
+
 def test_ingest_stream_answers_each_item_and_goes_on(client, seed_texts):
     articles = [
         seed_article(seed_texts, SEED_000),

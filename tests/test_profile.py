@@ -58,6 +58,16 @@ def test_days_from_the_members_span():
     assert p.days_from(None) is None and Profile().days_from(T0) is None
 
 
+def test_days_spanned_reach_the_farthest_member():
+    p = Profile()
+    p.add(np.zeros(2), {}, T0)
+    p.add(np.zeros(2), {}, T0 + 4 * DAY)
+    assert p.days_spanned(T0 + DAY) == pytest.approx(3.0)
+    assert p.days_spanned(T0 + 10 * DAY) == pytest.approx(10.0)
+    assert p.days_spanned(T0 - DAY) == pytest.approx(5.0)
+    assert p.days_spanned(None) is None and Profile().days_spanned(T0) is None
+
+
 def test_entity_cosine_weights_rare_names_over_common_ones():
     p = Profile()
     p.add(np.zeros(2), {"lohan": 3, "california": 1}, None)

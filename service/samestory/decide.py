@@ -49,8 +49,12 @@ class Thresholds:
     `intercept + entity_weight * entity cosine + lead_weight * lead cosine
     + year_conflict_weight * (both name years, none shared)
     + year_mismatch_weight * (one side's publication year is not the other's latest named year)`,
-    less a time penalty that grows past window_days, gives the probability that the
-    article belongs to the cluster. The weights are a logistic regression on
+    plus a freshness bonus and less a time penalty, gives the probability that the
+    article belongs to the cluster. Both read how many days the story would span with the
+    article in it (from the article to the member farthest from it in time): up to fresh_days
+    the bonus tapers from fresh_bonus to 0, and past window_days the penalty grows by
+    time_penalty_per_window each window_days, up to max_time_penalty. Undated articles and
+    clusters get neither. The weights are a logistic regression on
     the ECB+ dev corpus (`bench/fit_decision.py`, see the README); same_event
     and merge are thresholds on that probability. Two clusters that have each grown to
     settled_size articles apart are two stories until stronger evidence than one
@@ -75,7 +79,10 @@ class Thresholds:
     settled_size: int = 4
     settled_merge: float = 0.95
     semantic_floor: float = 0.3
-    window_days: float = 30.0
+    # Time (README, "Other news"): chosen on dated political news, since ECB+ dates too few articles.
+    fresh_bonus: float = 3.0
+    fresh_days: float = 3.0
+    window_days: float = 14.0
     time_penalty_per_window: float = 1.0
     max_time_penalty: float = 4.0
 
@@ -92,18 +99,31 @@ class ClusterEvidence:
     size: int
     entity_similarity: float
     lead_similarity: float
-    days_apart: float | None
+    days_apart: float | None  # from the article to the span of the members' publication times (0 inside)
     # Both name years (1900-2099) and none is shared: "the 2008 final" against "the 2011 final".
     year_conflict: bool = False
     # One side is dated and the latest year the other names is not its year: "2008" against a 2012 article.
     year_mismatch: bool = False
+    # From the article to the member farthest from it in time: how many days the story would span.
+    days_spanned: float | None = None
 
     def penalty(self, th: Thresholds) -> float:
-        """The time penalty: 0 within window_days of the cluster's span, then growing to max_time_penalty."""
-        if self.days_apart is None or self.days_apart <= th.window_days:
+        """The time penalty: 0 while the story would span window_days or less, then growing to max_time_penalty."""
+        if self.days_spanned is None or self.days_spanned <= th.window_days:
             return 0.0
-        windows = (self.days_apart - th.window_days) / th.window_days
+        windows = (self.days_spanned - th.window_days) / th.window_days
         return min(th.max_time_penalty, th.time_penalty_per_window * windows)
+
+    def freshness(self, th: Thresholds) -> float:
+        """The freshness bonus: fresh_bonus when the article and every member share a day, tapering
+        to 0 as the story would span fresh_days."""
+        if self.days_spanned is None or th.fresh_days <= 0:
+            return 0.0
+        return th.fresh_bonus * max(0.0, 1.0 - self.days_spanned / th.fresh_days)
+
+    def time_term(self, th: Thresholds) -> float:
+        """What time adds to the logit: the freshness bonus less the time penalty."""
+        return self.freshness(th) - self.penalty(th)
 
     def logit(self, th: Thresholds) -> float:
         return (
@@ -112,7 +132,7 @@ class ClusterEvidence:
             + th.lead_weight * self.lead_similarity
             + th.year_conflict_weight * self.year_conflict
             + th.year_mismatch_weight * self.year_mismatch
-            - self.penalty(th)
+            + self.time_term(th)
         )
 
     def probability(self, th: Thresholds) -> float:
@@ -225,6 +245,21 @@ def _merges(best: Scored, other: Scored, th: Thresholds) -> bool:
     return merges_on_evidence(other.combined, sizes, th)
 
 
+def _explained(ev: ClusterEvidence, probability: float) -> str:
+    """The cluster-level evidence behind a probability, for the decision's reason."""
+    out = (
+        f"cluster {ev.cluster_id} ({ev.size} article{'s' if ev.size != 1 else ''}): "
+        f"probability {probability:.3f} from entities {ev.entity_similarity:.3f}, lead {ev.lead_similarity:.3f}"
+    )
+    if ev.days_spanned is not None:
+        out += f", {ev.days_spanned:.1f} days spanned with it"
+    if ev.year_conflict:
+        out += ", no year in common"
+    if ev.year_mismatch:
+        out += ", its latest year is not the other's publication year"
+    return out
+
+
 def decide(
     probe: Probe, candidates: Sequence[Candidate], clusters: Mapping[str, ClusterEvidence], th: Thresholds
 ) -> Outcome:
@@ -243,6 +278,8 @@ def decide(
     if not related:
         if scored:
             reason = f"new story: best cluster probability {scored[0].combined:.3f} < {th.same_event}"
+            if scored[0].cluster is not None:
+                reason += f" ({_explained(scored[0].cluster, scored[0].combined)})"
         else:
             reason = "new story: no candidates (no earlier article shares shingles or is semantically close)"
         return Outcome(Verdict.NEW_STORY, None, (), tuple(scored), reason)
@@ -262,18 +299,7 @@ def decide(
         f"containment {best.containment:.3f}, semantic {best.semantic:.3f}"
     )
     if best.cluster is not None:
-        ev = best.cluster
-        reason += (
-            f"; cluster {ev.cluster_id} ({ev.size} article{'s' if ev.size != 1 else ''}): "
-            f"probability {best.combined:.3f} "
-            f"from entities {ev.entity_similarity:.3f}, lead {ev.lead_similarity:.3f}"
-        )
-        if ev.days_apart is not None:
-            reason += f", {ev.days_apart:.1f} days from its span"
-        if ev.year_conflict:
-            reason += ", no year in common"
-        if ev.year_mismatch:
-            reason += ", its latest year is not the other's publication year"
+        reason += f"; {_explained(best.cluster, best.combined)}"
     if merged:
         reason += f"; merges {', '.join(merged)} into {target}"
     for cluster_id, s in kept_apart.items():

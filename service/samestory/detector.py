@@ -660,6 +660,9 @@ class Detector:
                 cluster_lead=s.cluster.lead_similarity if s.cluster else 0.0,
                 cluster_year_conflict=bool(s.cluster and s.cluster.year_conflict),
                 cluster_year_mismatch=bool(s.cluster and s.cluster.year_mismatch),
+                cluster_days_spanned=(
+                    None if s.cluster is None or s.cluster.days_spanned is None else round(s.cluster.days_spanned, 4)
+                ),
             )
             for s in outcome.matches[:10]
         )

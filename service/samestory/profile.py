@@ -120,6 +120,13 @@ class Profile:
             return (published - self.last_published).total_seconds() / 86400.0
         return 0.0
 
+    def days_spanned(self, published: dt.datetime | None) -> float | None:
+        """Days from `published` to the member farthest from it in time: the story's span with it in."""
+        if published is None or self.first_published is None:
+            return None
+        farthest = max(abs(published - self.first_published), abs(published - self.last_published))
+        return farthest.total_seconds() / 86400.0
+
 
 def years(terms: Iterable[str]) -> frozenset[str]:
     """The years among a text's names and figures (numbers are kept as written, so "2008")."""
@@ -223,5 +230,6 @@ def cluster_evidence(
             days_apart=profile.days_from(published),
             year_conflict=year_conflict(mine, theirs),
             year_mismatch=year_mismatch(published, mine, theirs, profile),
+            days_spanned=profile.days_spanned(published),
         )
     return out

@@ -48,6 +48,7 @@ class Match:
     cluster_lead: float = 0.0
     cluster_year_conflict: bool = False
     cluster_year_mismatch: bool = False
+    cluster_days_spanned: float | None = None
 
 
 @dataclass(frozen=True)

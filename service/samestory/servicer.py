@@ -132,6 +132,8 @@ def decision_message(decision: Decision) -> pb.Decision:
         )
         if m.days_apart is not None:
             match.days_apart = m.days_apart
+        if m.cluster_days_spanned is not None:
+            match.cluster_days_spanned = m.cluster_days_spanned
     for a in decision.alignments:
         message.aligned_quotes.add(
             quote=quote_message(a.quote),

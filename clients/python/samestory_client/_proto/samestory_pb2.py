@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1csamestory/v1/samestory.proto\x12\x0csamestory.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x01\n\x07\x41rticle\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x30\n\x0cpublished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x0b\n\x03url\x18\x06 \x01(\t\"6\n\x0c\x43heckRequest\x12&\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x15.samestory.v1.Article\"7\n\rIngestRequest\x12&\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x15.samestory.v1.Article\"\xf6\x02\n\x05Match\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x12\n\ncluster_id\x18\x02 \x01(\t\x12\x15\n\rlexical_score\x18\x03 \x01(\x01\x12\x16\n\x0esemantic_score\x18\x04 \x01(\x01\x12\x16\n\x0e\x63ombined_score\x18\x05 \x01(\x01\x12\'\n\x08relation\x18\x06 \x01(\x0e\x32\x15.samestory.v1.Verdict\x12\x13\n\x0b\x63ontainment\x18\x07 \x01(\x01\x12\x16\n\x0e\x65ntity_overlap\x18\x08 \x01(\x01\x12\x17\n\ndays_apart\x18\t \x01(\x01H\x00\x88\x01\x01\x12!\n\x19\x63luster_entity_similarity\x18\n \x01(\x01\x12\x1f\n\x17\x63luster_lead_similarity\x18\x0b \x01(\x01\x12\x1d\n\x15\x63luster_year_conflict\x18\x0c \x01(\x08\x12\x1d\n\x15\x63luster_year_mismatch\x18\r \x01(\x08\x42\r\n\x0b_days_apart\"\"\n\x04Span\x12\r\n\x05start\x18\x01 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x05\"\xce\x01\n\x05Quote\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07speaker\x18\x02 \x01(\t\x12\x17\n\x0fspeaker_mention\x18\x03 \x01(\t\x12\x0b\n\x03\x63ue\x18\x04 \x01(\t\x12 \n\x04span\x18\x05 \x01(\x0b\x32\x12.samestory.v1.Span\x12!\n\x05parts\x18\x06 \x03(\x0b\x32\x12.samestory.v1.Span\x12(\n\x0cspeaker_span\x18\x07 \x01(\x0b\x32\x12.samestory.v1.Span\x12\x11\n\tcontinues\x18\x08 \x01(\x08\"\x81\x02\n\x0eQuoteAlignment\x12\"\n\x05quote\x18\x01 \x01(\x0b\x32\x13.samestory.v1.Quote\x12\x18\n\x10other_article_id\x18\x02 \x01(\t\x12(\n\x0bother_quote\x18\x03 \x01(\x0b\x32\x13.samestory.v1.Quote\x12 \n\x04span\x18\x04 \x01(\x0b\x32\x12.samestory.v1.Span\x12&\n\nother_span\x18\x05 \x01(\x0b\x32\x12.samestory.v1.Span\x12\x12\n\nsimilarity\x18\x06 \x01(\x01\x12)\n\x04kind\x18\x07 \x01(\x0e\x32\x1b.samestory.v1.AlignmentKind\"\xde\x02\n\x08\x44\x65\x63ision\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12&\n\x07verdict\x18\x02 \x01(\x0e\x32\x15.samestory.v1.Verdict\x12\x12\n\ncluster_id\x18\x03 \x01(\t\x12\x13\n\x0bnew_cluster\x18\x04 \x01(\x08\x12$\n\x07matches\x18\x05 \x03(\x0b\x32\x13.samestory.v1.Match\x12#\n\x06quotes\x18\x06 \x03(\x0b\x32\x13.samestory.v1.Quote\x12\x34\n\x0e\x61ligned_quotes\x18\x07 \x03(\x0b\x32\x1c.samestory.v1.QuoteAlignment\x12\x0e\n\x06stored\x18\x08 \x01(\x08\x12\x0e\n\x06reason\x18\t \x01(\t\x12\x30\n\x0cpublished_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12merged_cluster_ids\x18\x0b \x03(\t\"\x86\x01\n\x14IngestStreamResponse\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12*\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0b\x32\x16.samestory.v1.DecisionH\x00\x12$\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x13.samestory.v1.ErrorH\x00\x42\x08\n\x06result\"&\n\x05\x45rror\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"N\n\x11GetClusterRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x9c\x01\n\rClusterMember\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12&\n\x07verdict\x18\x03 \x01(\x0e\x32\x15.samestory.v1.Verdict\x12\x30\n\x0cpublished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\x05 \x01(\t\"\xe4\x01\n\x07\x43luster\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61liases\x18\x02 \x03(\t\x12-\n\x08\x61rticles\x18\x03 \x03(\x0b\x32\x1b.samestory.v1.ClusterMember\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x0cquote_groups\x18\x05 \x03(\x0b\x32\x18.samestory.v1.QuoteGroup\x12\x0c\n\x04size\x18\x06 \x01(\x03\x12\x17\n\x0fnext_page_token\x18\x07 \x01(\t\":\n\nQuoteGroup\x12,\n\x08wordings\x18\x01 \x03(\x0b\x32\x1a.samestory.v1.QuoteWording\"\xa7\x01\n\x0cQuoteWording\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\"\n\x05quote\x18\x02 \x01(\x0b\x32\x13.samestory.v1.Quote\x12 \n\x04span\x18\x03 \x01(\x0b\x32\x12.samestory.v1.Span\x12)\n\x04kind\x18\x04 \x01(\x0e\x32\x1b.samestory.v1.AlignmentKind\x12\x12\n\nsimilarity\x18\x05 \x01(\x01\"\'\n\x11GetArticleRequest\x12\x12\n\narticle_id\x18\x01 \x01(\t\"\xc9\x01\n\rStoredArticle\x12&\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x15.samestory.v1.Article\x12\x12\n\ncluster_id\x18\x02 \x01(\t\x12&\n\x07verdict\x18\x03 \x01(\x0e\x32\x15.samestory.v1.Verdict\x12#\n\x06quotes\x18\x04 \x03(\x0b\x32\x13.samestory.v1.Quote\x12/\n\x0bingested_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"*\n\x14\x44\x65leteArticleRequest\x12\x12\n\narticle_id\x18\x01 \x01(\t\"?\n\x15\x44\x65leteArticleResponse\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x12\n\ncluster_id\x18\x02 \x01(\t\"\x0e\n\x0cStatsRequest\"\x8e\x02\n\rStatsResponse\x12\x10\n\x08\x61rticles\x18\x01 \x01(\x03\x12\x10\n\x08\x63lusters\x18\x02 \x01(\x03\x12\x1a\n\x12lexical_index_size\x18\x03 \x01(\x03\x12\x1b\n\x13semantic_index_size\x18\x04 \x01(\x03\x12?\n\nparameters\x18\x05 \x03(\x0b\x32+.samestory.v1.StatsResponse.ParametersEntry\x12\x13\n\x0blast_change\x18\x06 \x01(\x03\x12\x17\n\x0fsnapshot_change\x18\x07 \x01(\x03\x1a\x31\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*j\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x45XACT_DUPLICATE\x10\x01\x12\x12\n\x0eNEAR_DUPLICATE\x10\x02\x12\x0e\n\nSAME_EVENT\x10\x03\x12\r\n\tNEW_STORY\x10\x04*g\n\rAlignmentKind\x12\x1e\n\x1a\x41LIGNMENT_KIND_UNSPECIFIED\x10\x00\x12\x0c\n\x08VERBATIM\x10\x01\x12\x0b\n\x07VARIANT\x10\x02\x12\x0b\n\x07PARTIAL\x10\x03\x12\x0e\n\nPARAPHRASE\x10\x04\x32\x8a\x04\n\tSamestory\x12;\n\x05\x43heck\x12\x1a.samestory.v1.CheckRequest\x1a\x16.samestory.v1.Decision\x12=\n\x06Ingest\x12\x1b.samestory.v1.IngestRequest\x1a\x16.samestory.v1.Decision\x12S\n\x0cIngestStream\x12\x1b.samestory.v1.IngestRequest\x1a\".samestory.v1.IngestStreamResponse(\x01\x30\x01\x12\x44\n\nGetCluster\x12\x1f.samestory.v1.GetClusterRequest\x1a\x15.samestory.v1.Cluster\x12J\n\nGetArticle\x12\x1f.samestory.v1.GetArticleRequest\x1a\x1b.samestory.v1.StoredArticle\x12X\n\rDeleteArticle\x12\".samestory.v1.DeleteArticleRequest\x1a#.samestory.v1.DeleteArticleResponse\x12@\n\x05Stats\x12\x1a.samestory.v1.StatsRequest\x1a\x1b.samestory.v1.StatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1csamestory/v1/samestory.proto\x12\x0csamestory.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x01\n\x07\x41rticle\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x30\n\x0cpublished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x0b\n\x03url\x18\x06 \x01(\t\"6\n\x0c\x43heckRequest\x12&\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x15.samestory.v1.Article\"7\n\rIngestRequest\x12&\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x15.samestory.v1.Article\"\xb2\x03\n\x05Match\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x12\n\ncluster_id\x18\x02 \x01(\t\x12\x15\n\rlexical_score\x18\x03 \x01(\x01\x12\x16\n\x0esemantic_score\x18\x04 \x01(\x01\x12\x16\n\x0e\x63ombined_score\x18\x05 \x01(\x01\x12\'\n\x08relation\x18\x06 \x01(\x0e\x32\x15.samestory.v1.Verdict\x12\x13\n\x0b\x63ontainment\x18\x07 \x01(\x01\x12\x16\n\x0e\x65ntity_overlap\x18\x08 \x01(\x01\x12\x17\n\ndays_apart\x18\t \x01(\x01H\x00\x88\x01\x01\x12!\n\x19\x63luster_entity_similarity\x18\n \x01(\x01\x12\x1f\n\x17\x63luster_lead_similarity\x18\x0b \x01(\x01\x12\x1d\n\x15\x63luster_year_conflict\x18\x0c \x01(\x08\x12\x1d\n\x15\x63luster_year_mismatch\x18\r \x01(\x08\x12!\n\x14\x63luster_days_spanned\x18\x0e \x01(\x01H\x01\x88\x01\x01\x42\r\n\x0b_days_apartB\x17\n\x15_cluster_days_spanned\"\"\n\x04Span\x12\r\n\x05start\x18\x01 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x05\"\xce\x01\n\x05Quote\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07speaker\x18\x02 \x01(\t\x12\x17\n\x0fspeaker_mention\x18\x03 \x01(\t\x12\x0b\n\x03\x63ue\x18\x04 \x01(\t\x12 \n\x04span\x18\x05 \x01(\x0b\x32\x12.samestory.v1.Span\x12!\n\x05parts\x18\x06 \x03(\x0b\x32\x12.samestory.v1.Span\x12(\n\x0cspeaker_span\x18\x07 \x01(\x0b\x32\x12.samestory.v1.Span\x12\x11\n\tcontinues\x18\x08 \x01(\x08\"\x81\x02\n\x0eQuoteAlignment\x12\"\n\x05quote\x18\x01 \x01(\x0b\x32\x13.samestory.v1.Quote\x12\x18\n\x10other_article_id\x18\x02 \x01(\t\x12(\n\x0bother_quote\x18\x03 \x01(\x0b\x32\x13.samestory.v1.Quote\x12 \n\x04span\x18\x04 \x01(\x0b\x32\x12.samestory.v1.Span\x12&\n\nother_span\x18\x05 \x01(\x0b\x32\x12.samestory.v1.Span\x12\x12\n\nsimilarity\x18\x06 \x01(\x01\x12)\n\x04kind\x18\x07 \x01(\x0e\x32\x1b.samestory.v1.AlignmentKind\"\xde\x02\n\x08\x44\x65\x63ision\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12&\n\x07verdict\x18\x02 \x01(\x0e\x32\x15.samestory.v1.Verdict\x12\x12\n\ncluster_id\x18\x03 \x01(\t\x12\x13\n\x0bnew_cluster\x18\x04 \x01(\x08\x12$\n\x07matches\x18\x05 \x03(\x0b\x32\x13.samestory.v1.Match\x12#\n\x06quotes\x18\x06 \x03(\x0b\x32\x13.samestory.v1.Quote\x12\x34\n\x0e\x61ligned_quotes\x18\x07 \x03(\x0b\x32\x1c.samestory.v1.QuoteAlignment\x12\x0e\n\x06stored\x18\x08 \x01(\x08\x12\x0e\n\x06reason\x18\t \x01(\t\x12\x30\n\x0cpublished_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12merged_cluster_ids\x18\x0b \x03(\t\"\x86\x01\n\x14IngestStreamResponse\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12*\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0b\x32\x16.samestory.v1.DecisionH\x00\x12$\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x13.samestory.v1.ErrorH\x00\x42\x08\n\x06result\"&\n\x05\x45rror\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"N\n\x11GetClusterRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x9c\x01\n\rClusterMember\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12&\n\x07verdict\x18\x03 \x01(\x0e\x32\x15.samestory.v1.Verdict\x12\x30\n\x0cpublished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\x05 \x01(\t\"\xe4\x01\n\x07\x43luster\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61liases\x18\x02 \x03(\t\x12-\n\x08\x61rticles\x18\x03 \x03(\x0b\x32\x1b.samestory.v1.ClusterMember\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x0cquote_groups\x18\x05 \x03(\x0b\x32\x18.samestory.v1.QuoteGroup\x12\x0c\n\x04size\x18\x06 \x01(\x03\x12\x17\n\x0fnext_page_token\x18\x07 \x01(\t\":\n\nQuoteGroup\x12,\n\x08wordings\x18\x01 \x03(\x0b\x32\x1a.samestory.v1.QuoteWording\"\xa7\x01\n\x0cQuoteWording\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\"\n\x05quote\x18\x02 \x01(\x0b\x32\x13.samestory.v1.Quote\x12 \n\x04span\x18\x03 \x01(\x0b\x32\x12.samestory.v1.Span\x12)\n\x04kind\x18\x04 \x01(\x0e\x32\x1b.samestory.v1.AlignmentKind\x12\x12\n\nsimilarity\x18\x05 \x01(\x01\"\'\n\x11GetArticleRequest\x12\x12\n\narticle_id\x18\x01 \x01(\t\"\xc9\x01\n\rStoredArticle\x12&\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x15.samestory.v1.Article\x12\x12\n\ncluster_id\x18\x02 \x01(\t\x12&\n\x07verdict\x18\x03 \x01(\x0e\x32\x15.samestory.v1.Verdict\x12#\n\x06quotes\x18\x04 \x03(\x0b\x32\x13.samestory.v1.Quote\x12/\n\x0bingested_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"*\n\x14\x44\x65leteArticleRequest\x12\x12\n\narticle_id\x18\x01 \x01(\t\"?\n\x15\x44\x65leteArticleResponse\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x12\n\ncluster_id\x18\x02 \x01(\t\"\x0e\n\x0cStatsRequest\"\x8e\x02\n\rStatsResponse\x12\x10\n\x08\x61rticles\x18\x01 \x01(\x03\x12\x10\n\x08\x63lusters\x18\x02 \x01(\x03\x12\x1a\n\x12lexical_index_size\x18\x03 \x01(\x03\x12\x1b\n\x13semantic_index_size\x18\x04 \x01(\x03\x12?\n\nparameters\x18\x05 \x03(\x0b\x32+.samestory.v1.StatsResponse.ParametersEntry\x12\x13\n\x0blast_change\x18\x06 \x01(\x03\x12\x17\n\x0fsnapshot_change\x18\x07 \x01(\x03\x1a\x31\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*j\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x45XACT_DUPLICATE\x10\x01\x12\x12\n\x0eNEAR_DUPLICATE\x10\x02\x12\x0e\n\nSAME_EVENT\x10\x03\x12\r\n\tNEW_STORY\x10\x04*g\n\rAlignmentKind\x12\x1e\n\x1a\x41LIGNMENT_KIND_UNSPECIFIED\x10\x00\x12\x0c\n\x08VERBATIM\x10\x01\x12\x0b\n\x07VARIANT\x10\x02\x12\x0b\n\x07PARTIAL\x10\x03\x12\x0e\n\nPARAPHRASE\x10\x04\x32\x8a\x04\n\tSamestory\x12;\n\x05\x43heck\x12\x1a.samestory.v1.CheckRequest\x1a\x16.samestory.v1.Decision\x12=\n\x06Ingest\x12\x1b.samestory.v1.IngestRequest\x1a\x16.samestory.v1.Decision\x12S\n\x0cIngestStream\x12\x1b.samestory.v1.IngestRequest\x1a\".samestory.v1.IngestStreamResponse(\x01\x30\x01\x12\x44\n\nGetCluster\x12\x1f.samestory.v1.GetClusterRequest\x1a\x15.samestory.v1.Cluster\x12J\n\nGetArticle\x12\x1f.samestory.v1.GetArticleRequest\x1a\x1b.samestory.v1.StoredArticle\x12X\n\rDeleteArticle\x12\".samestory.v1.DeleteArticleRequest\x1a#.samestory.v1.DeleteArticleResponse\x12@\n\x05Stats\x12\x1a.samestory.v1.StatsRequest\x1a\x1b.samestory.v1.StatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +34,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_STATSRESPONSE_PARAMETERSENTRY']._loaded_options = None
   _globals['_STATSRESPONSE_PARAMETERSENTRY']._serialized_options = b'8\001'
-  _globals['_VERDICT']._serialized_start=3079
-  _globals['_VERDICT']._serialized_end=3185
-  _globals['_ALIGNMENTKIND']._serialized_start=3187
-  _globals['_ALIGNMENTKIND']._serialized_end=3290
+  _globals['_VERDICT']._serialized_start=3139
+  _globals['_VERDICT']._serialized_end=3245
+  _globals['_ALIGNMENTKIND']._serialized_start=3247
+  _globals['_ALIGNMENTKIND']._serialized_end=3350
   _globals['_ARTICLE']._serialized_start=80
   _globals['_ARTICLE']._serialized_end=209
   _globals['_CHECKREQUEST']._serialized_start=211
@@ -45,43 +45,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INGESTREQUEST']._serialized_start=267
   _globals['_INGESTREQUEST']._serialized_end=322
   _globals['_MATCH']._serialized_start=325
-  _globals['_MATCH']._serialized_end=699
-  _globals['_SPAN']._serialized_start=701
-  _globals['_SPAN']._serialized_end=735
-  _globals['_QUOTE']._serialized_start=738
-  _globals['_QUOTE']._serialized_end=944
-  _globals['_QUOTEALIGNMENT']._serialized_start=947
-  _globals['_QUOTEALIGNMENT']._serialized_end=1204
-  _globals['_DECISION']._serialized_start=1207
-  _globals['_DECISION']._serialized_end=1557
-  _globals['_INGESTSTREAMRESPONSE']._serialized_start=1560
-  _globals['_INGESTSTREAMRESPONSE']._serialized_end=1694
-  _globals['_ERROR']._serialized_start=1696
-  _globals['_ERROR']._serialized_end=1734
-  _globals['_GETCLUSTERREQUEST']._serialized_start=1736
-  _globals['_GETCLUSTERREQUEST']._serialized_end=1814
-  _globals['_CLUSTERMEMBER']._serialized_start=1817
-  _globals['_CLUSTERMEMBER']._serialized_end=1973
-  _globals['_CLUSTER']._serialized_start=1976
-  _globals['_CLUSTER']._serialized_end=2204
-  _globals['_QUOTEGROUP']._serialized_start=2206
-  _globals['_QUOTEGROUP']._serialized_end=2264
-  _globals['_QUOTEWORDING']._serialized_start=2267
-  _globals['_QUOTEWORDING']._serialized_end=2434
-  _globals['_GETARTICLEREQUEST']._serialized_start=2436
-  _globals['_GETARTICLEREQUEST']._serialized_end=2475
-  _globals['_STOREDARTICLE']._serialized_start=2478
-  _globals['_STOREDARTICLE']._serialized_end=2679
-  _globals['_DELETEARTICLEREQUEST']._serialized_start=2681
-  _globals['_DELETEARTICLEREQUEST']._serialized_end=2723
-  _globals['_DELETEARTICLERESPONSE']._serialized_start=2725
-  _globals['_DELETEARTICLERESPONSE']._serialized_end=2788
-  _globals['_STATSREQUEST']._serialized_start=2790
-  _globals['_STATSREQUEST']._serialized_end=2804
-  _globals['_STATSRESPONSE']._serialized_start=2807
-  _globals['_STATSRESPONSE']._serialized_end=3077
-  _globals['_STATSRESPONSE_PARAMETERSENTRY']._serialized_start=3028
-  _globals['_STATSRESPONSE_PARAMETERSENTRY']._serialized_end=3077
-  _globals['_SAMESTORY']._serialized_start=3293
-  _globals['_SAMESTORY']._serialized_end=3815
+  _globals['_MATCH']._serialized_end=759
+  _globals['_SPAN']._serialized_start=761
+  _globals['_SPAN']._serialized_end=795
+  _globals['_QUOTE']._serialized_start=798
+  _globals['_QUOTE']._serialized_end=1004
+  _globals['_QUOTEALIGNMENT']._serialized_start=1007
+  _globals['_QUOTEALIGNMENT']._serialized_end=1264
+  _globals['_DECISION']._serialized_start=1267
+  _globals['_DECISION']._serialized_end=1617
+  _globals['_INGESTSTREAMRESPONSE']._serialized_start=1620
+  _globals['_INGESTSTREAMRESPONSE']._serialized_end=1754
+  _globals['_ERROR']._serialized_start=1756
+  _globals['_ERROR']._serialized_end=1794
+  _globals['_GETCLUSTERREQUEST']._serialized_start=1796
+  _globals['_GETCLUSTERREQUEST']._serialized_end=1874
+  _globals['_CLUSTERMEMBER']._serialized_start=1877
+  _globals['_CLUSTERMEMBER']._serialized_end=2033
+  _globals['_CLUSTER']._serialized_start=2036
+  _globals['_CLUSTER']._serialized_end=2264
+  _globals['_QUOTEGROUP']._serialized_start=2266
+  _globals['_QUOTEGROUP']._serialized_end=2324
+  _globals['_QUOTEWORDING']._serialized_start=2327
+  _globals['_QUOTEWORDING']._serialized_end=2494
+  _globals['_GETARTICLEREQUEST']._serialized_start=2496
+  _globals['_GETARTICLEREQUEST']._serialized_end=2535
+  _globals['_STOREDARTICLE']._serialized_start=2538
+  _globals['_STOREDARTICLE']._serialized_end=2739
+  _globals['_DELETEARTICLEREQUEST']._serialized_start=2741
+  _globals['_DELETEARTICLEREQUEST']._serialized_end=2783
+  _globals['_DELETEARTICLERESPONSE']._serialized_start=2785
+  _globals['_DELETEARTICLERESPONSE']._serialized_end=2848
+  _globals['_STATSREQUEST']._serialized_start=2850
+  _globals['_STATSREQUEST']._serialized_end=2864
+  _globals['_STATSRESPONSE']._serialized_start=2867
+  _globals['_STATSRESPONSE']._serialized_end=3137
+  _globals['_STATSRESPONSE_PARAMETERSENTRY']._serialized_start=3088
+  _globals['_STATSRESPONSE_PARAMETERSENTRY']._serialized_end=3137
+  _globals['_SAMESTORY']._serialized_start=3353
+  _globals['_SAMESTORY']._serialized_end=3875
 # @@protoc_insertion_point(module_scope)

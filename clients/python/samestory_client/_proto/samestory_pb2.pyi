@@ -65,7 +65,7 @@ class IngestRequest(_message.Message):
     def __init__(self, article: _Optional[_Union[Article, _Mapping]] = ...) -> None: ...
 
 class Match(_message.Message):
-    __slots__ = ("article_id", "cluster_id", "lexical_score", "semantic_score", "combined_score", "relation", "containment", "entity_overlap", "days_apart", "cluster_entity_similarity", "cluster_lead_similarity", "cluster_year_conflict", "cluster_year_mismatch")
+    __slots__ = ("article_id", "cluster_id", "lexical_score", "semantic_score", "combined_score", "relation", "containment", "entity_overlap", "days_apart", "cluster_entity_similarity", "cluster_lead_similarity", "cluster_year_conflict", "cluster_year_mismatch", "cluster_days_spanned")
     ARTICLE_ID_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
     LEXICAL_SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +79,7 @@ class Match(_message.Message):
     CLUSTER_LEAD_SIMILARITY_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_YEAR_CONFLICT_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_YEAR_MISMATCH_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_DAYS_SPANNED_FIELD_NUMBER: _ClassVar[int]
     article_id: str
     cluster_id: str
     lexical_score: float
@@ -92,7 +93,8 @@ class Match(_message.Message):
     cluster_lead_similarity: float
     cluster_year_conflict: bool
     cluster_year_mismatch: bool
-    def __init__(self, article_id: _Optional[str] = ..., cluster_id: _Optional[str] = ..., lexical_score: _Optional[float] = ..., semantic_score: _Optional[float] = ..., combined_score: _Optional[float] = ..., relation: _Optional[_Union[Verdict, str]] = ..., containment: _Optional[float] = ..., entity_overlap: _Optional[float] = ..., days_apart: _Optional[float] = ..., cluster_entity_similarity: _Optional[float] = ..., cluster_lead_similarity: _Optional[float] = ..., cluster_year_conflict: _Optional[bool] = ..., cluster_year_mismatch: _Optional[bool] = ...) -> None: ...
+    cluster_days_spanned: float
+    def __init__(self, article_id: _Optional[str] = ..., cluster_id: _Optional[str] = ..., lexical_score: _Optional[float] = ..., semantic_score: _Optional[float] = ..., combined_score: _Optional[float] = ..., relation: _Optional[_Union[Verdict, str]] = ..., containment: _Optional[float] = ..., entity_overlap: _Optional[float] = ..., days_apart: _Optional[float] = ..., cluster_entity_similarity: _Optional[float] = ..., cluster_lead_similarity: _Optional[float] = ..., cluster_year_conflict: _Optional[bool] = ..., cluster_year_mismatch: _Optional[bool] = ..., cluster_days_spanned: _Optional[float] = ...) -> None: ...
 
 class Span(_message.Message):
     __slots__ = ("start", "end")
