@@ -120,3 +120,23 @@ def test_serve_refuses_a_bad_model_path(tmp_path):
     )
     assert result.returncode == 2
     assert "not a sentence-transformers model folder" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("window_days", "--decide 'window_days' is not NAME=VALUE"),
+        ("window=7", "the decision has no setting 'window'"),
+        ("window_days=-3", "window_days must be a finite number of at least 0"),
+    ],
+)
+def test_serve_refuses_a_bad_decision_setting_before_loading_anything(tmp_path, flag, message):
+    data = tmp_path / "d"
+    result = subprocess.run(
+        [str(BIN / "samestory"), "--decide", flag, "serve", "--data-dir", str(data), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert not data.exists()

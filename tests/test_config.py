@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,33 @@ def test_bad_values_say_which_variable():
     for bad in ("0", "-1", "nan", "5000"):
         with pytest.raises(ConfigurationError, match="switch_interval_ms must be above 0"):
             Settings.load(env={"SAMESTORY_SWITCH_INTERVAL_MS": bad})
+
+
+def test_the_decision_settings_start_calibrated_and_can_be_set_one_by_one():
+    calibrated = CALIBRATED["torch-fp32"]
+    assert Settings.load(env={}).thresholds == calibrated
+    env = {"SAMESTORY_DECIDE_WINDOW_DAYS": "7", "SAMESTORY_DECIDE_SAME_EVENT": "0.5", "SAMESTORY_DECIDE_MERGE": ""}
+    settings = Settings.load(env=env, decide={"same_event": "0.6", "intercept": "-5"})
+    th = settings.thresholds
+    assert (th.window_days, th.same_event, th.intercept) == (7.0, 0.6, -5.0)  # the flag wins over the variable
+    assert th.merge == calibrated.merge and th.fresh_bonus == calibrated.fresh_bonus
+    assert Settings.load(env={}, decide={"settled_size": "6"}).thresholds.settled_size == 6
+
+
+@pytest.mark.parametrize(
+    ("env", "decide", "message"),
+    [
+        ({"SAMESTORY_DECIDE_WINDOW": "7"}, None, "SAMESTORY_DECIDE_WINDOW: the decision has no setting 'window'; it"),
+        ({}, {"same_event": "high"}, "--decide same_event='high' is not a valid float"),
+        ({}, {"settled_size": "2.5"}, "is not a valid int"),
+        ({"SAMESTORY_DECIDE_FRESH_DAYS": "-1"}, None, "fresh_days must be a finite number of at least 0"),
+        ({}, {"merge": "nan"}, "merge must be a finite number"),
+        ({}, {"window_days": "0"}, "window_days must be above 0"),
+    ],
+)
+def test_bad_decision_settings_say_which_and_why(env, decide, message):
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        Settings.load(env=env, decide=decide)
 
 
 def test_a_server_sets_its_process_switch_interval(embedder, tmp_path):

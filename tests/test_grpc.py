@@ -5,6 +5,7 @@ import datetime as dt
 import grpc
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from samestory.decide import Thresholds
 from samestory.errors import IncompatibleData
 from samestory.lexical import LexicalParams
 from samestory_client import SamestoryClient, make_article, pb
@@ -147,6 +148,18 @@ def test_stats_report_the_parameters(client):
     params = client.stats().parameters
     assert params["model"].startswith("model@") and params["minhash.scheme"] == "affine32"
     assert params["vector.dim"] == "384" and "decide.same_event" in params
+
+
+def test_the_decision_settings_are_set_per_server_and_stored_with_the_data(start_server, tmp_path):
+    data = tmp_path / "decided"
+    server = start_server(data_dir=data, decide={"window_days": "7", "same_event": "0.55"})
+    with SamestoryClient(server.target) as client:
+        params = client.stats().parameters
+    assert (params["decide.window_days"], params["decide.same_event"]) == ("7.0", "0.55")
+    server.stop()
+    # Unlike the index's parameters, the decision's may change on the same data: the store keeps the latest.
+    with SamestoryClient(start_server(data_dir=data).target) as client:
+        assert client.stats().parameters["decide.window_days"] == str(Thresholds().window_days)
 
 
 def test_health_and_reflection(server, client):

@@ -42,7 +42,18 @@ def _settings(args: argparse.Namespace, **fixed) -> Settings:
             "log_level",
         )
     }
-    return Settings.load(**{**flags, **fixed})
+    return Settings.load(decide=_decide(getattr(args, "decide", None) or []), **{**flags, **fixed})
+
+
+def _decide(pairs: Sequence[str]) -> dict[str, str]:
+    """`--decide NAME=VALUE` flags as name to value (the last one given for a name wins)."""
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ConfigurationError(f"--decide {pair!r} is not NAME=VALUE (say --decide window_days=7)")
+        out[name.strip()] = value.strip()
+    return out
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -141,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-tokens", type=int, help="how many tokens of an article the model reads (env SAMESTORY_MAX_TOKENS; 256)"
+    )
+    parser.add_argument(
+        "--decide",
+        action="append",
+        metavar="NAME=VALUE",
+        help="one of the decision's settings, such as window_days=7 or same_event=0.5 "
+        "(env SAMESTORY_DECIDE_<NAME>; README, Configuration)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,9 +14,11 @@ from .decide import Thresholds
 from .errors import ConfigurationError
 from .lexical import LexicalParams
 
-__all__ = ["CALIBRATED", "ENV_PREFIX", "Settings"]
+__all__ = ["CALIBRATED", "DECIDE_PREFIX", "ENV_PREFIX", "Settings"]
 
 ENV_PREFIX = "SAMESTORY_"
+# SAMESTORY_DECIDE_<NAME> sets one of the decision's settings (Thresholds) over the calibrated ones.
+DECIDE_PREFIX = ENV_PREFIX + "DECIDE_"
 
 
 # The decision thresholds calibrated for each model backend, on the ECB+ dev set with
@@ -101,8 +104,13 @@ class Settings:
     thresholds: Thresholds | None = None
 
     @classmethod
-    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Defaults, then SAMESTORY_* variables, then explicit overrides (flags)."""
+    def load(
+        cls, env: Mapping[str, str] | None = None, decide: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Settings:
+        """Defaults, then SAMESTORY_* variables, then explicit overrides (flags).
+
+        The decision's settings start from those calibrated for the backend; SAMESTORY_DECIDE_<NAME>
+        variables, then `decide` (name to value, from `--decide NAME=VALUE`), set single ones."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
@@ -112,7 +120,17 @@ class Settings:
             if raw is not None and raw != "":
                 values[f.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**{name: _convert(name, value) for name, value in values.items()})
+        settings = cls(**{name: _convert(name, value) for name, value in values.items()})
+        chosen = {
+            key[len(DECIDE_PREFIX) :].lower(): (key, raw)
+            for key, raw in env.items()
+            if key.startswith(DECIDE_PREFIX) and raw != ""
+        }
+        chosen.update({name: (f"--decide {name}", raw) for name, raw in (decide or {}).items()})
+        if not chosen:
+            return settings
+        thresholds = _thresholds(settings.thresholds, chosen)
+        return dataclasses.replace(settings, thresholds=thresholds)
 
     def __post_init__(self) -> None:
         if self.backend not in CALIBRATED:
@@ -223,6 +241,35 @@ _TYPES: dict[str, type] = {
     "tokens_file": Path,
     "tokens": str,
 }
+
+
+# The decision's settings that are weights of its logit, and may be negative; the rest may not.
+_SIGNED = {"intercept", "entity_weight", "lead_weight", "year_conflict_weight", "year_mismatch_weight"}
+
+
+def _thresholds(base: Thresholds, chosen: Mapping[str, tuple[str, str]]) -> Thresholds:
+    """`base` with the settings in `chosen` (name: (where it was set, its text)), each checked."""
+    kinds = {f.name: type(getattr(base, f.name)) for f in dataclasses.fields(Thresholds)}
+    values: dict[str, float | int] = {}
+    for name, (where, raw) in chosen.items():
+        if name not in kinds:
+            raise ConfigurationError(
+                f"{where}: the decision has no setting {name!r}; it has {', '.join(sorted(kinds))}"
+            )
+        try:
+            value = kinds[name](raw)
+        except (TypeError, ValueError):
+            raise ConfigurationError(f"{where}={raw!r} is not a valid {kinds[name].__name__}") from None
+        if not math.isfinite(value) or (name not in _SIGNED and value < 0):
+            raise ConfigurationError(f"{where}={raw!r}: {name} must be a finite number of at least 0")
+        values[name] = value
+    out = dataclasses.replace(base, **values)
+    if out.window_days <= 0 or out.settled_size < 1:
+        raise ConfigurationError(
+            f"the decision's window_days must be above 0 and settled_size at least 1, "
+            f"got {out.window_days} and {out.settled_size}"
+        )
+    return out
 
 
 def _convert(name: str, value: Any) -> Any:
