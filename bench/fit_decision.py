@@ -330,7 +330,7 @@ def events_as_wholes(prepared: dict[str, Prepared], topic: dict[str, str], th) -
         a, b = profiles[first], profiles[second]
         entity = sums_cosine(a.entities, b.entities, len(prepared), frequencies)
         lead = float(np.dot(a.lead_sum, b.lead_sum) / (np.linalg.norm(a.lead_sum) * np.linalg.norm(b.lead_sum)))
-        ev = ClusterEvidence(first, 0, a.size, round(entity, 6), round(lead, 6), None)
+        ev = ClusterEvidence(first, 0, a.size, round(entity, 6), round(lead, 6))
         pairs.append((ev.probability(th), name, a.size, b.size, entity, lead))
     if not pairs:
         return

@@ -30,7 +30,7 @@ def cand(key, cluster, rank, values=None, exact="x", semantic=0.8):
 
 def evidence(cluster, rank, entity, lead, days=None):
     """`days`: how many days the story would span with the probe in it."""
-    return ClusterEvidence(cluster, rank, 5, entity, lead, None, days_spanned=days)
+    return ClusterEvidence(cluster, rank, 5, entity, lead, days_spanned=days)
 
 
 PROBE = Probe("k", sig(BASE), frozenset({"kyiv"}), NOW)
@@ -55,7 +55,7 @@ def test_probability_follows_the_fitted_logit():
 )
 def test_year_evidence_lowers_the_probability_and_is_explained(flag, explained):
     plain = evidence("c1", 1, 0.55, 0.8)
-    flagged = ClusterEvidence("c1", 1, 5, 0.55, 0.8, None, **{flag: True})
+    flagged = ClusterEvidence("c1", 1, 5, 0.55, 0.8, **{flag: True})
     weight = getattr(TH, f"{flag}_weight")
     assert weight < 0
     assert flagged.logit(TH) == pytest.approx(plain.logit(TH) + weight)
@@ -119,7 +119,7 @@ def test_the_most_likely_cluster_wins():
 
 
 def _sized(cluster, rank, size, entity, lead):
-    return ClusterEvidence(cluster, rank, size, entity, lead, None)
+    return ClusterEvidence(cluster, rank, size, entity, lead)
 
 
 def test_two_settled_stories_merge_only_on_stronger_evidence():

@@ -48,16 +48,6 @@ def test_a_long_story_keeps_its_heaviest_names_only():
     assert len(story.entities) <= PROFILE_TERMS * 5 // 4 and "zelensky" in story.entities
 
 
-def test_days_from_the_members_span():
-    p = Profile()
-    p.add(np.zeros(2), {}, T0)
-    p.add(np.zeros(2), {}, T0 + 4 * DAY)
-    assert p.days_from(T0 + DAY) == 0.0
-    assert p.days_from(T0 + 10 * DAY) == pytest.approx(6.0)
-    assert p.days_from(T0 - DAY) == pytest.approx(1.0)
-    assert p.days_from(None) is None and Profile().days_from(T0) is None
-
-
 def test_days_spanned_reach_the_farthest_member():
     p = Profile()
     p.add(np.zeros(2), {}, T0)

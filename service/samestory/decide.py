@@ -99,7 +99,6 @@ class ClusterEvidence:
     size: int
     entity_similarity: float
     lead_similarity: float
-    days_apart: float | None  # from the article to the span of the members' publication times (0 inside)
     # Both name years (1900-2099) and none is shared: "the 2008 final" against "the 2011 final".
     year_conflict: bool = False
     # One side is dated and the latest year the other names is not its year: "2008" against a 2012 article.

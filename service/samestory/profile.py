@@ -110,16 +110,6 @@ class Profile:
         self.first_published = first if self.first_published is None else min(self.first_published, first)
         self.last_published = last if self.last_published is None else max(self.last_published, last)
 
-    def days_from(self, published: dt.datetime | None) -> float | None:
-        """Days from `published` to the span of the members' publication times (0 inside it)."""
-        if published is None or self.first_published is None:
-            return None
-        if published < self.first_published:
-            return (self.first_published - published).total_seconds() / 86400.0
-        if published > self.last_published:
-            return (published - self.last_published).total_seconds() / 86400.0
-        return 0.0
-
     def days_spanned(self, published: dt.datetime | None) -> float | None:
         """Days from `published` to the member farthest from it in time: the story's span with it in."""
         if published is None or self.first_published is None:
@@ -227,7 +217,6 @@ def cluster_evidence(
             size=profile.size,
             entity_similarity=round(_cosine(weighted, profile.entities, idfs), 6),
             lead_similarity=round(lead_cosine(lead, profile), 6),
-            days_apart=profile.days_from(published),
             year_conflict=year_conflict(mine, theirs),
             year_mismatch=year_mismatch(published, mine, theirs, profile),
             days_spanned=profile.days_spanned(published),
