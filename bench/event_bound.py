@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from fit_decision import need_topics, prepared_rows, replay_streams
 from samestory.config import Settings
-from samestory.evaluate import CachingEmbedder, Labelled, Quality, quality, read_dataset
+from samestory.evaluate import Labelled, Quality, quality, read_dataset
 from samestory.profile import idf, term_weights
 from samestory.replay import Prepared, replay
 from samestory.server import load_embedder
@@ -178,14 +178,7 @@ def main() -> int:
     rows = read_dataset(args.dataset)
     need_topics(args, rows, "the held-out bound")
     settings = Settings.load(env={}, data_dir=Path(tempfile.gettempdir()))
-    embedder = load_embedder(settings)
-    if args.embedding_cache:
-        embedder = CachingEmbedder(embedder, args.embedding_cache)
-    try:
-        prepared = prepared_rows(rows, settings, embedder)
-    finally:
-        if args.embedding_cache:
-            embedder.save()
+    prepared = prepared_rows(rows, settings, load_embedder(settings), args.embedding_cache)
 
     streamed = [replay(s, settings.thresholds, settings.semantic_candidates) for s in replay_streams(prepared, rows, 0)]
     shuffled = [

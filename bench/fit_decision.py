@@ -206,10 +206,17 @@ def random_settings(th, count: int) -> list[dict[str, float]]:
     ]
 
 
-def prepared_rows(rows: list[Labelled], settings: Settings, embedder) -> dict[str, Prepared]:
-    """Each article as the detector prepares it, by id, for the replays."""
-    with fresh_detector(settings, embedder) as detector:
-        return {p.article_id: p for p in prepare(detector, rows)}
+def prepared_rows(rows: list[Labelled], settings: Settings, embedder, cache: Path | None = None) -> dict[str, Prepared]:
+    """Each article as the detector prepares it, by id, for the replays; with `cache`, the
+    embeddings are read from that .npz where it has them, and what was embedded is saved to it."""
+    if cache is not None:
+        embedder = CachingEmbedder(embedder, cache)
+    try:
+        with fresh_detector(settings, embedder) as detector:
+            return {p.article_id: p for p in prepare(detector, rows)}
+    finally:
+        if cache is not None:
+            embedder.save()
 
 
 def replay_streams(prepared: dict[str, Prepared], rows: list[Labelled], shuffles: int) -> list[list[Prepared]]:

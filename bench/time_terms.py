@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from fit_decision import prepared_rows, replay_streams
 from samestory.config import Settings
-from samestory.evaluate import CachingEmbedder, Labelled, orders, quality, read_dataset
+from samestory.evaluate import Labelled, gold_of, orders, quality, read_dataset
 from samestory.replay import Prepared, replay, replay_clusters
 from samestory.server import load_embedder
 
@@ -49,7 +49,7 @@ GRID = {
     "window_days": (10.0, 14.0, 21.0, 30.0),
     "time_penalty_per_window": (0.5, 1.0),
 }
-UNLABELLED = "\0unlabelled "  # a label no gold event has: streamed, never scored
+UNLABELLED = "\0unlabelled "  # a label no gold event has, for the replays: streamed, never scored
 
 # Set before the workers fork: the streams, the halves' gold events, the settings and the candidates.
 _STATE: dict = {}
@@ -83,18 +83,14 @@ def main() -> int:
     args = parser.parse_args()
 
     settings = Settings.load(env={}, data_dir=Path(tempfile.gettempdir()))
-    rows = _unlabelled_streamed(read_dataset(args.dataset, args.labels))
+    labelled = read_dataset(args.dataset, args.labels)
+    rows = _unlabelled_streamed(labelled)
     embedder = load_embedder(settings)
-    prepared = _prepared(rows, settings, embedder, args.embedding_cache)
+    prepared = prepared_rows(rows, settings, embedder, args.embedding_cache)
     border = dt.datetime.combine(args.split, dt.time(), dt.UTC)
-    halves = [
-        {
-            r.article.article_id: r.label
-            for r in rows
-            if not r.label.startswith(UNLABELLED) and (r.article.published < border) == first
-        }
-        for first in (True, False)
-    ]
+    published = {r.article.article_id: r.article.published for r in rows}
+    gold = gold_of(labelled)
+    halves = [{i: label for i, label in gold.items() if (published[i] < border) == first} for first in (True, False)]
     streams = [[prepared[r.article.article_id] for r in s] for _, s in orders(rows, args.shuffles, by_date=True)]
     _STATE.update(
         streams=streams, halves=halves, thresholds=settings.thresholds, candidates=settings.semantic_candidates
@@ -131,7 +127,7 @@ def main() -> int:
 
     if args.ecbplus:
         ecb = read_dataset(args.ecbplus)
-        ecb_prepared = _prepared(ecb, settings, embedder, args.ecbplus_cache)
+        ecb_prepared = prepared_rows(ecb, settings, embedder, args.ecbplus_cache)
         ecb_streams = replay_streams(ecb_prepared, ecb, 5)
         print(f"{args.ecbplus.name}, 5 shuffles replayed: pairwise / B-cubed F1")
         for label, changes in (("shipped", shipped), *chosen.items()):
@@ -159,16 +155,6 @@ def _dense(articles: list[Prepared], seed: int = 7) -> list[Prepared]:
         when = events[article.label] + dt.timedelta(days=rng.uniform(0, 2))
         dated.append(dataclasses.replace(article, probe=dataclasses.replace(article.probe, published=when)))
     return sorted(dated, key=lambda a: a.probe.published)
-
-
-def _prepared(rows: list[Labelled], settings: Settings, embedder, cache: Path | None) -> dict[str, Prepared]:
-    if cache is None:
-        return prepared_rows(rows, settings, embedder)
-    caching = CachingEmbedder(embedder, cache)
-    try:
-        return prepared_rows(rows, settings, caching)
-    finally:
-        caching.save()
 
 
 if __name__ == "__main__":
