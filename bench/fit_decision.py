@@ -46,14 +46,14 @@ import random
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 from samestory.config import Settings
 from samestory.decide import ClusterEvidence
 from samestory.detector import Detector
-from samestory.evaluate import CachingEmbedder, Labelled, PairCounts, pair_counts, read_dataset, run_detector
+from samestory.evaluate import CachingEmbedder, Labelled, PairCounts, Quality, pair_counts, read_dataset, run_detector
 from samestory.evaluate import orders as evaluation_orders
 from samestory.profile import Profile, sums_cosine
 from samestory.replay import GIVEN_OUTCOMES, Prepared, decide_given_events, prepare, replay, replay_clusters
@@ -161,6 +161,12 @@ def topic_folds(args: argparse.Namespace, rows: list[Labelled]) -> list[tuple[li
     ]
 
 
+def mean_f1(qualities: Iterable[Quality]) -> tuple[float, float]:
+    """The mean pairwise and B-cubed F1 of several runs."""
+    runs = list(qualities)
+    return float(np.mean([q.pairwise[2] for q in runs])), float(np.mean([q.bcubed[2] for q in runs]))
+
+
 def held_out(args: argparse.Namespace, rows: list[Labelled], settings: Settings, embedder) -> None:
     """Fit on K-1 folds of topics, stream the K-th with those weights and with the current ones."""
     folds = topic_folds(args, rows)
@@ -177,8 +183,7 @@ def held_out(args: argparse.Namespace, rows: list[Labelled], settings: Settings,
         *_, weights = fit_streams(orders(train, args.shuffles), settings, embedder)
         for name, w in (("held out", weights), ("current", current)):
             runs = [run_detector(o, with_weights(settings, w), embedder, name)[0] for o in orders(test, args.shuffles)]
-            pf = float(np.mean([r.quality.pairwise[2] for r in runs]))
-            bf = float(np.mean([r.quality.bcubed[2] for r in runs]))
+            pf, bf = mean_f1(r.quality for r in runs)
             scores[name].append((pf, bf))
             shown = " ".join(f"{v:6.2f}" for v in w)
             print(f"{fold:<5} {len(test):>8} {name + ': ' + shown:<58} {pf:>18.3f} {bf:>18.3f}")
@@ -238,7 +243,8 @@ def search(args: argparse.Namespace, rows: list[Labelled], settings: Settings, e
         thresholds = dataclasses.replace(th, **changes)
         runs = [replay(stream, thresholds, settings.semantic_candidates) for stream in streams]
         pairwise = [q.pairwise[2] for q in runs]
-        return float(np.mean(pairwise)), max(pairwise) - min(pairwise), float(np.mean([q.bcubed[2] for q in runs]))
+        pf, bf = mean_f1(runs)
+        return pf, max(pairwise) - min(pairwise), bf
 
     streams = 1 if args.shuffles == 0 else args.shuffles
     print(f"{args.dataset.name}: {streams} streams replayed, {args.search} random settings")

@@ -36,8 +36,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-from fit_decision import prepared_rows, replay_streams
+from fit_decision import mean_f1, prepared_rows, replay_streams
 from samestory.config import Settings
 from samestory.evaluate import Labelled, gold_of, orders, quality, read_dataset
 from samestory.replay import Prepared, replay, replay_clusters
@@ -62,7 +61,7 @@ def _score(changes: dict[str, float]) -> tuple[tuple[float, float], tuple[float,
     out = []
     for gold in _STATE["halves"]:
         runs = [quality({i: clusters[i] for i in gold}, gold) for clusters in streamed]
-        out.append((float(np.mean([q.pairwise[2] for q in runs])), float(np.mean([q.bcubed[2] for q in runs]))))
+        out.append(mean_f1(runs))
     return out[0], out[1]
 
 
@@ -133,7 +132,7 @@ def main() -> int:
         for label, changes in (("shipped", shipped), *chosen.items()):
             thresholds = dataclasses.replace(settings.thresholds, **changes)
             runs = [replay(s, thresholds, settings.semantic_candidates) for s in ecb_streams]
-            pairwise, bcubed = np.mean([q.pairwise[2] for q in runs]), np.mean([q.bcubed[2] for q in runs])
+            pairwise, bcubed = mean_f1(runs)
             print(f"{label:<28} {pairwise:.3f} / {bcubed:.3f}")
         dense = _dense(list(ecb_prepared.values()))
         print(f"{args.ecbplus.name} as a dense stream: pairwise precision / recall / F1")
